@@ -1,0 +1,5 @@
+"""`python -m autoscale_kit` is the same as the `autoscale-kit` command."""
+
+from autoscale_kit.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,122 @@
+"""`Mixture`: how many tokens of each domain go into one training run.
+
+A Mixture is the unit every other module speaks: DDO plans return Mixtures, the predictor
+returns one, proxy training consumes one. Quantities are floats so that relative units (the
+paper's "multiples of the base quantity") and absolute token counts use the same type;
+`rounded()` gives whole tokens for training.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+from autoscale_kit.errors import UserError
+
+
+def _check_domain_name(name: object) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise UserError(f"domain names must be non-empty strings, got {name!r}")
+    return name
+
+
+@dataclass(frozen=True)
+class Mixture:
+    """Tokens per domain, in a fixed domain order (the order given at construction)."""
+
+    items: tuple[tuple[str, float], ...]
+
+    def __init__(self, tokens: Mapping[str, float] | Iterable[tuple[str, float]]):
+        pairs = list(tokens.items()) if isinstance(tokens, Mapping) else list(tokens)
+        if not pairs:
+            raise UserError("a mixture needs at least one domain")
+        seen: set[str] = set()
+        clean = []
+        for name, value in pairs:
+            _check_domain_name(name)
+            if name in seen:
+                raise UserError(f"domain {name!r} appears twice in the mixture")
+            seen.add(name)
+            try:
+                v = float(value)
+            except (TypeError, ValueError):
+                raise UserError(f"tokens for domain {name!r} must be a number, got {value!r}") from None
+            if not math.isfinite(v):
+                raise UserError(f"tokens for domain {name!r} must be finite, got {v}")
+            if v < 0:
+                raise UserError(f"tokens for domain {name!r} must be non-negative, got {v}")
+            clean.append((name, v))
+        if sum(v for _, v in clean) <= 0:
+            raise UserError("a mixture needs a positive total number of tokens")
+        object.__setattr__(self, "items", tuple(clean))
+
+    # --- construction ------------------------------------------------------------------
+    @classmethod
+    def from_weights(cls, weights: Mapping[str, float], total: float) -> "Mixture":
+        """Tokens = weight × total, after normalising the weights to sum to one."""
+        if not (isinstance(total, (int, float)) and math.isfinite(total) and total > 0):
+            raise UserError(f"the total number of tokens must be a positive number, got {total!r}")
+        ws = {}
+        for name, w in weights.items():
+            try:
+                ws[name] = float(w)
+            except (TypeError, ValueError):
+                raise UserError(f"weight for domain {name!r} must be a number, got {w!r}") from None
+            if not math.isfinite(ws[name]) or ws[name] < 0:
+                raise UserError(f"weight for domain {name!r} must be a finite non-negative number, got {w!r}")
+        s = sum(ws.values())
+        if s <= 0:
+            raise UserError("weights must not all be zero")
+        return cls({d: w / s * total for d, w in ws.items()})
+
+    @classmethod
+    def uniform(cls, domains: Iterable[str], total: float) -> "Mixture":
+        return cls.from_weights({d: 1.0 for d in domains}, total)
+
+    # --- views -------------------------------------------------------------------------
+    @property
+    def domains(self) -> tuple[str, ...]:
+        return tuple(d for d, _ in self.items)
+
+    @property
+    def tokens(self) -> dict[str, float]:
+        return dict(self.items)
+
+    @property
+    def total(self) -> float:
+        return float(sum(v for _, v in self.items))
+
+    @property
+    def weights(self) -> dict[str, float]:
+        t = self.total
+        return {d: v / t for d, v in self.items}
+
+    def __getitem__(self, domain: str) -> float:
+        for d, v in self.items:
+            if d == domain:
+                return v
+        raise UserError(f"unknown domain {domain!r}; the mixture has {', '.join(self.domains)}")
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    # --- derived mixtures --------------------------------------------------------------
+    def with_tokens(self, domain: str, tokens: float) -> "Mixture":
+        """The same mixture with one domain's quantity replaced (others unchanged)."""
+        self[domain]  # raises on an unknown domain
+        return Mixture([(d, tokens if d == domain else v) for d, v in self.items])
+
+    def scaled(self, factor: float) -> "Mixture":
+        return Mixture([(d, v * factor) for d, v in self.items])
+
+    def rounded(self) -> "Mixture":
+        """Whole tokens per domain (round half to even), for training."""
+        return Mixture([(d, float(round(v))) for d, v in self.items])
+
+    def to_dict(self) -> dict[str, float]:
+        return self.tokens
+
+    def __repr__(self) -> str:
+        body = ", ".join(f"{d}={v:.6g}" for d, v in self.items)
+        return f"Mixture({body}; total={self.total:.6g})"
