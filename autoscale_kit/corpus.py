@@ -123,7 +123,7 @@ def split_documents(
     def order(us):
         return sorted(us, key=lambda u: (unit_hash(seed, "order", domain, u[0], u[1]), u[0], u[1]))
 
-    val_cap = None if max_train_chars is None else max_train_chars * val_fraction / (1 - val_fraction)
+    val_cap = None if max_train_chars is None else int(max_train_chars * val_fraction / (1 - val_fraction))
     train_text, train_used = _join_capped(order(train), max_train_chars, block_chars)
     val_text, val_used = _join_capped(order(val), val_cap, block_chars)
     return SplitText(train_text, val_text, tuple(train_used), tuple(val_used))
