@@ -1,0 +1,452 @@
+"""Train one GPT-2 proxy on one Mixture and measure its validation loss on every domain.
+
+Design choices:
+- The model is `transformers.GPT2LMHeadModel` built from a `GPT2Config` (nothing downloaded),
+  dropout 0, token ids set for the tokenizer's vocabulary (padded to a multiple of 8).
+- A plain ~100-line loop rather than HF `Trainer`: DDO needs exact per-domain token budgets,
+  per-domain evaluation and a deterministic run, and those are easier to see in a loop.
+- Token accounting is exact: a domain's N tokens are N predicted targets, cut from aligned
+  windows of its training stream, drawn without replacement; the last window of a domain may be
+  partial (its missing targets are masked). `TrainResult.tokens` reports what was consumed.
+- Common random numbers across the runs of a study: a domain's windows are drawn by a generator
+  seeded by (seed, domain) and each window carries a random time key from the same generator, so
+  two mixtures that differ in one domain see the same windows of every other domain in the same
+  relative order; the initialisation depends on the seed only; the validation windows are fixed.
+- Each run has its own warm-up + cosine schedule over its own number of steps (as in the paper).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from autoscale_kit.corpus import Corpus
+from autoscale_kit.errors import UserError
+from autoscale_kit.mixture import Mixture
+from autoscale_kit.tokenize import load_tokenizer
+
+IGNORE = -100
+
+
+class TrainingDiverged(UserError):
+    """The loss became NaN or exploded; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class ProxyConfig:
+    """Everything that decides the numbers of one proxy run (the mixture aside)."""
+
+    n_layer: int = 2
+    n_head: int = 2
+    n_embd: int = 64
+    seq_len: int = 128
+    batch_size: int = 16
+    lr: float = 3e-3
+    min_lr_ratio: float = 0.1        # cosine decays to lr × this
+    warmup_frac: float = 0.05        # of the run's own steps
+    weight_decay: float = 0.1        # on matrices only (nanoGPT)
+    beta1: float = 0.9
+    beta2: float = 0.95
+    grad_clip: float = 1.0
+    seed: int = 0
+    device: str = "auto"             # auto | cpu | cuda | cuda:N
+    dtype: str = "auto"              # auto (bf16 autocast on GPU, fp32 on CPU) | float32 | bfloat16
+    eval_points: int = 8             # validation evaluations along the run (plus the final one)
+    val_tokens: int = 65_536         # validation targets per domain for the final losses (fixed windows)
+    curve_val_tokens: int = 8_192    # per domain for the loss curve (the first windows of the same set)
+    eval_batch_size: int = 32
+    tokenizer: str = "bytes"
+    repetition: str = "refuse"       # refuse | repeat: what to do when a domain has too few tokens
+    threads: int | None = None       # torch CPU threads (None: torch's default); fixing it makes the
+    #                                  numbers independent of where the run executes
+    compile: bool = False            # torch.compile the model (pays on GPU for long runs)
+
+    def __post_init__(self):
+        for name in ("n_layer", "n_head", "n_embd", "seq_len", "batch_size", "eval_batch_size", "val_tokens",
+                     "curve_val_tokens"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 1:
+                raise UserError(f"ProxyConfig.{name} must be a positive integer, got {v!r}")
+        if self.n_embd % self.n_head:
+            raise UserError(f"ProxyConfig.n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise UserError(f"ProxyConfig.lr must be a positive number, got {self.lr!r}")
+        if not 0 <= self.warmup_frac < 1:
+            raise UserError(f"ProxyConfig.warmup_frac must be in [0, 1), got {self.warmup_frac!r}")
+        if self.repetition not in ("refuse", "repeat"):
+            raise UserError(f"ProxyConfig.repetition must be 'refuse' or 'repeat', got {self.repetition!r}")
+        if self.dtype not in ("auto", "float32", "bfloat16"):
+            raise UserError(f"ProxyConfig.dtype must be auto, float32 or bfloat16, got {self.dtype!r}")
+        if self.eval_points < 0:
+            raise UserError(f"ProxyConfig.eval_points must be >= 0, got {self.eval_points!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "ProxyConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise UserError(f"unknown proxy config field(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
+        return cls(**data)
+
+    def with_(self, **changes) -> "ProxyConfig":
+        return replace(self, **changes)
+
+
+# Named sizes, from seconds on a laptop CPU to GPT-2 small on a GPU.
+PRESETS: dict[str, ProxyConfig] = {
+    "tiny": ProxyConfig(n_layer=2, n_head=2, n_embd=64, seq_len=128, batch_size=16, lr=3e-3),
+    "small": ProxyConfig(n_layer=4, n_head=4, n_embd=128, seq_len=256, batch_size=16, lr=2e-3),
+    "medium": ProxyConfig(n_layer=6, n_head=6, n_embd=384, seq_len=256, batch_size=32, lr=1e-3),
+    "gpt2-small": ProxyConfig(n_layer=12, n_head=12, n_embd=768, seq_len=1024, batch_size=16, lr=6e-4,
+                              val_tokens=262_144, eval_batch_size=16),
+}
+
+
+def preset(name: str, **overrides) -> ProxyConfig:
+    if name not in PRESETS:
+        raise UserError(f"unknown proxy preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return PRESETS[name].with_(**overrides)
+
+
+# --- data ----------------------------------------------------------------------------------
+
+def _domain_seed(seed: int, domain: str, *extra: int) -> list[int]:
+    """A seed sequence for numpy from (seed, domain name): stable across processes and versions."""
+    h = int.from_bytes(hashlib.sha256(domain.encode("utf-8")).digest()[:4], "big")
+    return [int(seed), h, *extra]
+
+
+@dataclass(frozen=True)
+class TokenData:
+    """Token streams of a corpus: train streams and fixed validation windows per domain."""
+
+    domains: tuple[str, ...]
+    train: Mapping[str, np.ndarray]
+    val: Mapping[str, np.ndarray]      # (n_windows, seq_len + 1) per domain
+    vocab_size: int
+    eos_id: int | None
+
+    def train_windows(self, domain: str, seq_len: int) -> int:
+        return max(len(self.train[domain]) - 1, 0) // seq_len
+
+    def available_tokens(self, domain: str, seq_len: int) -> int:
+        """Targets that can be drawn without repetition (whole windows)."""
+        return self.train_windows(domain, seq_len) * seq_len
+
+
+def prepare_tokens(corpus: Corpus, config: ProxyConfig) -> TokenData:
+    """Tokenise each domain's train split and cut fixed validation windows from its val split."""
+    tok = load_tokenizer(config.tokenizer)
+    train, val = {}, {}
+    T = config.seq_len
+    for d in corpus:
+        train[d.name] = tok.encode(d.train)
+        v = tok.encode(d.val)
+        n = min((len(v) - 1) // T, max(1, math.ceil(config.val_tokens / T)))
+        if n < 1:
+            raise UserError(f"domain {d.name!r} has too little validation text for one window of {T} tokens")
+        val[d.name] = np.stack([v[i * T: i * T + T + 1] for i in range(n)])
+    return TokenData(corpus.domains, train, val, tok.vocab_size, tok.eos_id)
+
+
+def check_mixture(mixture: Mixture, data: TokenData, config: ProxyConfig) -> dict[str, int]:
+    """Whole tokens per domain, after checking domains and available data."""
+    tokens = {}
+    for d, n in mixture.items:
+        if d not in data.domains:
+            raise UserError(f"unknown domain {d!r} in the mixture; the corpus has: {', '.join(data.domains)}")
+        if abs(n - round(n)) > 1e-6 * max(1.0, n):
+            raise UserError(f"domain {d!r} asks for {n} tokens; a training mixture needs whole tokens "
+                            f"(use Mixture.rounded())")
+        n = int(round(n))
+        have = data.available_tokens(d, config.seq_len)
+        if n > have and config.repetition == "refuse":
+            raise UserError(f"domain {d!r} asks for {n:,} tokens but holds {have:,} without repetition; lower "
+                            f"the budget, or allow repetition with repetition='repeat' (recorded in the run's config)")
+        if n > 0 and have == 0:
+            raise UserError(f"domain {d!r} has no training window of {config.seq_len} tokens")
+        tokens[d] = n
+    if sum(tokens.values()) <= 0:
+        raise UserError("the mixture has no tokens to train on")
+    return tokens
+
+
+@dataclass(frozen=True)
+class Window:
+    key: float       # the window's random time: the training order sorts by it
+    domain: int      # index into TokenData.domains
+    start: int       # offset in the domain's train stream
+    targets: int     # predicted tokens in this window (seq_len, or fewer for a domain's last)
+
+
+def plan_windows(tokens: Mapping[str, int], data: TokenData, seq_len: int, seed: int) -> list[Window]:
+    """The training order: each domain's windows drawn without replacement, merged by time keys."""
+    out = []
+    for di, d in enumerate(data.domains):
+        n = tokens.get(d, 0)
+        if n <= 0:
+            continue
+        n_avail = data.train_windows(d, seq_len)
+        needed = math.ceil(n / seq_len)
+        starts, keys, epoch = [], [], 0
+        while len(starts) < needed:  # more than one epoch only under repetition='repeat'
+            rng = np.random.default_rng(_domain_seed(seed, d, epoch))
+            perm = rng.permutation(n_avail)
+            key = rng.random(n_avail)
+            take = min(needed - len(starts), n_avail)
+            starts.extend(perm[:take] * seq_len)
+            keys.extend(key[perm[:take]] + epoch)  # epoch e lives in [e, e+1): repeats come after
+            epoch += 1
+        for j, (s, k) in enumerate(zip(starts, keys)):
+            t = seq_len if j < needed - 1 or n % seq_len == 0 else n % seq_len
+            out.append(Window(float(k), di, int(s), t))
+    if any(w.key >= 1 for w in out):  # repetition: spread all keys back over [0, 1)
+        top = max(w.key for w in out)
+        out = [replace(w, key=w.key / math.ceil(top + 1e-12)) for w in out]
+    out.sort(key=lambda w: (w.key, w.domain, w.start))
+    return out
+
+
+def _batch(windows: Sequence[Window], data: TokenData, seq_len: int):
+    x = np.zeros((len(windows), seq_len), dtype=np.int64)
+    y = np.full((len(windows), seq_len), IGNORE, dtype=np.int64)
+    for i, w in enumerate(windows):
+        seg = data.train[data.domains[w.domain]][w.start: w.start + seq_len + 1]
+        x[i, : len(seg) - 1] = seg[:-1]
+        y[i, : w.targets] = seg[1: w.targets + 1]
+    return x, y
+
+
+# --- model ---------------------------------------------------------------------------------
+
+def build_model(config: ProxyConfig, vocab_size: int, eos_id: int | None):
+    """A GPT-2 from config: no download, dropout 0, ids within the (padded) vocabulary."""
+    import transformers
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    transformers.utils.logging.set_verbosity_error()
+    padded = int(math.ceil(vocab_size / 8) * 8)
+    eos = eos_id if eos_id is not None else vocab_size - 1
+    cfg = GPT2Config(
+        vocab_size=padded, n_positions=config.seq_len, n_embd=config.n_embd, n_layer=config.n_layer,
+        n_head=config.n_head, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+        bos_token_id=eos, eos_token_id=eos, pad_token_id=eos, use_cache=False,
+    )
+    return GPT2LMHeadModel(cfg)
+
+
+def count_parameters(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def _device_and_dtype(config: ProxyConfig):
+    import torch
+
+    if config.device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    else:
+        device = config.device
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise UserError(f"device {device!r} was asked for but CUDA is not available; use device='cpu' or 'auto'")
+    if config.dtype == "auto":
+        amp = torch.bfloat16 if device.startswith("cuda") else None
+    else:
+        amp = torch.bfloat16 if config.dtype == "bfloat16" else None
+    return device, amp
+
+
+def _lr_at(step: int, total: int, config: ProxyConfig) -> float:
+    warm = int(config.warmup_frac * total)
+    if step < warm:
+        return config.lr * (step + 1) / warm
+    progress = (step - warm) / max(1, total - warm)
+    ratio = config.min_lr_ratio + (1 - config.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    return config.lr * ratio
+
+
+def _make_optimizer(model, config: ProxyConfig, device: str):
+    import torch
+
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    other = [p for p in model.parameters() if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": other, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=config.lr, betas=(config.beta1, config.beta2), fused=True)
+
+
+def evaluate(model, data: TokenData, config: ProxyConfig, device: str, amp, max_tokens: int | None = None) -> dict[str, float]:
+    """Mean loss (nats per token) on each domain's fixed validation windows (the first
+    `max_tokens` worth of them, if given)."""
+    import torch
+    import torch.nn.functional as F
+
+    model.eval()
+    losses = {}
+    with torch.no_grad():
+        for d in data.domains:
+            windows = torch.from_numpy(data.val[d])
+            if max_tokens is not None:
+                windows = windows[: max(1, math.ceil(max_tokens / config.seq_len))]
+            total, count = 0.0, 0
+            for i in range(0, len(windows), config.eval_batch_size):
+                chunk = windows[i: i + config.eval_batch_size].to(device)
+                with torch.autocast(device_type=device.split(":")[0], dtype=amp, enabled=amp is not None):
+                    logits = model(input_ids=chunk[:, :-1]).logits
+                loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), chunk[:, 1:].reshape(-1),
+                                       reduction="sum")
+                total += float(loss)
+                count += chunk[:, 1:].numel()
+            losses[d] = total / count
+    model.train()
+    return losses
+
+
+# --- training ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What one proxy run measured."""
+
+    val_loss: dict[str, float]           # per domain, nats per token, at the end (all val_tokens)
+    tokens: dict[str, int]               # training targets consumed per domain
+    curve: list[dict] = field(default_factory=list)  # tokens_seen, step, lr, train_loss, val:<d>, val_mean
+    #                                                  (validation on the first curve_val_tokens per domain)
+    steps: int = 0
+    n_params: int = 0
+    wall_time: float = 0.0
+    device: str = "cpu"
+    tokens_per_second: float = 0.0
+
+    @property
+    def mean_val_loss(self) -> float:
+        return float(np.mean(list(self.val_loss.values())))
+
+
+def train_proxy(
+    corpus: Corpus | TokenData,
+    mixture: Mixture,
+    config: ProxyConfig = ProxyConfig(),
+    *,
+    progress: bool = True,
+    on_step: Callable[[int, float], None] | None = None,
+    on_eval: Callable[[dict], None] | None = None,
+    step_hook=None,
+    return_model: bool = False,
+):
+    """Train a fresh GPT-2 on exactly `mixture`'s tokens; evaluate every domain of the corpus.
+
+    `on_step(step, loss)` and `on_eval(curve_row)` are for live plots; `step_hook(step, windows,
+    per_window_loss)` is the hook online-reweighting methods (DoReMi) use; it may return
+    per-window loss weights (summing to one) instead of token-weighted averaging. Returns a
+    TrainResult (and the model if asked).
+    """
+    import torch
+
+    data = corpus if isinstance(corpus, TokenData) else prepare_tokens(corpus, config)
+    tokens = check_mixture(mixture, data, config)
+    threads_before = torch.get_num_threads()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    try:
+        return _train(data, tokens, mixture, config, progress, on_step, on_eval, step_hook, return_model)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _train(data, tokens, mixture, config, progress, on_step, on_eval, step_hook, return_model):
+    import torch
+    import torch.nn.functional as F
+    from tqdm.auto import tqdm
+
+    device, amp = _device_and_dtype(config)
+    windows = plan_windows(tokens, data, config.seq_len, config.seed)
+    B = config.batch_size
+    n_steps = math.ceil(len(windows) / B)
+
+    torch.manual_seed(config.seed)
+    model = build_model(config, data.vocab_size, data.eos_id).to(device)
+    model.train()
+    step_model = torch.compile(model) if config.compile else model
+    opt = _make_optimizer(model, config, device)
+    eval_at = {max(1, round(n_steps * (k + 1) / (config.eval_points + 1))) for k in range(config.eval_points)}
+    eval_at.discard(n_steps)
+
+    curve, seen, consumed = [], 0, {d: 0 for d in data.domains}
+    run_loss, run_count = 0.0, 0
+    t0 = time.perf_counter()
+    bar = tqdm(total=n_steps, desc="proxy", unit="step", disable=not progress, leave=False)
+
+    def record(step: int) -> None:
+        nonlocal run_loss, run_count
+        val = evaluate(step_model, data, config, device, amp, max_tokens=config.curve_val_tokens)
+        row = {"tokens_seen": seen, "step": step, "lr": _lr_at(step - 1, n_steps, config),
+               "train_loss": run_loss / run_count if run_count else float("nan"),
+               **{f"val:{d}": v for d, v in val.items()}, "val_mean": float(np.mean(list(val.values())))}
+        curve.append(row)
+        run_loss, run_count = 0.0, 0
+        if on_eval:
+            on_eval(row)
+
+    first_loss = None
+    for step in range(n_steps):
+        batch = windows[step * B: (step + 1) * B]
+        x, y = _batch(batch, data, config.seq_len)
+        x, y = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
+        lr = _lr_at(step, n_steps, config)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        with torch.autocast(device_type=device.split(":")[0], dtype=amp, enabled=amp is not None):
+            logits = step_model(input_ids=x).logits
+        if step_hook is None:
+            loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=IGNORE)
+        else:
+            per_tok = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.reshape(-1),
+                                      ignore_index=IGNORE, reduction="none").view(y.shape)
+            counts = (y != IGNORE).sum(dim=1).clamp(min=1)
+            per_window = per_tok.sum(dim=1) / counts
+            weights = step_hook(step, batch, per_window.detach())
+            if weights is None:
+                loss = per_tok.sum() / counts.sum()
+            else:
+                loss = (torch.as_tensor(weights, dtype=per_window.dtype, device=device) * per_window).sum()
+        value = float(loss.detach())
+        if first_loss is None:
+            first_loss = value
+        if not math.isfinite(value) or value > max(2.0 * first_loss, first_loss + 5.0):
+            bar.close()
+            raise TrainingDiverged(
+                f"training diverged at step {step + 1} of {n_steps} (loss {value:.4g}, first loss {first_loss:.4g}); "
+                f"lower the learning rate (now {config.lr:g}), lengthen warm-up (warmup_frac {config.warmup_frac:g}) "
+                f"or keep gradient clipping on (grad_clip {config.grad_clip:g})")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        opt.step()
+        for w in batch:
+            consumed[data.domains[w.domain]] += w.targets
+        seen += sum(w.targets for w in batch)
+        run_loss, run_count = run_loss + value, run_count + 1
+        if on_step:
+            on_step(step + 1, value)
+        bar.update(1)
+        bar.set_postfix(loss=f"{value:.3f}", refresh=False)
+        if step + 1 in eval_at:
+            record(step + 1)
+    record(n_steps)
+    final = evaluate(step_model, data, config, device, amp)
+    bar.close()
+    wall = time.perf_counter() - t0
+    result = TrainResult(
+        val_loss=final, tokens={d: consumed[d] for d in mixture.domains}, curve=curve, steps=n_steps,
+        n_params=count_parameters(model), wall_time=wall, device=device,
+        tokens_per_second=seen / wall if wall > 0 else 0.0,
+    )
+    return (result, model) if return_model else result

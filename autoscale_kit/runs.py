@@ -1,0 +1,289 @@
+"""The run store: one folder per trained run, keyed by a hash of everything that decides it.
+
+Design choices:
+- `<store>/<key>/` holds `config.json`, `metrics.json`, `curve.csv` and a `COMPLETE` marker. The
+  folder is written under a temporary name, the marker written last, then renamed into place, so
+  a killed run leaves nothing that looks finished and is simply trained again on the next call.
+- The key hashes the corpus content (not its path), the mixture in whole tokens, the proxy config
+  and a training-code version: the same run asked for by two studies is trained once.
+- `run_many(specs, executor=None)`: finished runs are loaded, the rest trained — in this process,
+  in a local process pool (`executor="process"` or any `concurrent.futures` executor), or on SLURM
+  through a submitit executor. Workers receive small picklable specs and load the corpus themselves.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import pandas as pd
+
+from autoscale_kit import corpus as corpus_mod
+from autoscale_kit.errors import UserError
+from autoscale_kit.mixture import Mixture
+from autoscale_kit.proxy import ProxyConfig, TokenData, prepare_tokens, train_proxy
+
+TRAINING_VERSION = 1  # bump when a change to training changes the numbers of a stored run
+MARKER = "COMPLETE"
+
+
+@dataclass(frozen=True)
+class CorpusRef:
+    """Where a run's corpus comes from, small enough to send to a worker process."""
+
+    source: str | None = None                 # None: the bundled corpus; else a folder or .jsonl path
+    domains: tuple[str, ...] | None = None    # the domains loaded (and evaluated); None: all
+
+    def load(self) -> corpus_mod.Corpus:
+        return _load_corpus(self)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_corpus(ref: CorpusRef) -> corpus_mod.Corpus:
+    return corpus_mod.load(ref.source, domains=ref.domains)
+
+
+@functools.lru_cache(maxsize=16)
+def corpus_fingerprint(ref: CorpusRef) -> str:
+    """sha256 over the domains' names and texts: the identity of the data, wherever it lives."""
+    h = hashlib.sha256()
+    for d in ref.load():
+        h.update(d.name.encode())
+        for split in ("train", "val"):
+            h.update(hashlib.sha256(d.text(split).encode("utf-8")).digest())
+    return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=4)
+def _token_data(ref: CorpusRef, tokenizer: str, seq_len: int, val_tokens: int) -> TokenData:
+    cfg = ProxyConfig(tokenizer=tokenizer, seq_len=seq_len, val_tokens=val_tokens)
+    return prepare_tokens(ref.load(), cfg)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run to train: a mixture (whole tokens), a proxy config, a corpus; the label is a name
+    for people and not part of the key."""
+
+    mixture: Mixture
+    config: ProxyConfig = ProxyConfig()
+    corpus: CorpusRef = CorpusRef()
+    label: str = ""
+
+    def identity(self) -> dict:
+        return {
+            "training_version": TRAINING_VERSION,
+            "corpus": {"fingerprint": corpus_fingerprint(self.corpus),
+                       "domains": list(self.corpus.load().domains)},
+            "mixture": {d: int(round(v)) for d, v in self.mixture.items},
+            "proxy": self.config.to_dict(),
+        }
+
+    @property
+    def key(self) -> str:
+        blob = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A finished run as stored: what was asked (config) and what was measured (metrics, curve)."""
+
+    key: str
+    path: Path
+    config: dict
+    metrics: dict
+    curve: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+
+    @property
+    def label(self) -> str:
+        return self.config.get("label", "")
+
+    @property
+    def val_loss(self) -> dict[str, float]:
+        return self.metrics["val_loss"]
+
+    @property
+    def mean_val_loss(self) -> float:
+        v = self.val_loss
+        return sum(v.values()) / len(v)
+
+    @property
+    def tokens(self) -> dict[str, int]:
+        return self.metrics["tokens"]
+
+    @property
+    def mixture(self) -> Mixture:
+        return Mixture(self.config["mixture"])
+
+
+class RunStore:
+    """A folder of run folders. Safe to share between processes: each run is renamed into place."""
+
+    def __init__(self, root: str | Path = "runs"):
+        self.root = Path(root)
+
+    def path(self, key: str) -> Path:
+        return self.root / key
+
+    def is_done(self, key: str) -> bool:
+        return (self.path(key) / MARKER).is_file()
+
+    def load(self, key: str) -> RunRecord:
+        p = self.path(key)
+        if not self.is_done(key):
+            raise UserError(f"run {key} in {str(self.root)!r} is not finished")
+        try:
+            config = json.loads((p / "config.json").read_text())
+            metrics = json.loads((p / "metrics.json").read_text())
+            curve = pd.read_csv(p / "curve.csv")
+        except (OSError, json.JSONDecodeError, pd.errors.ParserError) as exc:
+            raise UserError(f"run folder {str(p)!r} is damaged ({exc}); delete it to train the run again") from None
+        return RunRecord(key, p, config, metrics, curve)
+
+    def records(self) -> list[RunRecord]:
+        """Every finished run in the store, oldest first."""
+        if not self.root.is_dir():
+            return []
+        keys = [p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        recs = [self.load(k) for k in keys if self.is_done(k)]
+        return sorted(recs, key=lambda r: (r.metrics.get("finished_at", 0), r.key))
+
+    def clean(self, key: str | None = None) -> int:
+        """Remove temporary folders of interrupted runs (of one key, or all); returns how many."""
+        if not self.root.is_dir():
+            return 0
+        pattern = f".tmp-{key}-*" if key else ".tmp-*"
+        n = 0
+        for p in self.root.glob(pattern):
+            shutil.rmtree(p, ignore_errors=True)
+            n += 1
+        return n
+
+    def run(self, spec: RunSpec, *, progress: bool = True) -> RunRecord:
+        """The stored run for `spec`, training it first if needed."""
+        key = spec.key
+        if self.is_done(key):
+            return self.load(key)
+        ref = spec.corpus
+        data = _token_data(ref, spec.config.tokenizer, spec.config.seq_len, spec.config.val_tokens)
+        result = train_proxy(data, spec.mixture, spec.config, progress=progress)
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / f".tmp-{key}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        tmp.mkdir()
+        config = {"key": key, "label": spec.label, **spec.identity(),
+                  "corpus_source": ref.source}
+        metrics = {
+            "val_loss": result.val_loss, "mean_val_loss": result.mean_val_loss, "tokens": result.tokens,
+            "total_tokens": int(sum(result.tokens.values())), "steps": result.steps, "n_params": result.n_params,
+            "wall_time": result.wall_time, "device": result.device, "tokens_per_second": result.tokens_per_second,
+            "finished_at": time.time(),
+        }
+        (tmp / "config.json").write_text(json.dumps(config, indent=2))
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        pd.DataFrame(result.curve).to_csv(tmp / "curve.csv", index=False)
+        (tmp / MARKER).write_text(time.strftime("%Y-%m-%dT%H:%M:%S") + "\n")  # written last
+        try:
+            os.rename(tmp, self.path(key))
+        except OSError:  # another worker finished the same run first, or a stale unfinished folder
+            if self.is_done(key):
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                shutil.rmtree(self.path(key), ignore_errors=True)
+                os.rename(tmp, self.path(key))
+        return self.load(key)
+
+    def table(self, records: Iterable[RunRecord] | None = None) -> pd.DataFrame:
+        return runs_table(self.records() if records is None else records)
+
+
+def runs_table(records: Iterable[RunRecord]) -> pd.DataFrame:
+    """Runs in the public runs-table format: run, label, seed, tokens:<d>, loss:<d>, then extras."""
+    records = list(records)
+    domains: list[str] = []
+    for r in records:
+        for d in list(r.config["mixture"]) + list(r.val_loss):
+            if d not in domains:
+                domains.append(d)
+    rows = []
+    for r in records:
+        row = {"run": r.key, "label": r.label, "seed": r.config["proxy"].get("seed")}
+        row.update({f"tokens:{d}": r.tokens.get(d, 0) for d in domains})
+        row.update({f"loss:{d}": r.val_loss.get(d, float("nan")) for d in domains})
+        row.update({"mean_loss": r.mean_val_loss, "total_tokens": r.metrics["total_tokens"],
+                    "wall_time": r.metrics["wall_time"], "device": r.metrics["device"]})
+        rows.append(row)
+    cols = (["run", "label", "seed"] + [f"tokens:{d}" for d in domains] + [f"loss:{d}" for d in domains]
+            + ["mean_loss", "total_tokens", "wall_time", "device"])
+    return pd.DataFrame(rows, columns=cols)
+
+
+# --- many runs -----------------------------------------------------------------------------
+
+def _worker_init(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _train_in_worker(root: str, spec: RunSpec) -> str:
+    RunStore(root).run(spec, progress=False)
+    return spec.key
+
+
+def process_pool(workers: int = 2) -> ProcessPoolExecutor:
+    """A local pool of `workers` processes sharing the CPU cores (spawned: safe with torch)."""
+    import multiprocessing
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_init, initargs=(threads,))
+
+
+def run_many(specs: Sequence[RunSpec], store: RunStore | str | Path = "runs", *, executor: Executor | str | None = None,
+             progress: bool = True) -> list[RunRecord]:
+    """Every spec's run, in order: loaded when finished, trained otherwise.
+
+    executor: None trains here one after another; "process" uses a local process pool; any object
+    with `submit(fn, *args)` returning a future (concurrent.futures, submitit) runs them there.
+    """
+    from tqdm.auto import tqdm
+
+    store = store if isinstance(store, RunStore) else RunStore(store)
+    todo: dict[str, RunSpec] = {}
+    for s in specs:
+        if not store.is_done(s.key):
+            todo.setdefault(s.key, s)
+    for key in todo:
+        store.clean(key)
+    if todo:
+        if executor is None:
+            bar = tqdm(list(todo.values()), desc="runs", unit="run", disable=not progress)
+            for s in bar:
+                bar.set_postfix_str(s.label or s.key, refresh=False)
+                store.run(s, progress=progress)
+        else:
+            own = executor == "process"
+            ex = process_pool() if own else executor
+            try:
+                batch = getattr(ex, "batch", None)  # submitit: submit as one job array
+                if callable(batch):
+                    with batch():
+                        futures = [ex.submit(_train_in_worker, str(store.root), s) for s in todo.values()]
+                else:
+                    futures = [ex.submit(_train_in_worker, str(store.root), s) for s in todo.values()]
+                for f in tqdm(futures, desc="runs", unit="run", disable=not progress):
+                    f.result()
+            finally:
+                if own:
+                    ex.shutdown()
+    return [store.load(s.key) for s in specs]
