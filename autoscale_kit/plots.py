@@ -1,0 +1,188 @@
+"""Figures: each function takes plain data and returns a figure; nothing here computes results.
+
+Design choices:
+- matplotlib for static figures (reports, the paper's figures), plotly for interactive ones in
+  notebooks (the `*_plotly` functions); the two share their inputs.
+- Inputs are the library's own results (DDOResult, Prediction, curves as DataFrames, weights as
+  {domain: w}), so a notebook cell is one call.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+PALETTE = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C",
+           "#CCB974", "#64B5CD"]
+
+
+def _axes(ax, figsize):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+        return fig, ax
+    return ax.figure, ax
+
+
+def color_of(i: int) -> str:
+    return PALETTE[i % len(PALETTE)]
+
+
+def loss_curves(curves: Mapping[str, Sequence[pd.DataFrame]], column: str = "val_mean", ax=None,
+                reference: str | None = "uniform", title: str = "Validation loss at the target scale"):
+    """Loss against tokens, one line per mixture (mean over seeds, band = min–max), and a dashed
+    line at the reference's final loss."""
+    fig, ax = _axes(ax, (7, 4.5))
+    for i, (name, runs) in enumerate(curves.items()):
+        frames = [c[["tokens_seen", column]].set_index("tokens_seen")[column] for c in runs]
+        table = pd.concat(frames, axis=1)
+        x = table.index.to_numpy(dtype=float)
+        mean = table.mean(axis=1).to_numpy()
+        ax.plot(x, mean, marker="o", ms=3, color=color_of(i), label=f"{name} ({len(runs)} seed{'s' * (len(runs) > 1)})")
+        if len(runs) > 1:
+            ax.fill_between(x, table.min(axis=1), table.max(axis=1), color=color_of(i), alpha=0.15)
+        if name == reference:
+            ax.axhline(mean[-1], color=color_of(i), ls="--", lw=1)
+    ax.set_xlabel("training tokens")
+    ax.set_ylabel("mean validation loss (nats/token)" if column == "val_mean" else column)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    # zoom on the second half, where the mixtures separate
+    ys = np.concatenate([[c[column].iloc[len(c) // 3:].min(), c[column].iloc[len(c) // 3:].max()]
+                         for runs in curves.values() for c in runs])
+    pad = 0.1 * (ys.max() - ys.min() + 1e-9)
+    ax.set_ylim(ys.min() - pad, ys.max() + pad)
+    return fig
+
+
+def ddo_fits(fits: Mapping[str, object], ax=None, title: str = "DDO: fitted law per domain"):
+    """Each domain's points (objective / base objective vs quantity / base) and its fitted law."""
+    fig, ax = _axes(ax, (7, 4.5))
+    hi = max(max(f.x) for f in fits.values())
+    xs = np.linspace(0.0, hi * 1.2, 200)
+    for i, (d, f) in enumerate(fits.items()):
+        ax.plot(xs, f(xs), color=color_of(i), lw=1.5, label=d)
+        ax.scatter(f.x, f.y, color=color_of(i), s=25, zorder=3)
+    ax.axvline(1.0, color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("domain quantity (base run = 1)")
+    ax.set_ylabel("objective / base objective")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, ncol=2)
+    return fig
+
+
+def weight_bars(weights: Mapping[str, Mapping[str, float]], ax=None, title: str = "Domain weights"):
+    """Grouped bars: one group per domain, one bar per mixture or scale."""
+    fig, ax = _axes(ax, (8, 4.5))
+    names = list(weights)
+    domains = list(next(iter(weights.values())))
+    width = 0.8 / len(names)
+    for i, n in enumerate(names):
+        pos = np.arange(len(domains)) + (i - (len(names) - 1) / 2) * width
+        ax.bar(pos, [weights[n][d] for d in domains], width, color=color_of(i), label=n)
+    ax.set_xticks(np.arange(len(domains)), domains, rotation=20)
+    ax.set_ylabel("weight")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def weight_trajectory(totals: Sequence[float], weights: Sequence[Mapping[str, float]], predicted: Mapping[float, Mapping[str, float]] | None = None,
+                      ax=None, title: str = "Optimal weight of each domain against scale"):
+    """Weights at the DDO scales ('o') and predicted ones ('x', dashed) on a log token axis."""
+    fig, ax = _axes(ax, (7, 4.5))
+    domains = list(weights[0])
+    for i, d in enumerate(domains):
+        ax.plot(totals, [w[d] for w in weights], marker="o", color=color_of(i), label=d)
+        if predicted:
+            px = sorted(predicted)
+            ax.plot([totals[-1], *px], [weights[-1][d], *[predicted[t][d] for t in px]], ls="--", marker="x",
+                    color=color_of(i))
+    ax.set_xscale("log")
+    ax.set_xlabel("training tokens")
+    ax.set_ylabel("weight")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, ncol=2)
+    return fig
+
+
+def loss_change(final_losses: Mapping[str, Mapping[str, float]], reference: str = "uniform", ax=None,
+                title: str = "Per-domain validation loss change vs uniform"):
+    """Bars of loss(mixture) − loss(reference) per domain; below zero is better."""
+    ref = final_losses[reference]
+    others = {n: {d: v[d] - ref[d] for d in ref} for n, v in final_losses.items() if n != reference}
+    fig = weight_bars(others, ax=ax, title=title)
+    ax = fig.axes[0] if ax is None else ax
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_ylabel(f"loss − loss({reference}) (nats/token)")
+    return fig
+
+
+def perturbation_heatmap(table: pd.DataFrame, ax=None, title: str = "Loss change when one domain is perturbed",
+                         cmap: str = "RdBu_r", fmt: str = "{:+.2f}"):
+    """Rows: perturbed training domain; columns: validation domains (+ mean). Values as given."""
+    fig, ax = _axes(ax, (1.0 + 0.9 * table.shape[1], 0.8 + 0.55 * table.shape[0]))
+    vals = table.to_numpy(dtype=float)
+    lim = np.nanmax(np.abs(vals)) or 1.0
+    im = ax.imshow(vals, cmap=cmap, vmin=-lim, vmax=lim, aspect="auto")
+    ax.set_xticks(range(table.shape[1]), table.columns, rotation=30, ha="right")
+    ax.set_yticks(range(table.shape[0]), table.index)
+    for i in range(vals.shape[0]):
+        for j in range(vals.shape[1]):
+            ax.text(j, i, fmt.format(vals[i, j]), ha="center", va="center", fontsize=7)
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    ax.set_title(title)
+    return fig
+
+
+# --- plotly (interactive) ------------------------------------------------------------------
+
+def weight_bars_plotly(weights: Mapping[str, Mapping[str, float]], title: str = "Domain weights"):
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for i, (n, w) in enumerate(weights.items()):
+        fig.add_bar(name=n, x=list(w), y=list(w.values()), marker_color=color_of(i))
+    fig.update_layout(barmode="group", title=title, yaxis_title="weight", height=380)
+    return fig
+
+
+def weight_trajectory_plotly(totals: Sequence[float], weights: Sequence[Mapping[str, float]],
+                             title: str = "Domain weight against scale", predicted_from: int | None = None):
+    """Lines of each domain's weight against tokens (log axis); points from `predicted_from` on
+    are drawn dashed (predictions)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    domains = list(weights[0])
+    for i, d in enumerate(domains):
+        ys = [w[d] for w in weights]
+        cut = len(totals) if predicted_from is None else predicted_from
+        fig.add_scatter(x=list(totals[:cut]), y=ys[:cut], mode="lines+markers", name=d,
+                        line=dict(color=color_of(i)), legendgroup=d)
+        if cut < len(totals):
+            fig.add_scatter(x=list(totals[cut - 1:]), y=ys[cut - 1:], mode="lines+markers", name=f"{d} (predicted)",
+                            line=dict(color=color_of(i), dash="dash"), marker_symbol="x", legendgroup=d,
+                            showlegend=False)
+    fig.update_layout(title=title, xaxis_type="log", xaxis_title="training tokens", yaxis_title="weight", height=420)
+    return fig
+
+
+def loss_curves_plotly(curves: Mapping[str, Sequence[pd.DataFrame]], column: str = "val_mean",
+                       title: str = "Validation loss"):
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for i, (name, runs) in enumerate(curves.items()):
+        for j, c in enumerate(runs):
+            fig.add_scatter(x=c["tokens_seen"], y=c[column], mode="lines+markers", name=name,
+                            line=dict(color=color_of(i)), legendgroup=name, showlegend=j == 0)
+    fig.update_layout(title=title, xaxis_title="training tokens", yaxis_title=column, height=420)
+    return fig

@@ -1,0 +1,150 @@
+"""A study's report folder: figures, the public tables, a JSON summary and one Markdown page.
+
+Design choices:
+- Drawn from a StudyResult alone (which is itself read from the run store), so the report can be
+  redrawn at any time without training.
+- Tables use the public formats: `runs.csv` (runs table, every run of the study) and
+  `optima.csv` (optima table, one row per DDO scale plus the predicted target).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from autoscale_kit import plots
+from autoscale_kit.pipeline import StudyResult, summarize_speedup
+from autoscale_kit.runs import runs_table
+from autoscale_kit.tables import write_optima_table
+
+
+def _fmt(v, digits: int = 3) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def _markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
+    cols = list(frame.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for _, row in frame.iterrows():
+        lines.append("| " + " | ".join(_fmt(row[c], digits) for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def _pct(v) -> str:
+    return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:+.1f}%"
+
+
+def figures(result: StudyResult) -> dict[str, object]:
+    """The report's figures as matplotlib figures, by file stem."""
+    figs = {}
+    curves = {name: [r.curve for r in recs] for name, recs in result.validation.items()}
+    figs["loss_vs_tokens"] = plots.loss_curves(curves)
+    for sc in result.scales:
+        figs[f"ddo_fits_{sc.total}"] = plots.ddo_fits(sc.ddo.fits, title=f"DDO at {sc.total:,} tokens: fitted law per domain")
+    weights = {f"DDO {sc.total:,}": sc.ddo.weights for sc in result.scales}
+    weights[f"predicted {result.config.target:,}"] = result.prediction.weights
+    figs["weights_by_scale"] = plots.weight_bars(weights, title="Optimal weights at each scale")
+    figs["weights_trajectory"] = plots.weight_trajectory(
+        [sc.total for sc in result.scales], [sc.ddo.weights for sc in result.scales],
+        {float(result.config.target): result.prediction.weights})
+    final = {name: {d: float(np.mean([r.val_loss[d] for r in recs])) for d in recs[0].val_loss}
+             for name, recs in result.validation.items()}
+    figs["loss_change_vs_uniform"] = plots.loss_change(final)
+    return figs
+
+
+def write_report(result: StudyResult, out: str | Path) -> Path:
+    """Write the report folder; returns the path of report.md."""
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    for stem, fig in figures(result).items():
+        fig.tight_layout()
+        fig.savefig(out / "figures" / f"{stem}.png", dpi=110)
+        plt.close(fig)
+
+    records = [r for sc in result.scales for r in sc.records] + [r for v in result.validation.values() for r in v]
+    runs_table(records).to_csv(out / "runs.csv", index=False)
+    write_optima_table([sc.ddo.tokens for sc in result.scales] + [result.prediction.tokens], out / "optima.csv",
+                       labels=[f"ddo-{sc.total}" for sc in result.scales] + [f"predicted-{result.config.target}"])
+    summary = result.summary()
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    result.speedup.to_csv(out / "speedup.csv", index=False)
+    (out / "report.md").write_text(_page(result, summary))
+    return out / "report.md"
+
+
+def _page(result: StudyResult, summary: dict) -> str:
+    cfg = result.config
+    domains = summary["domains"]
+    speed = summarize_speedup(result.speedup)
+    by_name = {row["mixture"]: row for row in speed.to_dict(orient="records")}
+    weights = pd.DataFrame({"domain": domains,
+                            **{f"DDO {sc.total:,}": [sc.ddo.weights[d] for d in domains] for sc in result.scales},
+                            f"predicted {cfg.target:,}": [result.prediction.weights[d] for d in domains]})
+    final = pd.DataFrame({"domain": domains,
+                          **{n: [summary["final_losses"][n][d] for d in domains] for n in result.validation}})
+    speed_view = speed.assign(mean_saving=speed["mean_saving"].map(_pct), std_saving=speed["std_saving"].map(
+        lambda v: "–" if isinstance(v, float) and math.isnan(v) else f"{100 * v:.1f} pts"))
+    a = by_name.get("autoscale", {})
+    r = by_name.get("ddo-reused", {})
+    verdict = (f"AutoScale's mixture reaches uniform's final loss with a saving of {_pct(a.get('mean_saving'))} "
+               f"of the tokens; the reused small-scale optimum {_pct(r.get('mean_saving'))} "
+               f"(mean over {len(cfg.seeds)} seed{'s' * (len(cfg.seeds) > 1)}; '–' means not reached).")
+    lines = [
+        f"# AutoScale study `{cfg.name}`",
+        "",
+        f"Corpus: {cfg.corpus or 'bundled'} · domains: {', '.join(domains)} · proxy: {cfg.proxy.n_layer} layers × "
+        f"{cfg.proxy.n_embd} wide, sequence {cfg.proxy.seq_len}, batch {cfg.proxy.batch_size} · DDO scales: "
+        f"{', '.join(f'{s:,}' for s in cfg.scales)} tokens (ratios {', '.join(f'{x:g}' for x in cfg.ratios)}) · "
+        f"target: {cfg.target:,} tokens · objective: {cfg.objective} · seeds: {list(cfg.seeds)}.",
+        f"{summary['training_runs']} training runs, {summary['training_tokens']:,} training tokens in all. Every "
+        "number below comes from these runs (`runs.csv`).",
+        "",
+        "## Result",
+        "",
+        verdict,
+        "",
+        _markdown_table(speed_view[["mixture", "seeds", "mean_final_loss", "std_final_loss", "mean_saving",
+                                    "std_saving", "reached"]], 4),
+        "",
+        "![loss vs tokens](figures/loss_vs_tokens.png)",
+        "",
+        "## Optimal weights across scales",
+        "",
+        _markdown_table(weights, 3),
+        "",
+        f"Prediction: {result.prediction.method} form"
+        + (f"; held at their weight (pinned at a bound at every scale): {', '.join(result.prediction.pinned)}"
+           if result.prediction.pinned else "") + ".",
+        "",
+        "![weights by scale](figures/weights_by_scale.png) ![trajectory](figures/weights_trajectory.png)",
+        "",
+        "## DDO fits",
+        "",
+    ]
+    for sc in result.scales:
+        bound = ", ".join(f"{d} ({b})" for d, b in sc.ddo.at_bound.items()) or "none"
+        lines += [f"**{sc.total:,} tokens** — base objective {sc.ddo.base_objective:.4f}, surrogate's optimum "
+                  f"{sc.ddo.predicted_objective:.4f}; at a bound: {bound}.", "",
+                  f"![fits](figures/ddo_fits_{sc.total}.png)", ""]
+        for w in sc.ddo.warnings:
+            lines.append(f"- {w}")
+        lines.append("")
+    lines += ["## Final validation loss per domain (mean over seeds)", "", _markdown_table(final, 4), "",
+              "![loss change](figures/loss_change_vs_uniform.png)", ""]
+    if result.warnings:
+        lines += ["## Warnings", ""] + [f"- {w}" for w in result.warnings] + [""]
+    lines += ["## Files", "", "- `runs.csv` — every run (public runs-table format)",
+              "- `optima.csv` — DDO optima per scale and the prediction (optima-table format)",
+              "- `speedup.csv` — per mixture and seed", "- `summary.json` — all of the above as JSON", ""]
+    return "\n".join(lines)

@@ -1,0 +1,121 @@
+"""The study pipeline: speed-up arithmetic, the smoke study end to end, resume, the report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from autoscale_kit import pipeline
+from autoscale_kit.errors import UserError
+from autoscale_kit.pipeline import StudyConfig, speedup_table, study_config, tokens_to_reach
+from autoscale_kit.runs import RunRecord
+
+
+def _curve(tokens, losses):
+    return pd.DataFrame({"tokens_seen": tokens, "val_mean": losses})
+
+
+def test_tokens_to_reach_interpolates_linearly():
+    c = _curve([100, 200, 300, 400], [3.0, 2.5, 2.0, 1.8])
+    assert tokens_to_reach(c, 2.25) == pytest.approx(250.0)
+    assert tokens_to_reach(c, 2.0) == pytest.approx(300.0)
+    assert tokens_to_reach(c, 3.5) == pytest.approx(100.0)   # already below at the first point
+    assert tokens_to_reach(c, 1.0) is None                   # never reached
+
+
+def _record(name, seed, tokens, losses, final):
+    return RunRecord(key=f"{name}{seed}", path=Path("."), config={"proxy": {"seed": seed}, "label": name},
+                     metrics={"val_loss": {"a": final, "b": final}}, curve=_curve(tokens, losses))
+
+
+def test_speedup_against_uniform_per_seed():
+    recs = {
+        "uniform": [_record("uniform", 0, [100, 200, 300, 400], [3.0, 2.6, 2.3, 2.0], 2.0)],
+        "better": [_record("better", 0, [100, 200, 300, 400], [2.8, 2.4, 2.0, 1.9], 1.9)],
+        "worse": [_record("worse", 0, [100, 200, 300, 400], [3.1, 2.8, 2.5, 2.2], 2.2)],
+    }
+    table = speedup_table(recs).set_index("mixture")
+    assert table.loc["uniform", "saving"] == pytest.approx(0.0)
+    assert table.loc["better", "tokens_to_reference"] == pytest.approx(300.0)
+    assert table.loc["better", "saving"] == pytest.approx(0.25)
+    assert pd.isna(table.loc["worse", "saving"])
+    summary = pipeline.summarize_speedup(speedup_table(recs)).set_index("mixture")
+    assert summary.loc["better", "reached"] == "1/1" and summary.loc["worse", "reached"] == "0/1"
+
+
+def test_speedup_needs_the_reference():
+    with pytest.raises(UserError, match="reference mixture 'uniform'"):
+        speedup_table({"x": [_record("x", 0, [1, 2], [2.0, 1.0], 1.0)]})
+
+
+@pytest.mark.parametrize("changes, pattern", [
+    ({"scales": (100_000,)}, "two or more scales"),
+    ({"scales": (200_000, 100_000)}, "increasing"),
+    ({"target": 0}, "positive"),
+    ({"seeds": ()}, "at least one seed"),
+])
+def test_bad_study_config(changes, pattern):
+    with pytest.raises(UserError, match=pattern):
+        StudyConfig(**changes)
+
+
+def test_unknown_scale_preset():
+    with pytest.raises(UserError, match="unknown scale 'huge'"):
+        study_config("huge")
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    store = tmp_path_factory.mktemp("store")
+    result = pipeline.run_study(study_config("smoke"), store, progress=False)
+    return store, result
+
+
+def test_smoke_study_runs_and_reports(smoke, tmp_path):
+    from autoscale_kit.report import write_report
+
+    store, result = smoke
+    cfg = result.config
+    n_dom = len(cfg.domains)
+    assert len(result.scales) == 2
+    for sc in result.scales:
+        assert len(sc.records) == 2 * n_dom + 1
+        assert sum(sc.ddo.weights.values()) == pytest.approx(1.0)
+    assert set(result.mixtures) == {"autoscale", "uniform", "ddo-reused"}
+    for m in result.mixtures.values():
+        assert abs(m.total - cfg.target) <= n_dom
+    # the reused mixture is the larger scale's DDO optimum carried to the target
+    for d, w in result.scales[-1].ddo.weights.items():
+        assert result.mixtures["ddo-reused"].weights[d] == pytest.approx(w, abs=1e-5)
+    assert result.prediction.tokens.total == pytest.approx(cfg.target)
+    page = write_report(result, tmp_path / "report")
+    out = page.parent
+    for f in ["runs.csv", "optima.csv", "speedup.csv", "summary.json", "figures/loss_vs_tokens.png",
+              "figures/weights_trajectory.png", "figures/weights_by_scale.png", "figures/loss_change_vs_uniform.png",
+              f"figures/ddo_fits_{cfg.scales[0]}.png"]:
+        assert (out / f).is_file(), f
+    runs = pd.read_csv(out / "runs.csv")
+    assert len(runs) == 2 * (2 * n_dom + 1) + 3 * len(cfg.seeds)
+    summary = json.loads((out / "summary.json").read_text())
+    assert {row["mixture"] for row in summary["speedup"]} == {"autoscale", "uniform", "ddo-reused"}
+    from autoscale_kit.tables import read_optima_table
+
+    optima, labels = read_optima_table(out / "optima.csv")
+    assert len(optima) == 3 and optima[0].domains == tuple(cfg.domains)
+    assert labels[-1] == f"predicted-{cfg.target}"
+    assert "AutoScale study" in page.read_text()
+
+
+def test_second_invocation_trains_nothing(smoke, monkeypatch):
+    store, first = smoke
+
+    def refuse(*a, **k):
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr("autoscale_kit.runs.train_proxy", refuse)
+    again = pipeline.run_study(study_config("smoke"), store, progress=False)
+    assert again.prediction.weights == first.prediction.weights
+    assert again.speedup.equals(first.speedup)
