@@ -1,0 +1,419 @@
+"""Direct Data Optimization: perturbation plan, per-domain fits, exact constrained optimum.
+
+Design choices:
+- Plan: a base Mixture plus one run per (domain, ratio), each changing only that domain's tokens;
+  the other domains keep their base quantities (the paper's design), so the totals differ.
+- Objective of a run: "mean-ppl" (the paper's: arithmetic mean of per-domain perplexities, exp of
+  the loss where only losses are given), "mean-loss" (mean of losses in nats, log of ppl where only
+  perplexities are given), or "loss:<domain>" / "ppl:<domain>". The default is "mean-ppl" so that
+  the paper's table reproduces the paper out of the box.
+- Per domain, the points are the base run(s) (x = 1) and every run that changes only that domain;
+  y is the run's objective divided by the base run's. Fits: `laws.fit_power_law_best` (the
+  default start first, which is the paper's branch; a global search when that is not exact).
+- The surrogate Σ_i y_i(x_i) is minimised in absolute quantities under Σ_i N_i = base total and
+  per-domain bounds (min_ratio × base, optional max_ratio × base and available data), exactly, by
+  `solve_separable`: the KKT conditions reduce to one monotone equation in the multiplier λ,
+  solved by Brent's method on log λ. Internally quantities are in units of the mean base
+  quantity, so λ and k·B^b stay of order one whatever the table's unit.
+- Predicted objective = base objective × (1 + Σ_i (y_i(x_i) − y_i(1))), in the objective's unit.
+- 3 points per domain interpolate a 3-parameter law exactly and do not identify it. The ambiguity
+  diagnostic refits such domains from many starts, re-solves with the alternative exact fits
+  (each alone and a few random combinations) and reports the spread of the optimal weights.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import brentq
+
+from autoscale_kit.errors import UserError
+from autoscale_kit.laws import LawWarning, PowerLawFit, fit_power_law_best, fit_power_law_starts, same_fit
+from autoscale_kit.mixture import Mixture
+from autoscale_kit.tables import RunsTable, find_base_run, read_runs_table
+
+OBJECTIVES = ("mean-ppl", "mean-loss", "loss:<domain>", "ppl:<domain>")
+
+
+# --- the perturbation plan ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One run of a DDO plan: its name, its Mixture, and which domain/ratio it perturbs."""
+
+    name: str
+    mixture: Mixture
+    domain: str | None = None      # None for the base run
+    ratio: float = 1.0
+
+
+def uniform_base(domains: Sequence[str], total: float) -> Mixture:
+    """The paper's base run: the same quantity of every domain, `total` in all."""
+    domains = list(domains)
+    if not domains:
+        raise UserError("a base run needs at least one domain")
+    return Mixture.uniform(domains, total)
+
+
+def perturbation_plan(base: Mixture, ratios: Sequence[float] = (1 / 5, 3)) -> list[PlannedRun]:
+    """The base run, then for each domain and ratio a run with only that domain scaled by the ratio.
+
+    The paper's GPT-2 plan uses ratios 1/5 and 3, its BERT plan 1/3 and 2; any list works, and
+    more ratios per domain (e.g. 1/5, 1/2, 2, 3) make the per-domain laws identifiable.
+    """
+    if not isinstance(base, Mixture):
+        raise UserError(f"the base run must be a Mixture, got {type(base).__name__}")
+    clean: list[float] = []
+    for r in ratios:
+        try:
+            v = float(r)
+        except (TypeError, ValueError):
+            raise UserError(f"perturbation ratio {r!r} is not a number") from None
+        if not math.isfinite(v) or v <= 0:
+            raise UserError(f"perturbation ratio {r!r} must be a positive finite number (e.g. 0.2 or 3)")
+        if abs(v - 1.0) <= 1e-12:
+            raise UserError("perturbation ratio 1 repeats the base run; use ratios below and above 1")
+        if any(abs(v - c) <= 1e-12 * max(v, c) for c in clean):
+            raise UserError(f"perturbation ratio {v:g} is given twice")
+        clean.append(v)
+    if not clean:
+        raise UserError("give at least one perturbation ratio (the paper uses 1/5 and 3)")
+    plan = [PlannedRun("base", base)]
+    for d in base.domains:
+        if base[d] <= 0:
+            raise UserError(f"domain {d!r} has 0 tokens in the base run; every domain needs a positive base quantity")
+        for v in clean:
+            plan.append(PlannedRun(f"{d}_x{v:g}", base.with_tokens(d, base[d] * v), d, v))
+    return plan
+
+
+def plan_table(plan: Sequence[PlannedRun]) -> pd.DataFrame:
+    """The plan as the first columns of a runs table (run, tokens:<domain>), losses to be added."""
+    domains = plan[0].mixture.domains
+    return pd.DataFrame({"run": [p.name for p in plan],
+                         **{f"tokens:{d}": [p.mixture[d] for p in plan] for d in domains}})
+
+
+# --- the exact separable solver ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SeparableSolution:
+    """argmin Σ_i k_i (x_i + a_i)^(-b_i) s.t. Σ x_i = total, lower ≤ x ≤ upper."""
+
+    x: np.ndarray
+    multiplier: float              # λ = −∂F/∂x_i for every free domain
+    at_lower: tuple[int, ...]
+    at_upper: tuple[int, ...]
+    objective: float
+
+
+def _as_vector(v, n: int, name: str, default: float) -> np.ndarray:
+    if v is None:
+        return np.full(n, default)
+    arr = np.asarray(v, dtype=float)
+    if arr.ndim == 0:
+        return np.full(n, float(arr))
+    if arr.shape != (n,):
+        raise UserError(f"{name} has {arr.size} values for {n} domains; give one per domain")
+    return arr.astype(float)
+
+
+def solve_separable(k, a, b, total: float, lower=0.0, upper=None) -> SeparableSolution:
+    """The exact minimum of Σ_i k_i (x_i + a_i)^(-b_i) subject to Σ x_i = total and bounds.
+
+    KKT: x_i(λ) = clip((k_i b_i / λ)^(1/(b_i+1)) − a_i, lower_i, upper_i), non-increasing in λ;
+    Σ_i x_i(λ) = total is solved by Brent's method on log λ, with a bracket computed from the
+    values of λ at which each domain reaches its bounds. Convex objective, convex set: global.
+    """
+    k = np.atleast_1d(np.asarray(k, dtype=float))
+    n = k.size
+    a, b = _as_vector(a, n, "a", 0.0), _as_vector(b, n, "b", 1.0)
+    lo, hi = _as_vector(lower, n, "lower", 0.0), _as_vector(upper, n, "upper", np.inf)
+    total = float(total)
+    if not (np.isfinite(k).all() and np.isfinite(a).all() and np.isfinite(b).all()):
+        raise UserError("the law parameters k, a, b must be finite")
+    if (k <= 0).any() or (b <= 0).any():
+        raise UserError(f"the law needs k > 0 and b > 0 (got min k = {k.min():g}, min b = {b.min():g})")
+    if not math.isfinite(total) or not np.isfinite(lo).all() or np.isnan(hi).any():
+        raise UserError("the total and the lower bounds must be finite numbers")
+    if (hi < lo).any():
+        i = int(np.argmax(hi < lo))
+        raise UserError(f"domain {i}: upper bound {hi[i]:g} is below its lower bound {lo[i]:g}")
+    slack = 1e-12 * max(1.0, abs(total))
+    if total < lo.sum() - slack:
+        raise UserError(f"infeasible: the total {total:.6g} is below the sum of the lower bounds {lo.sum():.6g}; "
+                        f"lower the bounds or raise the total")
+    if total > hi.sum() + slack:
+        raise UserError(f"infeasible: the total {total:.6g} is above the sum of the upper bounds {hi.sum():.6g}; "
+                        f"raise the upper bounds (more available data) or lower the total")
+    if (lo + a <= 0).any():
+        i = int(np.argmax(lo + a <= 0))
+        raise UserError(f"domain {i}: the law (x + a)^(-b) with a = {a[i]:g} is undefined at the lower bound "
+                        f"{lo[i]:g}; raise the lower bound above {-a[i]:g}")
+    cap = np.minimum(hi, np.maximum(lo, total - (lo.sum() - lo)))   # no x_i can exceed this
+    log_kb = np.log(k) + np.log(b)
+
+    def x_of(s: float) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            return np.clip(np.exp((log_kb - s) / (b + 1)) - a, lo, cap)
+
+    def excess(s: float) -> float:
+        return float(x_of(s).sum() - total)
+
+    s_lower = float(np.max(log_kb - (b + 1) * np.log(lo + a)))   # λ above: everyone at the lower bound
+    s_cap = float(np.min(log_kb - (b + 1) * np.log(cap + a)))    # λ below: everyone at the cap
+    if excess(s_lower) >= 0:
+        s, x = s_lower, lo.copy()
+    elif excess(s_cap) <= 0:
+        s, x = s_cap, cap.copy()
+    else:
+        s = brentq(excess, s_cap, s_lower, xtol=1e-300, rtol=4 * np.finfo(float).eps, maxiter=1000)
+        x = x_of(s)
+    with np.errstate(over="ignore"):
+        unclipped = np.exp((log_kb - s) / (b + 1)) - a
+    tol = 1e-12 * max(1.0, abs(total))
+    at_lower = unclipped <= lo + tol
+    at_upper = (unclipped >= hi - tol) & (hi <= cap) & ~at_lower
+    free = ~(at_lower | at_upper)
+    x[at_lower], x[at_upper] = lo[at_lower], hi[at_upper]
+    multiplier = float(np.exp(s))
+    if free.any():
+        x[free] += (total - x.sum()) / free.sum()   # the last rounding error, spread over the free domains
+        # λ from the free domains' marginals: equal to exp(s) to rounding, and also right when the root
+        # is a flat interval (one free domain holding all that the others' lower bounds leave)
+        multiplier = float(np.mean(k[free] * b[free] * (x[free] + a[free]) ** (-b[free] - 1)))
+    objective = float(np.sum(k * (x + a) ** (-b)))
+    return SeparableSolution(x, multiplier, tuple(np.flatnonzero(at_lower).tolist()),
+                             tuple(np.flatnonzero(at_upper).tolist()), objective)
+
+
+# --- fitting a runs table ----------------------------------------------------------------------
+
+def objective_values(table: RunsTable, objective: str) -> np.ndarray:
+    """The scalar objective of every run (lower is better), in the objective's own unit."""
+    evals = table.eval_domains
+    if objective == "mean-ppl":
+        return np.mean([table.domain_ppl(d) for d in evals], axis=0)
+    if objective == "mean-loss":
+        return np.mean([table.domain_loss(d) for d in evals], axis=0)
+    for prefix, getter in (("loss:", table.domain_loss), ("ppl:", table.domain_ppl)):
+        if objective.startswith(prefix):
+            domain = objective[len(prefix):].strip()
+            if domain not in evals:
+                raise UserError(f"objective {objective!r}: no validation column for domain {domain!r}; "
+                                f"domains are {', '.join(evals)}")
+            return getter(domain)
+    raise UserError(f"unknown objective {objective!r}; use mean-ppl, mean-loss, loss:<domain> or ppl:<domain>")
+
+
+@dataclass(frozen=True)
+class Ambiguity:
+    """How much the optimum moves between equally exact fits of under-determined domains."""
+
+    domains: tuple[str, ...]                     # domains whose fits interpolate (were checked)
+    alternatives: dict[str, tuple[dict, ...]]    # other exact fits' parameters, per domain
+    n_solutions: int                             # optima compared (the main one included)
+    weight_spread: dict[str, float]              # max − min optimal weight over those optima
+    max_spread: float
+    threshold: float
+
+    @property
+    def ambiguous(self) -> bool:
+        return self.max_spread > self.threshold
+
+    def to_dict(self) -> dict:
+        return {"domains": list(self.domains), "ambiguous": self.ambiguous, "max_spread": self.max_spread,
+                "threshold": self.threshold, "n_solutions": self.n_solutions,
+                "weight_spread": dict(self.weight_spread),
+                "alternatives": {d: list(v) for d, v in self.alternatives.items()}}
+
+
+@dataclass(frozen=True)
+class DDOResult:
+    """The optimum of the fitted surrogate at the base run's total."""
+
+    objective: str
+    base_run: str
+    base_objective: float
+    base_tokens: Mixture
+    tokens: Mixture                  # optimal quantities, in the table's unit, base total
+    weights: dict[str, float]
+    relative: dict[str, float]       # x_i = optimal / base quantity
+    predicted_objective: float       # the surrogate's objective at the optimum, objective's unit
+    fits: dict[str, PowerLawFit]
+    multiplier: float                # λ = −∂(Σ y_i)/∂N_i of free domains, per table unit of tokens
+    at_bound: dict[str, str]         # domain -> "lower" | "upper"
+    lower: dict[str, float]          # bounds used, in the table's unit
+    upper: dict[str, float]
+    ambiguity: Ambiguity | None
+    warnings: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict:
+        def finite(v):
+            return v if math.isfinite(v) else None
+        return {"objective": self.objective, "base_run": self.base_run, "base_objective": self.base_objective,
+                "total": self.tokens.total, "weights": self.weights, "tokens": self.tokens.tokens,
+                "relative": self.relative, "predicted_objective": self.predicted_objective,
+                "fits": {d: f.to_dict() for d, f in self.fits.items()}, "multiplier": self.multiplier,
+                "at_bound": self.at_bound, "lower": self.lower,
+                "upper": {d: finite(v) for d, v in self.upper.items()},
+                "ambiguity": self.ambiguity.to_dict() if self.ambiguity else None,
+                "warnings": list(self.warnings)}
+
+
+def _per_domain(value, domains: Sequence[str], name: str, default: float) -> np.ndarray:
+    """A scalar or {domain: value} option as one float per domain (`default` where not given)."""
+    try:
+        if isinstance(value, Mapping):
+            unknown = [d for d in value if d not in domains]
+            if unknown:
+                raise UserError(f"{name} names unknown domain {unknown[0]!r}; domains are {', '.join(domains)}")
+            out = np.array([float(value.get(d, default)) for d in domains])
+        else:
+            out = np.full(len(domains), float(value))
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, UserError):
+            raise
+        raise UserError(f"{name} must be a number, got {value!r}") from None
+    if np.isnan(out).any():
+        raise UserError(f"{name} must be a number, got {value!r}")
+    return out
+
+
+def _solve_fits(fits: Sequence[PowerLawFit], base: np.ndarray, lo_x: np.ndarray, hi_x: np.ndarray
+                ) -> SeparableSolution:
+    """Solve the surrogate in units of the mean base quantity; returns x relative to the base."""
+    unit = base.mean()
+    B = base / unit
+    k = np.array([f.k for f in fits]) * B ** np.array([f.b for f in fits])
+    a = np.array([f.a for f in fits]) * B
+    b = np.array([f.b for f in fits])
+    sol = solve_separable(k, a, b, B.sum(), lo_x * B, hi_x * B)
+    return SeparableSolution(sol.x / B, sol.multiplier / unit, sol.at_lower, sol.at_upper, sol.objective)
+
+
+def fit_ddo(runs, objective: str = "mean-ppl", *, min_ratio: float | Mapping[str, float] = 0.2,
+            max_ratio: float | Mapping[str, float] | None = None, available: Mapping[str, float] | None = None,
+            amplitude: str = "auto", base: int | str | None = None, ambiguity: bool = True,
+            ambiguity_threshold: float = 0.01, ambiguity_combinations: int = 8, seed: int = 0) -> DDOResult:
+    """Fit the per-domain laws of a runs table and return the surrogate's exact optimum.
+
+    min_ratio / max_ratio: bounds per domain as multiples of its base quantity (a number or
+    {domain: value}); available: {domain: tokens} of data there is, in the table's unit.
+    """
+    table = runs if isinstance(runs, RunsTable) else read_runs_table(runs)
+    values = objective_values(table, objective)
+    found = find_base_run(table, base=base)
+    domains = table.domains
+    base_q = found.tokens
+    base_obj = float(values[list(found.replicates)].mean())
+    messages: list[str] = []
+
+    fits: dict[str, PowerLawFit] = {}
+    points: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for j, d in enumerate(domains):
+        rows = list(found.replicates) + list(found.perturbed[d])
+        if not found.perturbed[d]:
+            raise UserError(f"{table.source}: no run changes only domain {d!r}; add runs with {d} at other "
+                            f"quantities (e.g. 1/5 and 3 times its base) and the other domains at the base")
+        x = table.tokens[rows, j] / base_q[j]
+        y = values[rows] / base_obj
+        fits[d] = fit_power_law_best(x, y, amplitude=amplitude, name=f"domain {d}", warn=False)
+        points[d] = (x, y)
+        messages.extend(fits[d].warnings)
+
+    lo_x = _per_domain(min_ratio, domains, "min_ratio", 0.0)
+    if (lo_x < 0).any() or not np.isfinite(lo_x).all():
+        raise UserError(f"min_ratio must be a finite number >= 0 (the paper uses 0.2), got {min_ratio!r}")
+    hi_x = np.full(len(domains), np.inf)
+    if max_ratio is not None:
+        hi_x = _per_domain(max_ratio, domains, "max_ratio", np.inf)
+    if available is not None:
+        hi_x = np.minimum(hi_x, _per_domain(available, domains, "available", np.inf) / base_q)
+    if (hi_x <= 0).any():
+        raise UserError(f"upper bounds must be positive; got {hi_x.min():g} times the base quantity")
+    for j, d in enumerate(domains):
+        if hi_x[j] < lo_x[j]:
+            raise UserError(f"domain {d}: the upper bound ({hi_x[j]:g} × base) is below the lower bound "
+                            f"({lo_x[j]:g} × base); raise max-ratio / available data or lower min-ratio")
+        if lo_x[j] + fits[d].a <= 0:
+            raise UserError(f"domain {d}: its fitted law (x + a)^-b with a = {fits[d].a:.4g} is undefined at the "
+                            f"lower bound x = {lo_x[j]:g}; use a min-ratio above {-fits[d].a:.4g}")
+    if lo_x @ base_q > base_q.sum() * (1 + 1e-12):
+        raise UserError(f"min-ratio {min_ratio} asks for {lo_x @ base_q:.6g} tokens in all, more than the base "
+                        f"total {base_q.sum():.6g}; use a min-ratio below 1 (the paper uses 0.2)")
+    if hi_x @ base_q < base_q.sum() * (1 - 1e-12):
+        raise UserError(f"the upper bounds allow only {hi_x @ base_q:.6g} tokens in all, less than the base total "
+                        f"{base_q.sum():.6g}; raise max-ratio or the available data")
+    fit_list = [fits[d] for d in domains]
+    sol = _solve_fits(fit_list, base_q, lo_x, hi_x)
+    x = sol.x
+    tokens = Mixture(zip(domains, (x * base_q).tolist()))
+    change = sum(fits[d](x[j]) - fits[d](1.0) for j, d in enumerate(domains))
+    at_bound = {domains[i]: "lower" for i in sol.at_lower}
+    at_bound.update({domains[i]: "upper" for i in sol.at_upper})
+    for j, d in enumerate(domains):
+        hi_meas = float(points[d][0].max())
+        if x[j] > 1.5 * hi_meas:
+            messages.append(f"domain {d}: the optimum x = {x[j]:.3g} is far beyond the largest measured ratio "
+                            f"{hi_meas:g}; the fitted law is extrapolated there")
+
+    amb = None
+    if ambiguity:
+        amb = _ambiguity(fits, points, base_q, lo_x, hi_x, x, amplitude, ambiguity_threshold,
+                         ambiguity_combinations, seed)
+        if amb is not None and amb.ambiguous:
+            worst = max(amb.weight_spread, key=amb.weight_spread.get)
+            n_par = max(fits[d].n_params for d in amb.domains)
+            messages.append(
+                f"ambiguous fit: other exact fits of the same points move the optimal weights by up to "
+                f"{amb.max_spread:.3f} (domain {worst}); {n_par} points cannot identify a {n_par}-parameter law, "
+                f"so add perturbation ratios per domain (e.g. 1/3, 1/2 and 2 besides 1/5 and 3)")
+    for m in messages:
+        warnings.warn(m, LawWarning, stacklevel=2)
+    return DDOResult(objective=objective, base_run=table.run_ids[found.row], base_objective=base_obj,
+                     base_tokens=Mixture(zip(domains, base_q.tolist())), tokens=tokens,
+                     weights=tokens.weights, relative=dict(zip(domains, x.tolist())),
+                     predicted_objective=float(base_obj * (1.0 + change)), fits=fits,
+                     multiplier=sol.multiplier, at_bound=at_bound,
+                     lower=dict(zip(domains, (lo_x * base_q).tolist())),
+                     upper=dict(zip(domains, (hi_x * base_q).tolist())), ambiguity=amb,
+                     warnings=tuple(messages))
+
+
+def _ambiguity(fits, points, base_q, lo_x, hi_x, x_main, amplitude, threshold, n_comb, seed) -> Ambiguity | None:
+    """Spread of the optimal weights over alternative exact fits of interpolating domains."""
+    domains = list(fits)
+    checked = [d for d in domains if fits[d].interpolates]
+    if not checked:
+        return None
+    options: dict[str, list[PowerLawFit]] = {}
+    for d in domains:
+        options[d] = [fits[d]]
+        if d in checked:
+            alts = fit_power_law_starts(*points[d], amplitude=amplitude, name=f"domain {d}")
+            options[d] += [f for f in alts if not same_fit(f, fits[d])]
+    combos: list[dict[str, int]] = [{d: i} for d in checked for i in range(1, len(options[d]))]
+    rng = np.random.default_rng(seed)
+    if any(len(options[d]) > 1 for d in checked):
+        combos += [{d: int(rng.integers(len(options[d]))) for d in checked} for _ in range(n_comb)]
+    weights = [x_main * base_q / (x_main * base_q).sum()]
+    for combo in combos:
+        chosen = [options[d][combo.get(d, 0)] for d in domains]
+        try:
+            sol = _solve_fits(chosen, base_q, lo_x, hi_x)
+        except UserError:  # an alternative undefined on the feasible box: not a competitor
+            continue
+        q = sol.x * base_q
+        weights.append(q / q.sum())
+    w = np.array(weights)
+    spread = w.max(axis=0) - w.min(axis=0)
+    return Ambiguity(domains=tuple(checked),
+                     alternatives={d: tuple(f.params() for f in options[d][1:]) for d in checked},
+                     n_solutions=len(weights), weight_spread=dict(zip(domains, spread.tolist())),
+                     max_spread=float(spread.max()), threshold=threshold)

@@ -1,0 +1,295 @@
+"""The public CSV formats: runs tables (DDO's input) and optima tables (the predictor's input).
+
+Design choices:
+- A module of its own (ARCHITECTURE.md names none for these formats): DDO, the predictor, the
+  CLI and reports all read or write them, and the run store only produces them.
+- One reader per format, accepting a path or a DataFrame, returning a small frozen dataclass with
+  numeric arrays already checked: every later step can trust the numbers (finite, positive).
+- Columns are found by prefix: `tokens:<domain>`, `loss:<domain>`, `ppl:<domain>`; `run`, `seed`
+  and any other column are carried along or ignored. Names are stripped of surrounding spaces.
+- Strict pairing: every loss/ppl domain needs a tokens column and every tokens domain needs a loss
+  or ppl column, because a mismatch is almost always a misspelt column name.
+- Losses are in nats and must be > 0; perplexities must be > 1 (= exp of a positive loss), so
+  that objectives built from either are positive and can be normalised by the base run.
+- The base run is found from the tokens alone (`find_base_run`): the unique quantity vector from
+  which every row differs in at most one domain. Rows equal to it are replicates of the base.
+- Every problem is a `UserError` naming the file, column, row and value, and saying what to do.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from autoscale_kit.errors import UserError
+from autoscale_kit.mixture import Mixture
+
+TOKENS, LOSS, PPL = "tokens:", "loss:", "ppl:"
+_PREFIXES = (TOKENS, LOSS, PPL)
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+def _read_frame(source, what: str) -> tuple[pd.DataFrame, str]:
+    """A DataFrame from a path or a DataFrame, and a name for messages."""
+    if isinstance(source, pd.DataFrame):
+        frame, name = source.copy(), f"the {what}"
+        if frame.columns.duplicated().any():
+            dup = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
+            raise UserError(f"the {what} has duplicate columns {', '.join(dup)}; keep one of each")
+    else:
+        path = Path(source)
+        name = str(path)
+        if path.is_dir():
+            raise UserError(f"{path} is a folder; give the path of the {what} CSV file")
+        if not path.is_file():
+            raise UserError(f"{what} file not found: {path}; give the path of a CSV file")
+        try:
+            with path.open(newline="") as fh:
+                header = next(csv.reader(fh), [])
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UserError(f"cannot read {what} {path}: {exc}") from None
+        stripped = [h.strip() for h in header]
+        dup = sorted({h for h in stripped if stripped.count(h) > 1})
+        if dup:
+            raise UserError(f"{path}: duplicate columns {', '.join(dup)}; keep one of each")
+        try:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            msg = " ".join(str(exc).split()) or "no columns"
+            raise UserError(f"{path} is not a readable CSV table ({msg}); expected a header row "
+                            f"with tokens:<domain> columns") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if len(frame) == 0:
+        raise UserError(f"{name} has no rows; it needs one row per run")
+    return frame.reset_index(drop=True), name
+
+
+def _split_columns(frame: pd.DataFrame, name: str) -> dict[str, dict[str, str]]:
+    """{prefix: {domain: column}} for the known prefixes."""
+    found: dict[str, dict[str, str]] = {p: {} for p in _PREFIXES}
+    for col in frame.columns:
+        for prefix in _PREFIXES:
+            if col.startswith(prefix):
+                domain = col[len(prefix):].strip()
+                if not domain:
+                    raise UserError(f"{name}: column {col!r} has no domain name; write {prefix}<domain>")
+                found[prefix][domain] = col
+    if not found[TOKENS]:
+        others = [c for c in frame.columns if c not in found[LOSS].values() and c not in found[PPL].values()]
+        raise UserError(f"{name} has no tokens:<domain> columns (columns: {', '.join(map(str, others)) or 'none'}); "
+                        f"name each domain's training quantity tokens:<domain>")
+    return found
+
+
+def _row_label(frame: pd.DataFrame, i: int) -> str:
+    if "run" in frame.columns and str(frame.at[i, "run"]).strip():
+        return f"row {i + 1} (run {str(frame.at[i, 'run']).strip()!r})"
+    return f"row {i + 1}"
+
+
+def _numeric_column(frame: pd.DataFrame, col: str, name: str, *, lower: float, what: str) -> np.ndarray:
+    """The column as floats, each value finite and > lower; else a UserError naming the cell."""
+    values = np.empty(len(frame))
+    for i, raw in enumerate(frame[col].tolist()):
+        label = _row_label(frame, i)
+        if isinstance(raw, str):
+            text = raw.strip()
+            if text == "":
+                raise UserError(f"{name}: column {col!r}, {label} is empty; fill in {what}")
+            try:
+                v = float(text)
+            except ValueError:
+                raise UserError(f"{name}: column {col!r}, {label} holds {raw!r}, not a number; "
+                                f"write {what} as a plain number") from None
+        else:
+            try:
+                v = float(raw)
+            except (TypeError, ValueError):
+                raise UserError(f"{name}: column {col!r}, {label} holds {raw!r}, not a number; "
+                                f"write {what} as a plain number") from None
+        if not math.isfinite(v):
+            raise UserError(f"{name}: column {col!r}, {label} is {v}; {what} must be a finite number")
+        if not v > lower:
+            raise UserError(f"{name}: column {col!r}, {label} is {v:g}; {what} must be greater than {lower:g}")
+        values[i] = v
+    return values
+
+
+@dataclass(frozen=True)
+class RunsTable:
+    """A checked runs table: quantities and validation metrics per run, in a fixed domain order."""
+
+    domains: tuple[str, ...]          # training domains (the tokens: columns, in file order)
+    tokens: np.ndarray                # (runs, domains), any consistent unit, all > 0
+    loss: dict[str, np.ndarray]       # validation domain -> loss per run (nats), where given
+    ppl: dict[str, np.ndarray]        # validation domain -> perplexity per run, where given
+    run_ids: tuple[str, ...]          # the `run` column, or "row <n>"
+    source: str                       # file name or "the runs table", for messages
+
+    @property
+    def n_runs(self) -> int:
+        return self.tokens.shape[0]
+
+    @property
+    def eval_domains(self) -> tuple[str, ...]:
+        return tuple(d for d in self.domains if d in self.loss or d in self.ppl)
+
+    def mixture(self, row: int) -> Mixture:
+        return Mixture(zip(self.domains, self.tokens[row].tolist()))
+
+    def domain_loss(self, domain: str) -> np.ndarray:
+        """Validation loss (nats) per run: the loss column, or log of the ppl column."""
+        return self.loss[domain] if domain in self.loss else np.log(self.ppl[domain])
+
+    def domain_ppl(self, domain: str) -> np.ndarray:
+        """Validation perplexity per run: the ppl column, or exp of the loss column."""
+        return self.ppl[domain] if domain in self.ppl else np.exp(self.loss[domain])
+
+
+def read_runs_table(source) -> RunsTable:
+    """Read and check a runs table (path or DataFrame); see ARCHITECTURE.md for the format."""
+    frame, name = _read_frame(source, "runs table")
+    cols = _split_columns(frame, name)
+    domains = tuple(cols[TOKENS])
+    for prefix in (LOSS, PPL):
+        orphans = [d for d in cols[prefix] if d not in cols[TOKENS]]
+        if orphans:
+            raise UserError(f"{name}: column {prefix}{orphans[0]} has no matching tokens:{orphans[0]} column "
+                            f"(training domains: {', '.join(domains)}); fix the domain name or add the tokens column")
+    missing = [d for d in domains if d not in cols[LOSS] and d not in cols[PPL]]
+    if missing:
+        raise UserError(f"{name}: domain {missing[0]!r} has tokens:{missing[0]} but no loss:{missing[0]} or "
+                        f"ppl:{missing[0]} column; add its validation loss (nats) or perplexity")
+    tokens = np.column_stack([
+        _numeric_column(frame, cols[TOKENS][d], name, lower=0.0, what="the number of training tokens (> 0)")
+        for d in domains])
+    loss = {d: _numeric_column(frame, c, name, lower=0.0, what="a validation loss in nats (> 0)")
+            for d, c in cols[LOSS].items()}
+    ppl = {d: _numeric_column(frame, c, name, lower=1.0, what="a validation perplexity (> 1)")
+           for d, c in cols[PPL].items()}
+    if "run" in frame.columns:
+        run_ids = tuple(str(r).strip() or f"row {i + 1}" for i, r in enumerate(frame["run"].tolist()))
+    else:
+        run_ids = tuple(f"row {i + 1}" for i in range(len(frame)))
+    return RunsTable(domains, tokens, loss, ppl, run_ids, name)
+
+
+def read_optima_table(source) -> tuple[list[Mixture], tuple[str, ...]]:
+    """Optimal quantities per scale (one row each) as Mixtures, and a label per row.
+
+    The label is the `scale` column when present, else the row number. Extra columns are ignored.
+    """
+    frame, name = _read_frame(source, "optima table")
+    cols = _split_columns(frame, name)
+    domains = list(cols[TOKENS])
+    quantities = np.column_stack([
+        _numeric_column(frame, cols[TOKENS][d], name, lower=0.0, what="an optimal number of tokens (> 0)")
+        for d in domains])
+    optima = [Mixture(zip(domains, row.tolist())) for row in quantities]
+    if "scale" in frame.columns:
+        labels = tuple(str(s).strip() or f"row {i + 1}" for i, s in enumerate(frame["scale"].tolist()))
+    else:
+        labels = tuple(f"row {i + 1}" for i in range(len(frame)))
+    return optima, labels
+
+
+def write_optima_table(optima: Sequence[Mixture], path, labels: Sequence[str] | None = None) -> Path:
+    """Write Mixtures as an optima table (a `scale` label column, then tokens:<domain>).
+
+    Written to a temporary file and renamed, so a failure leaves nothing half-written.
+    """
+    optima = list(optima)
+    if not optima:
+        raise UserError("no optima to write; give at least one Mixture")
+    domains = optima[0].domains
+    for m in optima[1:]:
+        if set(m.domains) != set(domains):
+            raise UserError(f"optima have different domains: {', '.join(domains)} vs {', '.join(m.domains)}")
+    if labels is None:
+        labels = [f"{m.total:.6g}" for m in optima]
+    if len(labels) != len(optima):
+        raise UserError(f"{len(labels)} labels for {len(optima)} optima; give one label per row")
+    frame = pd.DataFrame({"scale": list(labels),
+                          **{f"{TOKENS}{d}": [m[d] for m in optima] for d in domains}})
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    frame.to_csv(tmp, index=False, float_format="%.17g")
+    tmp.replace(path)
+    return path
+
+
+# --- the base run ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BaseRun:
+    """Where the base run is, and which rows perturb which domain."""
+
+    row: int                               # the first row holding the base quantities
+    replicates: tuple[int, ...]            # every row equal to the base (including `row`)
+    perturbed: dict[str, tuple[int, ...]]  # domain -> rows that change only that domain
+    tokens: np.ndarray                     # the base quantities, one per domain
+
+
+def _differing(tokens: np.ndarray, ref: np.ndarray, rtol: float) -> np.ndarray:
+    """Boolean (runs, domains): where each row's quantity differs from ref beyond rtol."""
+    return np.abs(tokens - ref) > rtol * np.maximum(np.abs(tokens), np.abs(ref))
+
+
+def find_base_run(table: RunsTable, *, base: int | str | None = None, rtol: float = 1e-9) -> BaseRun:
+    """The run from which every other run differs in exactly one domain's tokens.
+
+    `base` (a row index or a `run` id) picks it by hand when the table is ambiguous, e.g. when
+    only one domain was perturbed; otherwise the unique candidate is used, with ties broken by a
+    run named "base".
+    """
+    tokens = table.tokens
+    if base is not None:
+        if isinstance(base, str):
+            if base not in table.run_ids:
+                raise UserError(f"{table.source}: no run named {base!r}; runs are {', '.join(table.run_ids)}")
+            candidates = [table.run_ids.index(base)]
+        else:
+            if not 0 <= int(base) < table.n_runs:
+                raise UserError(f"{table.source}: base row {base} is out of range (0..{table.n_runs - 1})")
+            candidates = [int(base)]
+    else:
+        candidates, seen = [], []
+        for r in range(table.n_runs):
+            if any(not _differing(tokens[r:r + 1], tokens[s], rtol).any() for s in seen):
+                continue  # a replicate of a vector already tried
+            seen.append(r)
+            if (_differing(tokens, tokens[r], rtol).sum(axis=1) <= 1).all():
+                candidates.append(r)
+        if len(candidates) > 1:
+            named = [r for r in candidates if table.run_ids[r].lower() == "base"]
+            candidates = named if len(named) == 1 else candidates
+    shape = ("a runs table needs one base run and runs that each change exactly one domain's tokens "
+             "(the others equal to the base)")
+    if not candidates:
+        counts = [(_differing(tokens, tokens[r], rtol).sum(axis=1) > 1).sum() for r in range(table.n_runs)]
+        best = int(np.argmin(counts))
+        bad = np.flatnonzero(_differing(tokens, tokens[best], rtol).sum(axis=1) > 1)
+        rows = ", ".join(table.run_ids[i] for i in bad[:3])
+        raise UserError(f"{table.source}: no base run found; {shape}. Taking {table.run_ids[best]} as the base, "
+                        f"{rows} {'changes' if len(bad) == 1 else 'change'} two or more domains")
+    if len(candidates) > 1:
+        names = ", ".join(table.run_ids[r] for r in candidates[:4])
+        raise UserError(f"{table.source}: no unique base run ({names} could each be the base); {shape}, "
+                        f"and at least two domains perturbed, or a run named 'base'")
+    row = candidates[0]
+    diff = _differing(tokens, tokens[row], rtol)
+    n_diff = diff.sum(axis=1)
+    if (n_diff > 1).any():
+        bad = np.flatnonzero(n_diff > 1)
+        raise UserError(f"{table.source}: {table.run_ids[bad[0]]} differs from the base run {table.run_ids[row]} "
+                        f"in {n_diff[bad[0]]} domains; {shape}")
+    perturbed = {d: tuple(int(r) for r in np.flatnonzero(diff[:, j])) for j, d in enumerate(table.domains)}
+    replicates = tuple(int(r) for r in np.flatnonzero(n_diff == 0))
+    return BaseRun(row, replicates, perturbed, tokens[row].copy())
