@@ -111,8 +111,14 @@ class Mixture:
         return Mixture([(d, v * factor) for d, v in self.items])
 
     def rounded(self) -> "Mixture":
-        """Whole tokens per domain (round half to even), for training."""
-        return Mixture([(d, float(round(v))) for d, v in self.items])
+        """Whole tokens per domain that add up to the rounded total (largest remainders get the
+        leftover tokens; ties go to the earlier domain), for training."""
+        floors = [math.floor(v) for _, v in self.items]
+        left = int(round(self.total)) - sum(floors)
+        order = sorted(range(len(floors)), key=lambda i: (-(self.items[i][1] - floors[i]), i))
+        for i in order[:max(left, 0)]:
+            floors[i] += 1
+        return Mixture([(d, float(n)) for (d, _), n in zip(self.items, floors)])
 
     def to_dict(self) -> dict[str, float]:
         return self.tokens

@@ -1,0 +1,426 @@
+"""`autoscale-kit …`: thin commands over the modules.
+
+Each subcommand parses flags, calls one library function and prints its result (a table, or one
+JSON object with --json). A `UserError` becomes one line on stderr and exit status 2, with no
+traceback and nothing half-written; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import warnings
+from typing import Callable, Sequence
+
+from autoscale_kit.errors import UserError
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as UserError (one line, exit 2) instead of exiting."""
+
+    def error(self, message: str) -> None:  # noqa: D401 - argparse API
+        raise UserError(f"{self.prog}: {message}")
+
+
+def _print_json(obj) -> None:
+    json.dump(obj, sys.stdout, indent=2, sort_keys=False)
+    sys.stdout.write("\n")
+
+
+# --- corpus -------------------------------------------------------------------------------
+
+def _add_corpus(sub) -> None:
+    p = sub.add_parser(
+        "corpus",
+        help="per-domain statistics of the bundled corpus, a folder of domains or a RedPajama-style JSONL/dataset",
+        description="Print documents, blocks, characters and tokens per domain and split.",
+    )
+    p.add_argument("source", nargs="?", default=None,
+                   help="a folder of domains, a RedPajama-style .jsonl file, or hf:<dataset name>; "
+                        "default: the bundled corpus")
+    p.add_argument("--domains", default=None, help="comma-separated subset of domains")
+    p.add_argument("--tokenizer", default="bytes", help="'bytes' (default) or the path of a local Hugging Face tokenizer")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.set_defaults(command="corpus")
+
+
+def _run_corpus(args: argparse.Namespace) -> int:
+    from autoscale_kit import corpus as corpus_mod
+    from autoscale_kit.tokenize import load_tokenizer
+
+    domains = [d.strip() for d in args.domains.split(",")] if args.domains else None
+    corpus = corpus_mod.load(args.source, domains=domains)
+    stats = corpus_mod.statistics(corpus, tokenizer=load_tokenizer(args.tokenizer))
+    if args.json:
+        _print_json({"name": corpus.name, "domains": stats.to_dict(orient="records")})
+    else:
+        print(f"corpus: {corpus.name}")
+        print(stats.to_string(index=False))
+    return 0
+
+
+COMMANDS["corpus"] = _run_corpus
+
+# --- ddo / predict: the method core -------------------------------------------------------------
+
+def _json_safe(obj):
+    """Non-finite floats become null, numpy scalars plain numbers: strict JSON for any reader."""
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+_SUFFIXES = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
+
+
+def parse_tokens(text: str) -> float:
+    """A token count: 5e9, 5000000000, or with a suffix 300k, 300M, 5B (also G), 1.5T."""
+    raw = str(text).strip().replace("_", "")
+    factor = 1.0
+    if raw and raw[-1].lower() in _SUFFIXES:
+        factor, raw = _SUFFIXES[raw[-1].lower()], raw[:-1]
+    try:
+        value = float(raw) * factor
+    except ValueError:
+        raise UserError(f"cannot read {text!r} as a number of tokens; write e.g. 5e9, 5B or 300M") from None
+    if not math.isfinite(value) or value <= 0:
+        raise UserError(f"the number of tokens must be positive and finite, got {text!r}")
+    return value
+
+
+def _tokens_arg(text: str) -> float:
+    """parse_tokens for argparse, keeping its message (argparse would replace a ValueError's)."""
+    try:
+        return parse_tokens(text)
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _print_warnings(messages) -> None:
+    for m in messages:
+        print(f"warning: {m}", file=sys.stderr)
+
+
+def _add_ddo(sub) -> None:
+    p = sub.add_parser(
+        "ddo",
+        help="fit DDO's per-domain laws to a runs table and print the optimal mixture at the base total",
+        description="Direct Data Optimization on a runs table (tokens:<domain> and loss:<domain> and/or "
+                    "ppl:<domain> columns, one base run and runs that each change one domain). Fits "
+                    "y(x) = k(x + a)^-b + c per domain and solves the constrained optimum exactly.",
+    )
+    p.add_argument("runs", help="the runs table (CSV)")
+    p.add_argument("--objective", default="mean-ppl",
+                   help="what to minimise: mean-ppl (default, the paper's: mean of per-domain perplexities), "
+                        "mean-loss (mean of per-domain losses in nats), loss:<domain> or ppl:<domain>")
+    p.add_argument("--min-ratio", type=float, default=0.2,
+                   help="lower bound per domain as a fraction of its base quantity (default 0.2, the paper's)")
+    p.add_argument("--max-ratio", type=float, default=None,
+                   help="upper bound per domain as a multiple of its base quantity (default: none)")
+    p.add_argument("--amplitude", choices=["auto", "fixed", "free"], default="auto",
+                   help="amplitude k of each law: fixed at 1 (the paper's form), free, or auto "
+                        "(free when a domain has 5 or more distinct quantities; default)")
+    p.add_argument("--base", default=None, help="the run id of the base run, when the table is ambiguous")
+    p.add_argument("--no-ambiguity", action="store_true",
+                   help="skip the check of alternative exact fits (3 points per domain)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.set_defaults(command="ddo")
+
+
+def _run_ddo(args: argparse.Namespace) -> int:
+    from autoscale_kit.ddo import fit_ddo
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = fit_ddo(args.runs, args.objective, min_ratio=args.min_ratio, max_ratio=args.max_ratio,
+                         amplitude=args.amplitude, base=args.base, ambiguity=not args.no_ambiguity)
+    if args.json:
+        _print_json(_json_safe(result.to_dict()))
+        return 0
+    print(f"DDO on {args.runs}: objective {result.objective}, base run {result.base_run}, "
+          f"total {result.tokens.total:.6g}")
+    header = f"{'domain':<20} {'tokens':>12} {'weight':>8} {'x':>8} {'bound':>6} " \
+             f"{'a':>10} {'b':>10} {'c':>10} {'k':>10} {'rmse':>9}"
+    print(header)
+    for d in result.tokens.domains:
+        f = result.fits[d]
+        print(f"{d:<20} {result.tokens[d]:>12.6g} {result.weights[d]:>8.4f} {result.relative[d]:>8.4f} "
+              f"{result.at_bound.get(d, ''):>6} {f.a:>10.5g} {f.b:>10.5g} {f.c:>10.5g} {f.k:>10.5g} {f.rmse:>9.2g}")
+    print(f"base objective {result.base_objective:.6g}; predicted at the optimum {result.predicted_objective:.6g}; "
+          f"multiplier {result.multiplier:.6g}")
+    if result.ambiguity is not None:
+        print(f"ambiguity: optimal weights move by up to {result.ambiguity.max_spread:.4f} across "
+              f"{result.ambiguity.n_solutions} optima from equally exact fits")
+    _print_warnings(result.warnings)
+    return 0
+
+
+COMMANDS["ddo"] = _run_ddo
+
+
+def _add_predict(sub) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="predict the optimal mixture at a target total from DDO optima at two or more scales",
+        description="The AutoScale predictor. OPTIMA.csv has one row per scale with tokens:<domain> columns "
+                    "(optimal quantities found by DDO at that scale).",
+    )
+    p.add_argument("optima", help="the optima table (CSV)")
+    p.add_argument("--total", type=_tokens_arg, default=None,
+                   help="target total in the table's unit: 5e9, 5B, 300M, 1.5T (required unless --method step)")
+    p.add_argument("--method", choices=["auto", "continuous", "least-squares", "step"], default="auto",
+                   help="auto (default): continuous form for two scales, least squares for more; "
+                        "step: the paper's rule N2^2/N1, whose total is an output")
+    p.add_argument("--no-pin", action="store_true",
+                   help="do not hold domains whose weight is the same at every scale")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.set_defaults(command="predict")
+
+
+def _run_predict(args: argparse.Namespace) -> int:
+    from autoscale_kit.predict import predict_optimum
+    from autoscale_kit.tables import read_optima_table
+
+    if args.total is None and args.method != "step":
+        raise UserError("give the target total with --total (e.g. --total 5B), or use --method step")
+    optima, labels = read_optima_table(args.optima)
+    pred = predict_optimum(optima, args.total, method=args.method, pinned=None if args.no_pin else "auto")
+    if args.json:
+        _print_json(_json_safe({**pred.to_dict(), "scales": list(labels)}))
+        return 0
+    t = "" if pred.path_parameter is None else f", path parameter t = {pred.path_parameter:.6g}"
+    print(f"AutoScale prediction ({pred.method}{t}) at total {pred.tokens.total:.6g} "
+          f"from scales {', '.join(f'{x:.4g}' for x in pred.input_totals)}")
+    diag = pred.path is not None and len(pred.input_totals) > 2
+    print(f"{'domain':<20} {'tokens':>14} {'weight':>8}" + (f" {'max|res|':>9} {'R2':>7}" if diag else ""))
+    for d in pred.tokens.domains:
+        line = f"{d:<20} {pred.tokens[d]:>14.6g} {pred.weights[d]:>8.4f}"
+        if diag and d in pred.path.domains:
+            line += f" {pred.path.max_abs_residual[d]:>9.3g} {pred.path.r_squared[d]:>7.4f}"
+        if d in pred.pinned:
+            line += "  (pinned)"
+        print(line)
+    _print_warnings(pred.warnings)
+    return 0
+
+
+COMMANDS["predict"] = _run_predict
+
+# --- train / runs ---------------------------------------------------------------------------
+
+def _assigned_number(text: str, what: str) -> float:
+    """A weight or token count in a domain=value pair (suffixes as in parse_tokens; 0 allowed)."""
+    if str(text).strip() in ("0", "0.0"):
+        return 0.0
+    try:
+        return parse_tokens(text)
+    except UserError:
+        raise UserError(f"{what} must be a non-negative number (e.g. 0.5, 2e5 or 200k), got {text!r}") from None
+
+
+def _parse_assignments(text: str, what: str) -> dict[str, float]:
+    """'code=0.5,books=0.5' → {'code': 0.5, 'books': 0.5}."""
+    out = {}
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        if "=" not in part:
+            raise UserError(f"{what}: expected domain=value pairs separated by commas, got {part!r}")
+        k, v = part.split("=", 1)
+        out[k.strip()] = _assigned_number(v, f"{what} for {k.strip()!r}")
+    if not out:
+        raise UserError(f"{what}: give at least one domain=value pair")
+    return out
+
+
+def _add_train(sub) -> None:
+    p = sub.add_parser("train", help="train one proxy on one mixture and print its per-domain validation loss",
+                       description="Train one GPT-2 proxy on a mixture (through the run store: a finished run is "
+                                   "loaded, not retrained) and print per-domain validation losses.")
+    p.add_argument("--corpus", default=None, help="corpus source (default: the bundled corpus)")
+    p.add_argument("--domains", default=None, help="comma-separated domains to load and evaluate (default: all)")
+    mix = p.add_mutually_exclusive_group()
+    mix.add_argument("--weights", default=None, help="domain=weight pairs, e.g. code=0.5,books=0.5 (with --total)")
+    mix.add_argument("--tokens", default=None, help="domain=tokens pairs, e.g. code=200k,books=100k")
+    p.add_argument("--total", default=None, help="total tokens for --weights or uniform weights, e.g. 1M")
+    p.add_argument("--preset", default="tiny", help="proxy size preset: tiny, mini, small, medium, gpt2-small")
+    p.add_argument("--config", default=None, help="a JSON file of ProxyConfig fields (over the preset)")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--device", default=None, help="auto, cpu, cuda")
+    p.add_argument("--store", default="runs", help="run store folder (default: runs)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(command="train")
+
+
+def _proxy_config(args):
+    from autoscale_kit.proxy import ProxyConfig, preset
+
+    cfg = preset(args.preset)
+    if args.config:
+        try:
+            data = json.loads(open(args.config).read())
+        except OSError as exc:
+            raise UserError(f"cannot read config file {args.config!r}: {exc.strerror}") from None
+        except json.JSONDecodeError as exc:
+            raise UserError(f"config file {args.config!r} is not valid JSON ({exc.msg})") from None
+        if not isinstance(data, dict):
+            raise UserError(f"config file {args.config!r} must hold a JSON object of ProxyConfig fields")
+        cfg = ProxyConfig.from_dict({**cfg.to_dict(), **data})
+    changes = {}
+    if args.seed is not None:
+        changes["seed"] = args.seed
+    if args.device:
+        changes["device"] = args.device
+    return cfg.with_(**changes) if changes else cfg
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from autoscale_kit.mixture import Mixture
+    from autoscale_kit.runs import CorpusRef, RunSpec, RunStore
+
+    domains = tuple(d.strip() for d in args.domains.split(",")) if args.domains else None
+    ref = CorpusRef(args.corpus, domains)
+    corpus = ref.load()
+    if args.tokens:
+        if args.total:
+            raise UserError("give --tokens or --total, not both")
+        mixture = Mixture(_parse_assignments(args.tokens, "--tokens")).rounded()
+    else:
+        if not args.total:
+            raise UserError("give --total (e.g. --total 500k) with --weights, or --tokens")
+        total = parse_tokens(args.total)
+        weights = _parse_assignments(args.weights, "--weights") if args.weights else {d: 1.0 for d in corpus.domains}
+        mixture = Mixture.from_weights(weights, total).rounded()
+    spec = RunSpec(mixture, _proxy_config(args), ref, label="cli/train")
+    rec = RunStore(args.store).run(spec, progress=not args.quiet)
+    if args.json:
+        _print_json({"run": rec.key, "path": str(rec.path), "tokens": rec.tokens, "val_loss": rec.val_loss,
+                     "mean_val_loss": rec.mean_val_loss, "wall_time": rec.metrics["wall_time"]})
+    else:
+        print(f"run {rec.key}  ({rec.path})")
+        print(f"{'domain':>14} {'tokens':>12} {'val loss':>9} {'bits/byte':>9}")
+        for d, v in rec.val_loss.items():
+            print(f"{d:>14} {rec.tokens.get(d, 0):>12,} {v:>9.4f} {v / 0.6931471805599453:>9.4f}")
+        print(f"{'mean':>14} {sum(rec.tokens.values()):>12,} {rec.mean_val_loss:>9.4f}")
+    return 0
+
+
+def _add_runs(sub) -> None:
+    p = sub.add_parser("runs", help="the run store as a runs table",
+                       description="List finished runs as a runs table (public CSV format).")
+    p.add_argument("--store", default="runs", help="run store folder (default: runs)")
+    p.add_argument("--csv", default=None, help="write the table to this CSV file instead of printing it")
+    p.add_argument("--label", default=None, help="only runs whose label contains this text")
+    p.set_defaults(command="runs")
+
+
+def _run_runs(args: argparse.Namespace) -> int:
+    from autoscale_kit.runs import RunStore
+
+    store = RunStore(args.store)
+    if not store.root.is_dir():
+        raise UserError(f"run store {args.store!r} does not exist; train something first (autoscale-kit train/demo)")
+    records = [r for r in store.records() if args.label is None or args.label in r.label]
+    table = store.table(records)
+    if args.csv:
+        table.to_csv(args.csv, index=False)
+        print(f"wrote {len(table)} runs to {args.csv}")
+    else:
+        import pandas as pd
+
+        with pd.option_context("display.max_columns", None, "display.width", 200):
+            print(table.to_string(index=False) if len(table) else "no finished runs")
+    return 0
+
+
+# --- demo ------------------------------------------------------------------------------------
+
+def _add_demo(sub) -> None:
+    from autoscale_kit.pipeline import SCALES
+
+    p = sub.add_parser("demo", help="the whole study on the bundled corpus: DDO at two scales, prediction, "
+                                    "validation, report",
+                       description="Run the whole AutoScale study (resumable through the run store) and write a "
+                                   "report folder.")
+    p.add_argument("--scale", default="small", help=f"study size: {', '.join(SCALES)} (default: small, about "
+                                                    f"20 minutes on 2 CPU cores)")
+    p.add_argument("--out", default=None, help="report folder (default: reports/<scale>)")
+    p.add_argument("--store", default="runs", help="run store folder (default: runs)")
+    p.add_argument("--seeds", default=None, help="validation seeds, e.g. 0,1,2 (default: the preset's)")
+    p.add_argument("--domains", default=None, help="comma-separated domains (default: the preset's)")
+    p.add_argument("--corpus", default=None, help="corpus source (default: the bundled corpus)")
+    p.add_argument("--workers", type=int, default=None, help="local worker processes")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(command="demo")
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    import time
+
+    from autoscale_kit.pipeline import run_study, study_config, summarize_speedup
+    from autoscale_kit.report import write_report
+
+    overrides = {}
+    if args.seeds:
+        try:
+            overrides["seeds"] = tuple(int(s) for s in args.seeds.split(","))
+        except ValueError:
+            raise UserError(f"--seeds must be integers separated by commas, got {args.seeds!r}") from None
+    if args.domains:
+        overrides["domains"] = tuple(d.strip() for d in args.domains.split(","))
+    if args.corpus:
+        overrides["corpus"] = args.corpus
+    if args.workers:
+        overrides["workers"] = args.workers
+    config = study_config(args.scale, **overrides)
+    t0 = time.time()
+    result = run_study(config, args.store, progress=not args.quiet)
+    page = write_report(result, args.out or f"reports/{config.name}")
+    print(summarize_speedup(result.speedup).to_string(index=False))
+    for w in result.warnings:
+        print(f"warning: {w}")
+    print(f"report: {page}  ({time.time() - t0:.0f} s)")
+    return 0
+
+
+COMMANDS.update({"train": _run_train, "runs": _run_runs, "demo": _run_demo})
+
+# Registration order is the order in `autoscale-kit --help`.
+_ADDERS = [_add_demo, _add_corpus, _add_train, _add_runs, _add_ddo, _add_predict]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="autoscale-kit",
+                     description="Choose the data mixture of a pre-training run for its scale (AutoScale: DDO at small "
+                                 "scales, then the predictor). Start with `autoscale-kit demo`.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for add in _ADDERS:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except UserError as exc:
+        msg = " ".join(str(exc).split())  # one line, whatever the message held
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `autoscale-kit runs | head`
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,57 @@
+"""CLI commands over training and the study: train, runs, demo."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+
+def test_train_then_runs(run_cli, domain_folder: Path, tmp_path: Path):
+    store = tmp_path / "store"
+    config = tmp_path / "cfg.json"
+    config.write_text(json.dumps({"n_layer": 1, "n_embd": 32, "n_head": 2, "seq_len": 64, "eval_points": 1,
+                                  "val_tokens": 1024, "curve_val_tokens": 1024}))
+    r = run_cli("train", "--corpus", domain_folder, "--weights", "code=1,prose=3", "--total", "8k",
+                "--config", config, "--store", store, "--quiet", "--json")
+    assert r.code == 0, r.err
+    out = json.loads(r.out)
+    assert out["tokens"] == {"code": 2000, "prose": 6000}
+    assert set(out["val_loss"]) == {"code", "maths", "prose"}
+    # the same command again loads the finished run
+    again = run_cli("train", "--corpus", domain_folder, "--weights", "code=1,prose=3", "--total", "8k",
+                    "--config", config, "--store", store, "--quiet", "--json")
+    assert json.loads(again.out)["run"] == out["run"]
+    r = run_cli("runs", "--store", store, "--csv", tmp_path / "runs.csv")
+    assert r.code == 0, r.err
+    table = pd.read_csv(tmp_path / "runs.csv")
+    assert table["tokens:prose"].tolist() == [6000] and "loss:maths" in table.columns
+
+
+@pytest.mark.parametrize("args, pattern", [
+    (["train", "--weights", "code=1"], "give --total"),
+    (["train", "--tokens", "code=abc", "--corpus", "FOLDER"], "--tokens for 'code' must be a non-negative number"),
+    (["train", "--tokens", "web=100", "--corpus", "FOLDER"], "unknown domain 'web'"),
+    (["train", "--total", "10k", "--preset", "huge", "--corpus", "FOLDER"], "unknown proxy preset"),
+    (["train", "--total", "10k", "--config", "/no/such.json", "--corpus", "FOLDER"], "cannot read config file"),
+    (["train", "--tokens", "code=99999999", "--corpus", "FOLDER"], "repetition='repeat'"),
+    (["runs", "--store", "/no/such/store"], "does not exist"),
+    (["demo", "--scale", "huge"], "unknown scale 'huge'"),
+    (["demo", "--scale", "smoke", "--seeds", "x"], "--seeds must be integers"),
+])
+def test_bad_input_is_one_line(run_cli, domain_folder, args, pattern):
+    r = run_cli(*[str(domain_folder) if a == "FOLDER" else a for a in args])
+    assert r.code == 2, (r.out, r.err)
+    assert len(r.err.strip().splitlines()) == 1 and pattern in r.err and "Traceback" not in r.err
+
+
+def test_demo_smoke_writes_a_report(run_cli, tmp_path: Path):
+    out = tmp_path / "report"
+    r = run_cli("demo", "--scale", "smoke", "--domains", "code,books", "--store", tmp_path / "store", "--out", out,
+                "--quiet")
+    assert r.code == 0, r.err
+    assert "report:" in r.out and (out / "report.md").is_file() and (out / "summary.json").is_file()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["domains"] == ["code", "books"]
