@@ -1,0 +1,276 @@
+"""ipywidgets panels for the notebooks: wiring only, every number comes from the library.
+
+Design choices:
+- Each panel is a small class holding its widgets and its state (`.domains`, `.mixture`,
+  `.result`, `.prediction`…), with one `.widget` to display. Callbacks change the state first and
+  draw second, so the state can be unit-tested without a browser (in plain Python, setting
+  `.value` fires `observe` callbacks and `Button.click()` fires `on_click`).
+- Interactive figures are plotly `FigureWidget`s (plotly ≥ 6 needs `anywidget`) updated in place;
+  a panel's figure is `.figure`.
+- Long work (training) runs on a button click with a progress bar; sliders only trigger cheap
+  analysis (prediction, oracle optima) so that moving them stays instant.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+from autoscale_kit.errors import UserError
+from autoscale_kit.mixture import Mixture
+from autoscale_kit.plots import color_of
+
+
+def _widgets():
+    import ipywidgets
+
+    return ipywidgets
+
+
+def _figure_widget(**layout):
+    import plotly.graph_objects as go
+
+    fig = go.FigureWidget()
+    fig.update_layout(height=360, margin=dict(l=50, r=20, t=50, b=40), **layout)
+    return fig
+
+
+def _fmt_tokens(n: float) -> str:
+    for unit, f in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= f:
+            return f"{n / f:.3g}{unit}"
+    return f"{n:.0f}"
+
+
+class DomainPicker:
+    """Pick domains of a corpus; shows their statistics."""
+
+    def __init__(self, corpus, selected: Sequence[str] | None = None, on_change: Callable | None = None):
+        from autoscale_kit.corpus import statistics
+
+        w = _widgets()
+        self.corpus = corpus
+        self.stats = statistics(corpus)
+        self.select = w.SelectMultiple(options=list(corpus.domains), value=tuple(selected or corpus.domains),
+                                       rows=min(8, len(corpus.domains)), description="domains")
+        self.table = w.HTML()
+        self._callbacks = [on_change] if on_change else []
+        self.select.observe(self._changed, names="value")
+        self._render()
+        self.widget = w.HBox([self.select, self.table])
+
+    @property
+    def domains(self) -> tuple[str, ...]:
+        return tuple(self.select.value)
+
+    def _changed(self, change) -> None:
+        self._render()
+        for cb in self._callbacks:
+            cb(self.domains)
+
+    def _render(self) -> None:
+        chosen = self.stats[self.stats.domain.isin(self.domains)]
+        view = chosen.pivot_table(index="domain", columns="split", values=["documents", "blocks", "tokens"])
+        view.columns = [f"{a} ({b})" for a, b in view.columns]
+        self.table.value = view.reindex(list(self.domains)).to_html(float_format="{:,.0f}".format)
+
+
+class MixtureSliders:
+    """One weight slider per domain and a log slider for the total: a Mixture in whole tokens."""
+
+    def __init__(self, domains: Sequence[str], total: float = 200_000, max_total: float = 1e7,
+                 on_change: Callable | None = None):
+        w = _widgets()
+        if not domains:
+            raise UserError("MixtureSliders needs at least one domain")
+        self.weight = {d: w.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.01, description=d,
+                                        continuous_update=False) for d in domains}
+        self.total = w.FloatLogSlider(value=total, base=10, min=3, max=math.log10(max_total), step=0.05,
+                                      description="tokens", readout_format=".3s", continuous_update=False)
+        self.summary = w.HTML()
+        self._callbacks = [on_change] if on_change else []
+        for s in [*self.weight.values(), self.total]:
+            s.observe(self._changed, names="value")
+        self._render()
+        self.widget = w.VBox([*self.weight.values(), self.total, self.summary])
+
+    @property
+    def mixture(self) -> Mixture:
+        return Mixture.from_weights({d: s.value for d, s in self.weight.items()}, self.total.value).rounded()
+
+    def set_weights(self, weights) -> None:
+        for d, v in weights.items():
+            self.weight[d].value = float(v)
+
+    def _changed(self, change) -> None:
+        if self._render():
+            for cb in self._callbacks:
+                cb(self.mixture)
+
+    def _render(self) -> bool:
+        try:
+            m = self.mixture
+        except UserError as exc:
+            self.summary.value = f"<b style='color:#b00'>{exc}</b>"
+            return False
+        self.summary.value = " · ".join(f"{d} {w:.1%}" for d, w in m.weights.items()) + f" — {_fmt_tokens(m.total)} tokens"
+        return True
+
+
+class TrainPanel:
+    """A button that trains one proxy on the sliders' mixture, with a progress bar and a live loss plot."""
+
+    def __init__(self, corpus, config, sliders: MixtureSliders):
+        from autoscale_kit.proxy import prepare_tokens
+
+        w = _widgets()
+        self.corpus, self.config, self.sliders = corpus, config, sliders
+        self.data = prepare_tokens(corpus, config)
+        self.button = w.Button(description="Train proxy", button_style="primary", icon="play")
+        self.progress = w.IntProgress(value=0, min=0, max=1, description="steps")
+        self.status = w.HTML()
+        self.figure = _figure_widget(title="loss while training", xaxis_title="training tokens",
+                                     yaxis_title="loss (nats/token)")
+        self.bars = _figure_widget(title="final validation loss per domain", yaxis_title="loss (nats/token)")
+        self.result = None
+        self.button.on_click(self._run)
+        self.widget = w.VBox([w.HBox([self.button, self.progress]), self.status, self.figure, self.bars])
+
+    def _run(self, _button=None) -> None:
+        from autoscale_kit.proxy import train_proxy
+
+        mix = self.sliders.mixture
+        tokens_per_step = self.config.batch_size * self.config.seq_len
+        self.progress.max = max(1, math.ceil(sum(math.ceil(n / self.config.seq_len) for _, n in mix.items)
+                                             / self.config.batch_size))
+        self.progress.value = 0
+        with self.figure.batch_update():
+            self.figure.data = []
+            self.figure.add_scatter(x=[], y=[], mode="lines", name="train", line=dict(color="#999"))
+            self.figure.add_scatter(x=[], y=[], mode="lines+markers", name="validation (mean)",
+                                    line=dict(color=color_of(0)))
+        train_x, train_y = [], []
+
+        def on_step(step, loss):
+            self.progress.value = step
+            train_x.append(step * tokens_per_step)
+            train_y.append(loss)
+            if step % 5 == 0:
+                self.figure.data[0].x, self.figure.data[0].y = train_x, train_y
+
+        def on_eval(row):
+            v = self.figure.data[1]
+            v.x, v.y = list(v.x or []) + [row["tokens_seen"]], list(v.y or []) + [row["val_mean"]]
+
+        self.button.disabled = True
+        self.status.value = f"training on {_fmt_tokens(mix.total)} tokens…"
+        try:
+            self.result = train_proxy(self.data, mix, self.config, progress=False, on_step=on_step, on_eval=on_eval)
+        except UserError as exc:
+            self.status.value = f"<b style='color:#b00'>{exc}</b>"
+            return
+        finally:
+            self.button.disabled = False
+        self.figure.data[0].x, self.figure.data[0].y = train_x, train_y
+        r = self.result
+        with self.bars.batch_update():
+            self.bars.data = []
+            self.bars.add_bar(x=list(r.val_loss), y=list(r.val_loss.values()),
+                              marker_color=[color_of(i) for i in range(len(r.val_loss))])
+        self.status.value = (f"done: {r.steps} steps, {_fmt_tokens(sum(r.tokens.values()))} tokens in "
+                             f"{r.wall_time:.1f} s; mean validation loss {r.mean_val_loss:.4f}")
+
+
+class PredictExplorer:
+    """A log slider for the target budget moves a bar chart of the predicted optimal weights."""
+
+    def __init__(self, optima: Sequence[Mixture], max_factor: float = 1e4, method: str = "auto"):
+        from autoscale_kit.predict import predict_optimum
+
+        w = _widgets()
+        self.optima = list(optima)
+        self._predict = lambda t: predict_optimum(self.optima, t, method=method)
+        lo = math.log10(min(m.total for m in self.optima))
+        hi = math.log10(max(m.total for m in self.optima) * max_factor)
+        start = math.log10(max(m.total for m in self.optima) * 16)
+        self.slider = w.FloatLogSlider(value=10 ** start, base=10, min=lo, max=hi, step=0.02,
+                                       description="target", readout_format=".3s")
+        self.info = w.HTML()
+        self.figure = _figure_widget(title="predicted optimal weights", yaxis_title="weight", yaxis_range=[0, 1])
+        domains = list(self.optima[0].domains)
+        self.figure.add_bar(x=domains, y=[0] * len(domains), name="predicted",
+                            marker_color=[color_of(i) for i in range(len(domains))])
+        self.figure.add_scatter(x=domains, y=[self.optima[-1].weights[d] for d in domains], mode="markers",
+                                marker=dict(symbol="line-ew-open", size=28, color="black"),
+                                name=f"DDO at {_fmt_tokens(self.optima[-1].total)}")
+        self.prediction = None
+        self.slider.observe(self._changed, names="value")
+        self._changed(None)
+        self.widget = w.VBox([self.slider, self.info, self.figure])
+
+    def _changed(self, change) -> None:
+        self.prediction = self._predict(self.slider.value)
+        p = self.prediction
+        self.figure.data[0].y = [p.weights[d] for d in self.figure.data[0].x]
+        self.figure.layout.title.text = f"predicted optimal weights at {_fmt_tokens(p.tokens.total)} tokens"
+        notes = "; ".join(p.warnings)
+        self.info.value = (f"{p.method} form, path parameter {p.path_parameter:.3f}" if p.path_parameter is not None
+                           else p.method) + (f" — <i>{notes}</i>" if notes else "")
+
+
+class OracleLab:
+    """A synthetic world whose optimum is known: sliders for each domain's exponent, and the true
+    optimum at the target against the AutoScale prediction and the reused small-scale optimum."""
+
+    def __init__(self, domains: Sequence[str] = ("web", "code", "books", "wiki"), seed: int = 0,
+                 scales: tuple[float, float] = (1e8, 4e8)):
+        from autoscale_kit.oracle import random_oracle
+
+        w = _widgets()
+        self.base = random_oracle("power", list(domains), seed)
+        self.domains = tuple(domains)
+        self.scales = scales
+        self.exponent = {d: w.FloatSlider(value=float(g), min=0.05, max=1.5, step=0.01, description=f"γ {d}",
+                                          continuous_update=False) for d, g in zip(domains, self.base.exponent)}
+        self.target = w.FloatLogSlider(value=scales[1] * 16, base=10, min=math.log10(scales[1]),
+                                       max=math.log10(scales[1]) + 4, step=0.05, description="target",
+                                       readout_format=".3s", continuous_update=False)
+        self.table = w.HTML()
+        self.figure = _figure_widget(title="weights at the target", yaxis_title="weight", barmode="group")
+        for name in ("true optimum", "AutoScale prediction", "small-scale optimum reused", "uniform"):
+            self.figure.add_bar(x=list(domains), y=[0] * len(domains), name=name)
+        self.state: dict = {}
+        for s in [*self.exponent.values(), self.target]:
+            s.observe(self._changed, names="value")
+        self._changed(None)
+        self.widget = w.HBox([w.VBox([*self.exponent.values(), self.target, self.table]), self.figure])
+
+    @property
+    def oracle(self):
+        """The base oracle with the sliders' exponents."""
+        from dataclasses import replace
+
+        return replace(self.base, exponent=tuple(self.exponent[d].value for d in self.domains))
+
+    def _changed(self, change) -> None:
+        from autoscale_kit.predict import predict_optimum
+
+        o = self.oracle
+        small = [o.optimum(s) for s in self.scales]
+        target = self.target.value
+        truth = o.optimum(target)
+        mixes = {
+            "true optimum": truth,
+            "AutoScale prediction": predict_optimum(small, target).tokens,
+            "small-scale optimum reused": Mixture.from_weights(small[-1].weights, target),
+            "uniform": Mixture.uniform(self.domains, target),
+        }
+        best = o.objective(truth)
+        self.state = {"truth": truth, "mixtures": mixes,
+                      "excess": {n: o.objective(m) - best for n, m in mixes.items()}}
+        with self.figure.batch_update():
+            for bar, (name, m) in zip(self.figure.data, mixes.items()):
+                bar.y = [m.weights[d] for d in self.domains]
+        rows = "".join(f"<tr><td>{n}</td><td>{e:.2e}</td></tr>" for n, e in self.state["excess"].items())
+        self.table.value = (f"<b>excess loss at {_fmt_tokens(target)} tokens</b> (nats above the true optimum)"
+                            f"<table>{rows}</table>")

@@ -1,0 +1,84 @@
+"""The paper's claim, tested for real on the bundled corpus: does the AutoScale mixture reach a
+given loss with fewer tokens at the target scale than uniform weights and than the small-scale
+DDO optimum reused?
+
+Runs the study of a scale preset through the run store (finished runs are read, not retrained)
+and prints, per mixture, the final mean validation loss and the token saving against uniform
+(mean ± spread over the seeds), plus the AutoScale mixture against the reused optimum.
+
+    python benchmarks/autoscale_real.py [--scale small] [--seeds 0,1] [--store runs] [--json-out PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from autoscale_kit.pipeline import run_study, study_config, summarize_speedup, tokens_to_reach
+
+
+def paired_saving(result, mixture: str, reference: str) -> list[float | None]:
+    """Per seed: the saving of `mixture` at reaching `reference`'s final curve loss."""
+    out = []
+    refs = {r.config["proxy"]["seed"]: r for r in result.validation[reference]}
+    for r in result.validation[mixture]:
+        ref = refs[r.config["proxy"]["seed"]]
+        needed = tokens_to_reach(r.curve, float(ref.curve["val_mean"].iloc[-1]))
+        out.append(None if needed is None else 1.0 - needed / float(ref.curve["tokens_seen"].iloc[-1]))
+    return out
+
+
+def _fmt(values) -> str:
+    got = [v for v in values if v is not None]
+    if len(got) < len(values):
+        return f"not reached in {len(values) - len(got)}/{len(values)} seeds" + (
+            f" (reached: {', '.join(f'{100 * v:+.1f}%' for v in got)})" if got else "")
+    mean = float(np.mean(got))
+    spread = f" ± {100 * float(np.std(got, ddof=1)):.1f}" if len(got) > 1 else ""
+    return f"{100 * mean:+.1f}%{spread} (per seed: {', '.join(f'{100 * v:+.1f}%' for v in got)})"
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scale", default="small")
+    ap.add_argument("--seeds", default=None, help="validation seeds, e.g. 0,1,2 (default: the preset's)")
+    ap.add_argument("--store", default="runs")
+    ap.add_argument("--json-out", default=str(Path(__file__).parent / "results" / "autoscale_real.json"))
+    args = ap.parse_args(argv)
+    overrides = {}
+    if args.seeds:
+        overrides["seeds"] = tuple(int(s) for s in args.seeds.split(","))
+    config = study_config(args.scale, **overrides)
+    result = run_study(config, args.store, progress=True)
+    summary = summarize_speedup(result.speedup)
+    print(f"\nstudy {config.name}: DDO at {', '.join(f'{s:,}' for s in config.scales)} tokens, target "
+          f"{config.target:,}, seeds {list(config.seeds)}")
+    print(summary.to_string(index=False))
+    vs_reused = paired_saving(result, "autoscale", "ddo-reused")
+    vs_uniform = paired_saving(result, "autoscale", "uniform")
+    reused_vs_uniform = paired_saving(result, "ddo-reused", "uniform")
+    print(f"\nAutoScale vs uniform:         {_fmt(vs_uniform)}")
+    print(f"AutoScale vs reused optimum:  {_fmt(vs_reused)}")
+    print(f"reused optimum vs uniform:    {_fmt(reused_vs_uniform)}")
+    for name, m in result.mixtures.items():
+        print(f"  {name:>11}: " + "  ".join(f"{d} {w:.3f}" for d, w in m.weights.items()))
+    out = {
+        "scale": config.name, "seeds": list(config.seeds), "scales": list(config.scales), "target": config.target,
+        "summary": summary.to_dict(orient="records"),
+        "autoscale_vs_uniform": vs_uniform, "autoscale_vs_reused": vs_reused, "reused_vs_uniform": reused_vs_uniform,
+        "weights": {n: m.weights for n, m in result.mixtures.items()},
+        "ddo": [{"total": sc.total, "weights": sc.ddo.weights, "warnings": list(sc.ddo.warnings)} for sc in result.scales],
+        "final_mean_loss": {n: [r.mean_val_loss for r in recs] for n, recs in result.validation.items()},
+    }
+    Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json_out).write_text(json.dumps(out, indent=2, default=lambda v: None if v is None or (
+        isinstance(v, float) and math.isnan(v)) else float(v)))
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""Widget wiring: callbacks change state as expected (no browser needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("ipywidgets")
+
+from autoscale_kit import corpus as corpus_mod
+from autoscale_kit.mixture import Mixture
+from autoscale_kit.proxy import preset
+from autoscale_kit.widgets import DomainPicker, MixtureSliders, OracleLab, PredictExplorer, TrainPanel
+
+
+@pytest.fixture(scope="module")
+def small_corpus():
+    return corpus_mod.load(domains=["code", "books", "qa"])
+
+
+def test_domain_picker_reports_choice(small_corpus):
+    seen = []
+    picker = DomainPicker(small_corpus, on_change=seen.append)
+    assert picker.domains == ("code", "books", "qa")
+    picker.select.value = ("qa", "code")
+    assert picker.domains == ("qa", "code") and seen == [("qa", "code")]
+    assert "qa" in picker.table.value and "books" not in picker.table.value
+
+
+def test_mixture_sliders_make_a_whole_token_mixture():
+    seen = []
+    s = MixtureSliders(["a", "b"], total=10_000, on_change=seen.append)
+    s.weight["a"].value = 0.25
+    assert s.mixture.tokens == {"a": 2000.0, "b": 8000.0}
+    s.total.value = 40_000
+    assert s.mixture.total == 40_000 and seen[-1] == s.mixture
+    s.set_weights({"a": 0.0, "b": 0.0})
+    assert "not all be zero" in s.summary.value
+
+
+def test_train_panel_trains_on_click(small_corpus):
+    sliders = MixtureSliders(small_corpus.domains, total=6_000)
+    cfg = preset("tiny", n_layer=1, n_embd=32, n_head=2, seq_len=64, batch_size=8, eval_points=2,
+                 val_tokens=1024, curve_val_tokens=1024)
+    panel = TrainPanel(small_corpus, cfg, sliders)
+    panel.button.click()
+    assert panel.result is not None and sum(panel.result.tokens.values()) == 6_000
+    assert panel.progress.value == panel.progress.max == panel.result.steps
+    assert len(panel.figure.data[1].x) == 3                 # two evaluations along the way + the final one
+    assert list(panel.bars.data[0].x) == list(small_corpus.domains)
+    assert "done" in panel.status.value
+
+
+def test_train_panel_shows_errors(small_corpus):
+    sliders = MixtureSliders(small_corpus.domains, total=3e7, max_total=1e8)  # 10M each: more than there is
+    panel = TrainPanel(small_corpus, preset("tiny", val_tokens=1024, curve_val_tokens=1024), sliders)
+    panel.button.click()
+    assert panel.result is None and "repetition" in panel.status.value and not panel.button.disabled
+
+
+def test_predict_explorer_follows_the_slider():
+    optima = [Mixture({"a": 50, "b": 50}), Mixture({"a": 150, "b": 250})]
+    ex = PredictExplorer(optima)
+    ex.slider.value = 10_000
+    assert ex.prediction.tokens.total == pytest.approx(10_000)
+    w_small = ex.prediction.weights["b"]
+    ex.slider.value = 100_000
+    assert ex.prediction.weights["b"] > w_small             # b grows faster than a along the path
+    assert list(ex.figure.data[0].y) == [ex.prediction.weights["a"], ex.prediction.weights["b"]]
+
+
+def test_oracle_lab_moves_the_true_optimum():
+    lab = OracleLab(("w", "x", "y"), seed=1)
+    before = lab.state["truth"].weights["w"]
+    lab.exponent["w"].value = 1.4   # w's loss saturates fast: it needs less data
+    after = lab.state["truth"].weights["w"]
+    assert after != pytest.approx(before)
+    assert lab.state["excess"]["true optimum"] == pytest.approx(0.0, abs=1e-12)
+    # under pure power laws the AutoScale prediction from exact optima is exact
+    assert lab.state["excess"]["AutoScale prediction"] == pytest.approx(0.0, abs=1e-9)
+    assert lab.state["excess"]["uniform"] > 0
