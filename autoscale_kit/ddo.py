@@ -99,6 +99,38 @@ def plan_table(plan: Sequence[PlannedRun]) -> pd.DataFrame:
                          **{f"tokens:{d}": [p.mixture[d] for p in plan] for d in domains}})
 
 
+def perturbation_effects(runs, metric: str = "loss", ratio: str = "up") -> pd.DataFrame:
+    """The paper's heat-map table: rows = perturbed training domain, columns = validation domains
+    and their mean; value = metric(perturbed run) − metric(base run).
+
+    metric: "loss" or "ppl"; ratio: "up" (the largest quantity run per domain, e.g. ×3) or "down"
+    (the smallest, e.g. ×1/5). With several base replicates their mean is the reference.
+    """
+    if metric not in ("loss", "ppl"):
+        raise UserError(f"metric must be 'loss' or 'ppl', got {metric!r}")
+    if ratio not in ("up", "down"):
+        raise UserError(f"ratio must be 'up' or 'down', got {ratio!r}")
+    table = runs if isinstance(runs, RunsTable) else read_runs_table(runs)
+    found = find_base_run(table)
+    get = table.domain_loss if metric == "loss" else table.domain_ppl
+    evals = table.eval_domains
+    values = np.array([get(d) for d in evals]).T                        # (runs, eval domains)
+    values = np.column_stack([values, values.mean(axis=1)])
+    base = values[list(found.replicates)].mean(axis=0)
+    rows = {}
+    for j, d in enumerate(table.domains):
+        cand = list(found.perturbed[d])
+        if not cand:
+            continue
+        q = table.tokens[cand, j]
+        pick = q.max() if ratio == "up" else q.min()
+        if (ratio == "up" and pick <= found.tokens[j]) or (ratio == "down" and pick >= found.tokens[j]):
+            continue
+        chosen = [r for r, v in zip(cand, q) if v == pick]
+        rows[d] = values[chosen].mean(axis=0) - base
+    return pd.DataFrame.from_dict(rows, orient="index", columns=[*evals, "mean"])
+
+
 # --- the exact separable solver ----------------------------------------------------------------
 
 @dataclass(frozen=True)

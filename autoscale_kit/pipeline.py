@@ -42,8 +42,8 @@ class StudyConfig:
     name: str = "study"
     corpus: str | None = None                       # None: the bundled corpus
     domains: tuple[str, ...] | None = None          # None: every domain of the corpus
-    scales: tuple[int, ...] = (500_000, 2_000_000)  # DDO totals, tokens
-    target: int = 8_000_000                         # validation total, tokens
+    scales: tuple[int, ...] = (250_000, 1_000_000)  # DDO totals, tokens
+    target: int = 4_000_000                         # validation total, tokens
     ratios: tuple[float, ...] = (0.2, 3.0)          # DDO perturbations (the paper's 1/5 and 3)
     objective: str = "mean-loss"
     min_ratio: float = 0.2                          # lower bound per domain, × its base quantity
@@ -81,10 +81,12 @@ SCALES: dict[str, StudyConfig] = {
         name="smoke", domains=("code", "books", "wikipedia"), scales=(30_000, 120_000), target=480_000,
         proxy=preset("tiny", n_layer=1, n_embd=32, n_head=2, seq_len=64, batch_size=16, lr=5e-3,
                      eval_points=4, val_tokens=8_192, curve_val_tokens=8_192, threads=1)),
+    # 0.37M parameters at 0.25M / 1M / 4M tokens: 0.7 to 11 tokens per parameter, the paper's regime
+    # (GPT-2 Large at 0.3B / 1.2B / 10B tokens: 0.4 to 13).
     "small": StudyConfig(
-        name="small", scales=(500_000, 2_000_000), target=8_000_000,
-        proxy=preset("tiny", eval_points=8, val_tokens=65_536, curve_val_tokens=65_536, threads=1),
-        workers=2),
+        name="small", scales=(250_000, 1_000_000), target=4_000_000,
+        proxy=preset("mini", eval_points=8, val_tokens=65_536, curve_val_tokens=65_536, threads=1),
+        seeds=(0, 1), workers=2),
     "medium": StudyConfig(
         name="medium", scales=(2_000_000, 8_000_000), target=32_000_000,
         proxy=preset("small", val_tokens=131_072, curve_val_tokens=131_072, threads=1), workers=2,
@@ -100,6 +102,16 @@ def study_config(scale: str = "small", **overrides) -> StudyConfig:
     if scale not in SCALES:
         raise UserError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
     return replace(SCALES[scale], **overrides)
+
+
+def scale_from_env(default: str = "small") -> str:
+    """The scale a notebook runs at: $AUTOSCALE_SCALE when set (the tests set 'smoke'), else `default`."""
+    import os
+
+    scale = os.environ.get("AUTOSCALE_SCALE", default)
+    if scale not in SCALES:
+        raise UserError(f"AUTOSCALE_SCALE={scale!r} is not a scale; choose one of {', '.join(SCALES)}")
+    return scale
 
 
 # --- steps ---------------------------------------------------------------------------------

@@ -1,0 +1,57 @@
+# %% [markdown]
+# # The AutoScale predictor
+#
+# Under a separable power law the optimal quantity of each domain moves along a straight line in
+# log space as the budget grows, every domain with its own slope. So optima at two budgets fix
+# the path (the paper's rule `N3 = N2² / N1` is one step along it), and optima at three or more
+# can be fitted by least squares. Here: DDO optima at the study's scales, a slider for the target
+# budget, and the predicted weights.
+
+# %% tags=["parameters"]
+scale = "small"
+store = "../runs"
+
+# %%
+import warnings
+
+from autoscale_kit.pipeline import run_ddo, scale_from_env, study_config
+from autoscale_kit.plots import weight_trajectory_plotly
+from autoscale_kit.predict import predict_optimum
+from autoscale_kit.runs import RunStore
+from autoscale_kit.widgets import PredictExplorer
+
+scale = scale_from_env(scale)
+config = study_config(scale)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    scales = run_ddo(config, RunStore(store))
+optima = [sc.ddo.tokens for sc in scales]
+{f"{m.total:,.0f}": {d: round(v, 3) for d, v in m.weights.items()} for m in optima}
+
+# %% [markdown]
+# ## Move the target budget
+
+# %%
+explorer = PredictExplorer(optima)
+explorer.widget
+
+# %% [markdown]
+# ## Each domain's share against scale
+# Solid: DDO optima; dashed: predictions at 4×, 16×, 64× and 256× the largest DDO scale.
+
+# %%
+targets = [optima[-1].total * f for f in (4, 16, 64, 256)]
+predicted = [predict_optimum(optima, t) for t in targets]
+weight_trajectory_plotly([m.total for m in optima] + targets,
+                         [m.weights for m in optima] + [p.weights for p in predicted],
+                         predicted_from=len(optima))
+
+# %% [markdown]
+# The paper's own rule, one step: the next total is an output, not a choice.
+
+# %%
+step = predict_optimum(optima[-2:], method="step")
+print(f"step rule: {step.tokens.total:,.0f} tokens ->", {d: round(v, 3) for d, v in step.weights.items()})
+for p in predicted:
+    for message in p.warnings:
+        print("-", message)
