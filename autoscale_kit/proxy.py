@@ -104,6 +104,7 @@ class ProxyConfig:
 # Named sizes, from seconds on a laptop CPU to GPT-2 small on a GPU.
 PRESETS: dict[str, ProxyConfig] = {
     "tiny": ProxyConfig(n_layer=2, n_head=2, n_embd=64, seq_len=128, batch_size=16, lr=3e-3),
+    "mini": ProxyConfig(n_layer=3, n_head=3, n_embd=96, seq_len=128, batch_size=16, lr=3e-3),
     "small": ProxyConfig(n_layer=4, n_head=4, n_embd=128, seq_len=256, batch_size=16, lr=2e-3),
     "medium": ProxyConfig(n_layer=6, n_head=6, n_embd=384, seq_len=256, batch_size=32, lr=1e-3),
     "gpt2-small": ProxyConfig(n_layer=12, n_head=12, n_embd=768, seq_len=1024, batch_size=16, lr=6e-4,
