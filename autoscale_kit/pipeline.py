@@ -170,7 +170,7 @@ def run_ddo(config: StudyConfig, store: RunStore, *, executor=None, progress: bo
     """Train (or load) the DDO runs of every scale and fit each scale."""
     specs = {s: ddo_specs(config, s) for s in config.scales}
     flat = [sp for s in config.scales for sp in specs[s]]
-    records = run_many(flat, store, executor=executor or _executor(config), progress=progress)
+    records = run_many(flat, store, executor=executor or _executor(config), workers=config.workers, progress=progress)
     out, i = [], 0
     for s in config.scales:
         n = len(specs[s])
@@ -315,7 +315,8 @@ def run_study(config: StudyConfig, store: RunStore | str = "runs", *, baselines:
     prediction = predict_optimum([s.ddo.tokens for s in scales], config.target, method=config.predict_method)
     mixtures, messages = validation_mixtures(config, scales, prediction, baselines)
     specs = validation_specs(config, mixtures)
-    records = run_many(specs, store, executor=executor or _executor(config), progress=progress)
+    records = run_many(specs, store, executor=executor or _executor(config), workers=config.workers,
+                       progress=progress)
     by_name: dict[str, list[RunRecord]] = {}
     for spec, rec in zip(specs, records):
         by_name.setdefault(spec.label.split("/")[1], []).append(rec)

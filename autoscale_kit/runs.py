@@ -250,11 +250,12 @@ def process_pool(workers: int = 2) -> ProcessPoolExecutor:
 
 
 def run_many(specs: Sequence[RunSpec], store: RunStore | str | Path = "runs", *, executor: Executor | str | None = None,
-             progress: bool = True) -> list[RunRecord]:
+             workers: int = 2, progress: bool = True) -> list[RunRecord]:
     """Every spec's run, in order: loaded when finished, trained otherwise.
 
-    executor: None trains here one after another; "process" uses a local process pool; any object
-    with `submit(fn, *args)` returning a future (concurrent.futures, submitit) runs them there.
+    executor: None trains here one after another; "process" uses a local pool of `workers`
+    processes; any object with `submit(fn, *args)` returning a future (concurrent.futures,
+    submitit) runs them there.
     """
     from tqdm.auto import tqdm
 
@@ -273,7 +274,7 @@ def run_many(specs: Sequence[RunSpec], store: RunStore | str | Path = "runs", *,
                 store.run(s, progress=progress)
         else:
             own = executor == "process"
-            ex = process_pool() if own else executor
+            ex = process_pool(workers) if own else executor
             try:
                 batch = getattr(ex, "batch", None)  # submitit: submit as one job array
                 if callable(batch):

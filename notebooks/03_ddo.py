@@ -53,7 +53,7 @@ w.HBox([ratio_picker, plan_view])
 
 # %%
 specs = ddo_specs(config, total)
-records = run_many(specs, RunStore(store), executor="process" if config.workers > 1 else None)
+records = run_many(specs, RunStore(store), executor="process" if config.workers > 1 else None, workers=config.workers)
 table = runs_table(records)
 table[[c for c in table.columns if c.startswith("tokens:")] + ["mean_loss"]]
 

@@ -1,0 +1,143 @@
+"""Open the notebooks in a real browser and check that widgets and plots render.
+
+Starts JupyterLab headless on localhost (the notebooks at AUTOSCALE_SCALE=smoke), opens each
+notebook in Debian's Chromium driven by Playwright (no browser download: the system
+/usr/bin/chromium), runs all cells from the Run menu, waits for the kernel, and saves a
+full-page screenshot. Fails when a notebook shows an error, or when a notebook that should show
+widgets or plotly figures shows none.
+
+Needs: `apt-get install chromium` and `pip install playwright` (the Python package only; its
+browser download is not used).
+
+    python tools/browser_check.py [--out reports/browser] [--notebooks 01_domains,07_oracle_lab]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# What each notebook must show once run: ipywidgets views and/or plotly figures.
+EXPECT = {
+    "00_quickstart": {"plots": 0, "widgets": 0},
+    "01_domains": {"plots": 1, "widgets": 1},
+    "02_proxy_training": {"plots": 2, "widgets": 1},
+    "03_ddo": {"plots": 0, "widgets": 1},
+    "04_autoscale": {"plots": 2, "widgets": 1},
+    "05_validate": {"plots": 1, "widgets": 0},
+    "06_paper_figures": {"plots": 1, "widgets": 0},
+    "07_oracle_lab": {"plots": 2, "widgets": 1},
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_lab(port: int, token: str, log) -> subprocess.Popen:
+    env = {**os.environ, "AUTOSCALE_SCALE": "smoke", "TQDM_DISABLE": "1"}
+    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={REPO / 'notebooks'}",
+           "--ServerApp.open_browser=False", "--LabApp.news_url=", "--LabApp.check_for_updates_class="
+           "jupyterlab.NeverCheckForUpdate"]
+    proc = subprocess.Popen(cmd, cwd=REPO / "notebooks", env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=2)
+            return proc
+        except OSError:
+            if proc.poll() is not None:
+                raise SystemExit("JupyterLab exited; see its log")
+            time.sleep(1)
+    proc.terminate()
+    raise SystemExit("JupyterLab did not start within 120 s")
+
+
+def check_notebook(browser, port: int, token: str, name: str, out: Path, timeout_s: int) -> dict:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"http://127.0.0.1:{port}/lab/tree/{name}.ipynb?token={token}", wait_until="domcontentloaded")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
+    page.click("div.lm-MenuBar-itemLabel:text-is('Run')")
+    page.click("li.lm-Menu-item:has-text('Run All Cells')")
+    time.sleep(2)
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        busy = page.locator(".jp-InputPrompt:has-text('[*]')").count()
+        if busy == 0 and page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").count():
+            break
+        time.sleep(1)
+    else:
+        raise SystemExit(f"{name}: still running after {timeout_s} s")
+    time.sleep(4)  # let widget views and plotly finish drawing
+    errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'] :text('Error')").count()
+    errors += page.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.error']").count()
+    widgets = page.locator(".jp-OutputArea-output .widget-box, .jp-OutputArea-output .jupyter-widgets").count()
+    plots = page.locator(".jp-OutputArea-output .js-plotly-plot").count()
+    images = page.locator(".jp-OutputArea-output img").count()
+    path = out / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    # one more view scrolled to the first interactive output, where the widgets are
+    first = page.locator(".jp-OutputArea-output .jupyter-widgets, .jp-OutputArea-output .js-plotly-plot").first
+    if first.count():
+        first.scroll_into_view_if_needed()
+        page.screenshot(path=str(out / f"{name}_view.png"))
+    page.close()
+    return {"notebook": name, "errors": errors, "widgets": widgets, "plotly": plots, "images": images,
+            "screenshot": str(path)}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(REPO / "reports" / "browser"))
+    ap.add_argument("--notebooks", default=",".join(EXPECT))
+    ap.add_argument("--timeout", type=int, default=600, help="seconds per notebook")
+    args = ap.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        raise SystemExit("Debian's chromium is not installed: apt-get install chromium")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    port, token = _free_port(), secrets.token_hex(16)
+    with open(out / "jupyterlab.log", "w") as log:
+        lab = start_lab(port, token, log)
+        results, failed = [], []
+        try:
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+                    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+                for name in args.notebooks.split(","):
+                    r = check_notebook(browser, port, token, name, out, args.timeout)
+                    want = EXPECT.get(name, {"plots": 0, "widgets": 0})
+                    ok = r["errors"] == 0 and r["plotly"] >= want["plots"] and r["widgets"] >= want["widgets"]
+                    results.append({**r, "ok": ok})
+                    print(f"{'ok  ' if ok else 'FAIL'} {name}: {r['widgets']} widget views, {r['plotly']} plotly "
+                          f"figures, {r['images']} images, {r['errors']} errors -> {r['screenshot']}", flush=True)
+                    if not ok:
+                        failed.append(name)
+                browser.close()
+        finally:
+            lab.terminate()
+            lab.wait(timeout=30)
+    (out / "browser_check.json").write_text(json.dumps(results, indent=2))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
