@@ -124,7 +124,10 @@ def _domains(config: StudyConfig) -> tuple[str, ...]:
 
 def ddo_specs(config: StudyConfig, total: int) -> list[RunSpec]:
     """The DDO plan at one scale (base + each domain × each ratio), for every DDO seed."""
-    base = uniform_base(_domains(config), total)
+    # Round the base first, then perturb one domain of the rounded base: every run then differs
+    # from the base in exactly that domain, down to the token (rounding each run on its own would
+    # move leftover tokens between the other domains and hide the base run).
+    base = uniform_base(_domains(config), total).rounded()
     specs = []
     for seed in config.ddo_seeds:
         for run in perturbation_plan(base, config.ratios):

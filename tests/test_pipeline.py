@@ -67,6 +67,25 @@ def test_unknown_scale_preset():
         study_config("huge")
 
 
+@pytest.mark.parametrize("scale", ["smoke", "small", "medium"])
+def test_ddo_plan_has_a_base_run_down_to_the_token(scale):
+    """Totals that do not divide evenly between the domains must still give runs that each differ
+    from the base in exactly one domain (found as such by DDO), in whole tokens."""
+    from autoscale_kit.pipeline import ddo_specs
+    from autoscale_kit.tables import find_base_run, read_runs_table
+
+    config = study_config(scale)
+    for total in config.scales:
+        specs = ddo_specs(config, total)
+        domains = specs[0].mixture.domains
+        frame = pd.DataFrame([{f"tokens:{d}": s.mixture[d] for d in domains} | {f"loss:{d}": 1.0 for d in domains}
+                              for s in specs])
+        found = find_base_run(read_runs_table(frame))
+        assert found.row == 0 and all(len(found.perturbed[d]) == len(config.ratios) for d in domains)
+        assert all(v == int(v) for s in specs for v in s.mixture.tokens.values())
+        assert abs(specs[0].mixture.total - total) < 1
+
+
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     store = tmp_path_factory.mktemp("store")
