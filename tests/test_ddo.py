@@ -107,7 +107,10 @@ def test_solve_separable_agrees_with_slsqp(problem):
                    options={"ftol": 1e-14, "maxiter": 500})
     if ref.success and abs(ref.x.sum() - total) < 1e-8 and (ref.x >= lo - 1e-9).all():
         assert sol.objective <= f(ref.x) + 1e-9 * max(1.0, abs(f(ref.x)))
-        assert np.max(np.abs(sol.x - ref.x)) < 1e-3 * max(1.0, total)
+        # SLSQP sometimes reports success far from the optimum (e.g. at its start on steep laws);
+        # where it did reach our objective, the strictly convex problem has one minimiser.
+        if f(ref.x) <= sol.objective + 1e-7 * max(1.0, abs(sol.objective)):
+            assert np.max(np.abs(sol.x - ref.x)) < 1e-3 * max(1.0, total)
 
 
 def test_solve_separable_paper_numbers():
