@@ -47,11 +47,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_lab(port: int, token: str, log) -> subprocess.Popen:
+def start_lab(port: int, token: str, log, workspaces: Path) -> subprocess.Popen:
     env = {**os.environ, "AUTOSCALE_SCALE": "smoke", "TQDM_DISABLE": "1"}
+    # Render every cell (no windowing), so that outputs below the fold exist in the page.
+    settings = workspaces.parent / "settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True, exist_ok=True)
+    (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={REPO / 'notebooks'}",
-           "--ServerApp.open_browser=False", "--LabApp.news_url=", "--LabApp.check_for_updates_class="
+           "--ServerApp.open_browser=False", "--allow-root", f"--LabApp.workspaces_dir={workspaces}",
+           f"--LabApp.user_settings_dir={workspaces.parent / 'settings'}", "--LabApp.news_url=", "--LabApp.check_for_updates_class="
            "jupyterlab.NeverCheckForUpdate"]
     proc = subprocess.Popen(cmd, cwd=REPO / "notebooks", env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.time() + 120
@@ -71,6 +76,11 @@ def check_notebook(browser, port: int, token: str, name: str, out: Path, timeout
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"http://127.0.0.1:{port}/lab/tree/{name}.ipynb?token={token}", wait_until="domcontentloaded")
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
+    dialog = page.locator(".jp-Dialog button:has-text('Select')")
+    try:  # a notebook without a kernelspec asks which kernel to start
+        dialog.click(timeout=3000)
+    except Exception:
+        pass
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
     page.click("div.lm-MenuBar-itemLabel:text-is('Run')")
     page.click("li.lm-Menu-item:has-text('Run All Cells')")
@@ -87,12 +97,12 @@ def check_notebook(browser, port: int, token: str, name: str, out: Path, timeout
     errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'] :text('Error')").count()
     errors += page.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.error']").count()
     widgets = page.locator(".jp-OutputArea-output .widget-box, .jp-OutputArea-output .jupyter-widgets").count()
-    plots = page.locator(".jp-OutputArea-output .js-plotly-plot").count()
+    plots = page.locator(".jp-Notebook .js-plotly-plot").count()
     images = page.locator(".jp-OutputArea-output img").count()
     path = out / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path))  # the end of the notebook (Run All scrolls there)
     # one more view scrolled to the first interactive output, where the widgets are
-    first = page.locator(".jp-OutputArea-output .jupyter-widgets, .jp-OutputArea-output .js-plotly-plot").first
+    first = page.locator(".jp-OutputArea-output .jupyter-widgets, .jp-Notebook .js-plotly-plot").first
     if first.count():
         first.scroll_into_view_if_needed()
         page.screenshot(path=str(out / f"{name}_view.png"))
@@ -115,7 +125,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     port, token = _free_port(), secrets.token_hex(16)
     with open(out / "jupyterlab.log", "w") as log:
-        lab = start_lab(port, token, log)
+        lab = start_lab(port, token, log, out / "workspaces")
         results, failed = [], []
         try:
             with sync_playwright() as pw:
