@@ -74,14 +74,16 @@ def start_lab(port: int, token: str, log, workspaces: Path) -> subprocess.Popen:
 
 def check_notebook(browser, port: int, token: str, name: str, out: Path, timeout_s: int) -> dict:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"http://127.0.0.1:{port}/lab/tree/{name}.ipynb?token={token}", wait_until="domcontentloaded")
+    # a workspace of its own, reset, so that only this notebook is open
+    page.goto(f"http://127.0.0.1:{port}/lab/workspaces/{name}/tree/{name}.ipynb?reset&token={token}",
+              wait_until="domcontentloaded")
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
     dialog = page.locator(".jp-Dialog button:has-text('Select')")
     try:  # a notebook without a kernelspec asks which kernel to start
         dialog.click(timeout=3000)
     except Exception:
         pass
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000, state="attached")
     page.click("div.lm-MenuBar-itemLabel:text-is('Run')")
     page.click("li.lm-Menu-item:has-text('Run All Cells')")
     time.sleep(2)
