@@ -23,9 +23,14 @@ FAST = preset("tiny", n_layer=1, n_embd=32, n_head=2, seq_len=64, batch_size=8, 
               val_tokens=1024, curve_val_tokens=512)
 
 
-def _specs(folder: Path, sizes=(3000, 6000, 9000)) -> list[RunSpec]:
+SLOW = FAST.with_(n_layer=4, n_embd=128, n_head=4)  # ten times the work per token: a run that takes seconds
+
+
+def _specs(folder: Path, sizes=(3000, 6000, 9000), slow: int | None = None) -> list[RunSpec]:
+    """One run per size; the run at index `slow` uses the larger model."""
     ref = CorpusRef(str(folder), ("code", "prose"))
-    return [RunSpec(Mixture({"code": n, "prose": 4000}), FAST, ref, label=f"code={n}") for n in sizes]
+    return [RunSpec(Mixture({"code": n, "prose": 4000}), SLOW if i == slow else FAST, ref, label=f"code={n}")
+            for i, n in enumerate(sizes)]
 
 
 def test_key_depends_on_what_decides_the_numbers(domain_folder: Path):
@@ -88,7 +93,7 @@ _KILLABLE = textwrap.dedent("""
     from tests.test_runs import _specs
     from autoscale_kit.runs import run_many
     from pathlib import Path
-    run_many(_specs(Path({folder!r}), sizes=(2000, 60000, 3000)), {store!r}, progress=False)
+    run_many(_specs(Path({folder!r}), sizes=(2000, 60000, 3000), slow=1), {store!r}, progress=False)
 """)
 
 
@@ -97,12 +102,12 @@ def test_killed_study_resumes_and_matches_an_uninterrupted_one(domain_folder: Pa
     script = _KILLABLE.format(repo=str(REPO), folder=str(domain_folder), store=str(store_dir))
     proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, start_new_session=True)
     store = RunStore(store_dir)
-    specs = _specs(domain_folder, sizes=(2000, 60000, 3000))
+    specs = _specs(domain_folder, sizes=(2000, 60000, 3000), slow=1)
     deadline = time.time() + 240
     while not store.is_done(specs[0].key) and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.2)
+        time.sleep(0.05)
     assert store.is_done(specs[0].key), "the first run did not finish"
-    time.sleep(1.0)  # now inside the long second run
+    time.sleep(0.5)  # now inside the long second run
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not store.is_done(specs[1].key), "killed too late: the long run already finished"
