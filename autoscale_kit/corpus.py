@@ -297,7 +297,7 @@ def _strip_suffixes(name: str) -> tuple[str, str] | None:
     return None
 
 
-def _jsonl_texts(path: Path, text_field: str = "text") -> Iterator[tuple[int, dict]]:
+def _jsonl_texts(path: Path) -> Iterator[tuple[int, dict]]:
     for lineno, line in enumerate(_read_text_file(path).splitlines(), start=1):
         if not line.strip():
             continue

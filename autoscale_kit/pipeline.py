@@ -286,10 +286,13 @@ class StudyResult:
     def optima(self) -> list[Mixture]:
         return [s.ddo.tokens for s in self.scales]
 
+    def final_losses(self) -> dict[str, dict[str, float]]:
+        """Final validation loss per mixture and domain, the mean over seeds."""
+        return {name: {d: float(np.mean([r.val_loss[d] for r in recs])) for d in recs[0].val_loss}
+                for name, recs in self.validation.items()}
+
     def summary(self) -> dict:
         s = summarize_speedup(self.speedup)
-        final_losses = {name: {d: float(np.mean([r.val_loss[d] for r in recs])) for d in recs[0].val_loss}
-                        for name, recs in self.validation.items()}
         return {
             "study": self.config.name, "config": self.config.to_dict(),
             "domains": list(self.scales[0].ddo.weights),
@@ -302,7 +305,7 @@ class StudyResult:
                            "warnings": list(self.prediction.warnings)},
             "mixtures": {n: m.weights for n, m in self.mixtures.items()},
             "speedup": s.to_dict(orient="records"),
-            "final_losses": final_losses,
+            "final_losses": self.final_losses(),
             "training_runs": sum(len(sc.records) for sc in self.scales) + sum(len(v) for v in self.validation.values()),
             "training_tokens": int(sum(r.metrics["total_tokens"] for sc in self.scales for r in sc.records)
                                    + sum(r.metrics["total_tokens"] for v in self.validation.values() for r in v)),

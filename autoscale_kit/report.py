@@ -13,7 +13,6 @@ import json
 import math
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from autoscale_kit import plots
@@ -55,9 +54,7 @@ def figures(result: StudyResult) -> dict[str, object]:
     figs["weights_trajectory"] = plots.weight_trajectory(
         [sc.total for sc in result.scales], [sc.ddo.weights for sc in result.scales],
         {float(result.config.target): result.prediction.weights})
-    final = {name: {d: float(np.mean([r.val_loss[d] for r in recs])) for d in recs[0].val_loss}
-             for name, recs in result.validation.items()}
-    figs["loss_change_vs_uniform"] = plots.loss_change(final)
+    figs["loss_change_vs_uniform"] = plots.loss_change(result.final_losses())
     return figs
 
 

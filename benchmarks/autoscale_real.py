@@ -17,19 +17,15 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from autoscale_kit.pipeline import run_study, study_config, summarize_speedup, tokens_to_reach
+from autoscale_kit.pipeline import run_study, speedup_table, study_config, summarize_speedup
 
 
 def paired_saving(result, mixture: str, reference: str) -> list[float | None]:
     """Per seed: the saving of `mixture` at reaching `reference`'s final curve loss."""
-    out = []
-    refs = {r.config["proxy"]["seed"]: r for r in result.validation[reference]}
-    for r in result.validation[mixture]:
-        ref = refs[r.config["proxy"]["seed"]]
-        needed = tokens_to_reach(r.curve, float(ref.curve["val_mean"].iloc[-1]))
-        out.append(None if needed is None else 1.0 - needed / float(ref.curve["tokens_seen"].iloc[-1]))
-    return out
+    table = speedup_table({mixture: result.validation[mixture], reference: result.validation[reference]}, reference)
+    return [None if pd.isna(v) else float(v) for v in table[table.mixture == mixture]["saving"]]
 
 
 def _fmt(values) -> str:

@@ -39,9 +39,7 @@ result.speedup
 # ## Which domains gained and which lost
 
 # %%
-final = {name: {d: sum(r.val_loss[d] for r in recs) / len(recs) for d in recs[0].val_loss}
-         for name, recs in result.validation.items()}
-loss_change(final)
+loss_change(result.final_losses())
 
 # %% [markdown]
 # If the prediction does not win, the report says so: look at the DDO warnings (non-monotone
