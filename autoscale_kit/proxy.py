@@ -316,6 +316,21 @@ def evaluate(model, data: TokenData, config: ProxyConfig, device: str, amp, max_
 # --- training ------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
+class StepBatch:
+    """One training step as `step_hook` sees it (tensors on the training device)."""
+
+    step: int                 # 0-based
+    windows: Sequence[Window]
+    domains: tuple[str, ...]  # names; Window.domain indexes this
+    inputs: object            # LongTensor (B, T): what the model reads
+    targets: object           # LongTensor (B, T): next tokens, IGNORE where masked
+    token_loss: object        # FloatTensor (B, T): the model's per-token loss (detached), 0 where masked
+
+    @property
+    def window_domains(self) -> list[str]:
+        return [self.domains[w.domain] for w in self.windows]
+
+@dataclass(frozen=True)
 class TrainResult:
     """What one proxy run measured."""
 
@@ -347,10 +362,11 @@ def train_proxy(
 ):
     """Train a fresh GPT-2 on exactly `mixture`'s tokens; evaluate every domain of the corpus.
 
-    `on_step(step, loss)` and `on_eval(curve_row)` are for live plots; `step_hook(step, windows,
-    per_window_loss)` is the hook online-reweighting methods (DoReMi) use; it may return
-    per-window loss weights (summing to one) instead of token-weighted averaging. Returns a
-    TrainResult (and the model if asked).
+    `on_step(step, loss)` and `on_eval(curve_row)` are for live plots; `step_hook(StepBatch)` is
+    the hook online-reweighting methods (DoReMi) use: it sees each batch with its per-token losses
+    and may return per-window loss weights (summing to one) that replace the token-weighted mean
+    of the window losses for this step (None keeps the plain mean). Returns a TrainResult (and the
+    model if asked).
     """
     import torch
 
@@ -416,7 +432,7 @@ def _train(data, tokens, mixture, config, progress, on_step, on_eval, step_hook,
                                       ignore_index=IGNORE, reduction="none").view(y.shape)
             counts = (y != IGNORE).sum(dim=1).clamp(min=1)
             per_window = per_tok.sum(dim=1) / counts
-            weights = step_hook(step, batch, per_window.detach())
+            weights = step_hook(StepBatch(step, batch, data.domains, x, y, per_tok.detach()))
             if weights is None:
                 loss = per_tok.sum() / counts.sum()
             else:

@@ -293,3 +293,83 @@ def find_base_run(table: RunsTable, *, base: int | str | None = None, rtol: floa
     perturbed = {d: tuple(int(r) for r in np.flatnonzero(diff[:, j])) for j, d in enumerate(table.domains)}
     replicates = tuple(int(r) for r in np.flatnonzero(n_diff == 0))
     return BaseRun(row, replicates, perturbed, tokens[row].copy())
+
+
+# --- mixture/loss pairs (RegMix's released format) ---------------------------------------------
+
+@dataclass(frozen=True)
+class MixtureLosses:
+    """Mixtures (weights, one row per run) and the losses measured for them, matched by run."""
+
+    domains: tuple[str, ...]       # mixture columns, in file order
+    weights: np.ndarray            # (runs, domains), each row sums to 1
+    losses: pd.DataFrame           # one row per run, the loss file's numeric columns
+    runs: tuple[str, ...]
+
+
+def read_mixture_losses(mixtures, losses, *, id_column: str = "index") -> MixtureLosses:
+    """Two CSVs in RegMix's format: a mixture file (an id column and one weight column per
+    training domain) and a loss file (the id column and one column per validation loss).
+
+    Rows are matched on the id column when both files have it, else by position. Weights are
+    renormalised to sum to 1 (the released files are rounded to 3 decimals)."""
+    mix, mname = _read_frame(mixtures, "mixture file")
+    los, lname = _read_frame(losses, "loss file")
+    if id_column in mix.columns and id_column in los.columns:
+        mix[id_column] = mix[id_column].astype(str)
+        los[id_column] = los[id_column].astype(str)
+        for frame, name in ((mix, mname), (los, lname)):
+            dup = frame[id_column][frame[id_column].duplicated()]
+            if len(dup):
+                raise UserError(f"{name}: run id {dup.iloc[0]!r} appears twice in column {id_column!r}")
+        missing = sorted(set(mix[id_column]) - set(los[id_column]), key=str)
+        if missing:
+            raise UserError(f"{lname} has no losses for run(s) {', '.join(missing[:5])} of {mname}")
+        los = los.set_index(id_column).loc[mix[id_column]].reset_index()
+        runs = tuple(mix[id_column])
+        mix = mix.drop(columns=[id_column])
+        los = los.drop(columns=[id_column])
+    else:
+        if len(mix) != len(los):
+            raise UserError(f"{mname} has {len(mix)} rows and {lname} {len(los)}; without an {id_column!r} "
+                            "column in both, rows are matched by position and the counts must agree")
+        runs = tuple(str(i) for i in range(len(mix)))
+        mix = mix.drop(columns=[c for c in (id_column,) if c in mix.columns])
+        los = los.drop(columns=[c for c in (id_column,) if c in los.columns])
+    if mix.shape[1] == 0:
+        raise UserError(f"{mname} has no mixture columns")
+    W = np.column_stack([_numbers(mix[c], c, mname) for c in mix.columns])
+    if (W < 0).any():
+        r, c = np.argwhere(W < 0)[0]
+        raise UserError(f"{mname}: column {mix.columns[c]!r}, row {r + 1} is {W[r, c]:g}; weights must be >= 0")
+    sums = W.sum(axis=1)
+    if (sums <= 0).any():
+        raise UserError(f"{mname}: row {int(np.argmin(sums)) + 1} has all weights zero")
+    numeric = {c: pd.to_numeric(los[c], errors="coerce") for c in los.columns}
+    numeric = {c: v for c, v in numeric.items() if v.notna().all()}
+    if not numeric:
+        raise UserError(f"{lname} has no numeric loss columns")
+    return MixtureLosses(tuple(str(c) for c in mix.columns), W / sums[:, None], pd.DataFrame(numeric), runs)
+
+
+def _numbers(column: pd.Series, name: str, file: str) -> np.ndarray:
+    values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise UserError(f"{file}: column {name!r}, row {i + 1} holds {column.iloc[i]!r}, not a finite number")
+    return values
+
+
+def loss_column(table: MixtureLosses, target: str) -> np.ndarray:
+    """One loss column by exact name, or by the unique column containing `target`; checked finite."""
+    cols = list(table.losses.columns)
+    if target in cols:
+        name = target
+    else:
+        hits = [c for c in cols if target in c]
+        if len(hits) != 1:
+            raise UserError(f"loss column {target!r} {'is ambiguous' if hits else 'not found'}; "
+                            f"columns: {', '.join(hits or cols)}")
+        name = hits[0]
+    return _numbers(table.losses[name], name, "the loss file")

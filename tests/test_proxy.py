@@ -151,11 +151,18 @@ def test_divergence_is_reported_with_what_to_change(known_corpus):
 def test_step_hook_can_reweight_the_loss(known_corpus):
     calls = []
 
-    def hook(step, windows, per_window):
-        calls.append((step, len(windows), per_window.shape[0]))
-        w = np.array([1.0 if x.domain == 0 else 0.0 for x in windows])  # train on one domain only
+    def hook(batch):
+        masked = batch.targets == -100
+        calls.append((batch.step, len(batch.windows), batch.token_loss.shape[0],
+                      bool((batch.token_loss[masked] == 0).all()), bool((batch.token_loss[~masked] > 0).all())))
+        w = np.array([1.0 if d == "pattern" else 0.0 for d in batch.window_domains])  # train on one domain only
         return w / w.sum() if w.sum() else None
 
+    plain = train_proxy(known_corpus, Mixture({"pattern": 2000, "noise": 2000}), FAST, progress=False)
     r = train_proxy(known_corpus, Mixture({"pattern": 2000, "noise": 2000}), FAST, progress=False, step_hook=hook)
-    assert calls and all(n == m for _, n, m in calls)
+    assert [c[0] for c in calls] == list(range(r.steps))
+    assert all(n == m and zero_masked and positive for _, n, m, zero_masked, positive in calls)
     assert r.tokens == {"pattern": 2000, "noise": 2000}
+    # trained on the pattern domain only: better there, worse on noise than the plain run
+    assert r.val_loss["pattern"] < plain.val_loss["pattern"]
+    assert r.val_loss["noise"] > plain.val_loss["noise"]
