@@ -61,12 +61,13 @@ def preset_weights(name: str, domains: Sequence[str] | None = None,
                    mapping: Mapping[str, str] | None = None) -> dict[str, float]:
     """A published fixed mixture, renamed onto `domains` through `mapping` (preset name → domain).
 
-    With `domains` and no mapping, the preset's names must be the domains (or the bundled corpus's
-    seven, which use BUNDLED_ANALOGUES)."""
+    With `domains` and no mapping, the preset's names must be the domains, or some of the bundled
+    corpus's seven (renamed by BUNDLED_ANALOGUES). A preset covering more than `domains` is
+    restricted to them and renormalised (a study on a subset of the corpus)."""
     if name not in PRESETS:
         raise UserError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     weights = PRESETS[name]
-    if mapping is None and domains is not None and set(domains) == set(BUNDLED_ANALOGUES.values()):
+    if mapping is None and domains is not None and set(domains) <= set(BUNDLED_ANALOGUES.values()):
         mapping = BUNDLED_ANALOGUES
     if mapping is not None:
         missing = [k for k in weights if k not in mapping]
@@ -76,9 +77,11 @@ def preset_weights(name: str, domains: Sequence[str] | None = None,
         for k, v in weights.items():
             renamed[mapping[k]] = renamed.get(mapping[k], 0.0) + v
         weights = renamed
-    if domains is not None and set(weights) != set(domains):
-        raise UserError(f"preset {name!r} has domains {', '.join(sorted(weights))}, not "
-                        f"{', '.join(sorted(domains))}; pass mapping={{preset domain: your domain}}")
+    if domains is not None:
+        if not set(domains) <= set(weights):
+            raise UserError(f"preset {name!r} has domains {', '.join(sorted(weights))}, not "
+                            f"{', '.join(sorted(domains))}; pass mapping={{preset domain: your domain}}")
+        weights = {d: weights[d] for d in domains}
     return _normalised(weights, f"preset {name}")
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from autoscale_kit.baselines import (RegMixConfig, mixing_law_optimum, natural_weights, preset_weights,
-                                     regmix_optimum, regmix_sample)
+                                     regmix_optimum, regmix_sample, uniform_weights)
 from autoscale_kit.ddo import fit_ddo, perturbation_plan, uniform_base
 from autoscale_kit.doremi import DoReMiConfig, run_doremi
 from autoscale_kit.errors import UserError
@@ -186,7 +186,7 @@ def compare_on_oracle(oracle, scales: Sequence[float], target: float, *, regmix:
             warnings.simplefilter("ignore")
             ddo_optima.append(fit_ddo(runs, "mean-loss", min_ratio=min_ratio, ambiguity=False).tokens)
         ddo_tokens += sum(r.mixture.total for r in plan)
-    prior = {d: 1.0 for d in domains}
+    prior = uniform_weights(domains)
     n = regmix.runs or max(2, round(ddo_tokens / scales[0]))
     samples = regmix_sample(prior, replace(regmix, runs=n, seed=regmix.seed + seed))
     table = oracle.measure([Mixture.from_weights(w, scales[0]) for w in samples], noise=noise, seed=1000 * seed + 999)

@@ -37,6 +37,8 @@ def test_presets_rename_onto_the_bundled_corpus():
     merged = preset_weights("llama", ["web", "rest"], mapping={k: ("web" if k in ("common_crawl", "c4") else "rest")
                                                               for k in BUNDLED_ANALOGUES})
     assert merged == pytest.approx({"web": 0.82, "rest": 0.18})
+    sub = preset_weights("llama", ["code", "books", "wikipedia"])  # a study on part of the corpus
+    assert sub == pytest.approx({"code": 1 / 3, "books": 1 / 3, "wikipedia": 1 / 3})
     with pytest.raises(UserError, match="pass mapping"):
         preset_weights("llama", ["x", "y"])
     with pytest.raises(UserError, match="unknown preset"):

@@ -1,0 +1,78 @@
+"""The comparison harness: on an oracle with a known optimum, and end to end at the smoke scale."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from autoscale_kit import runs as runs_mod
+from autoscale_kit.baselines import RegMixConfig
+from autoscale_kit.compare import CompareConfig, compare_methods, compare_on_oracle, run_objective
+from autoscale_kit.errors import UserError
+from autoscale_kit.oracle import random_oracle
+from autoscale_kit.pipeline import study_config
+from autoscale_kit.runs import RunStore
+
+
+def test_oracle_comparison_measures_excess_over_the_true_optimum():
+    oracle = random_oracle("separable", 4, seed=2)
+    out = compare_on_oracle(oracle, [3e8, 1.2e9], 1.92e10, seed=2)
+    assert set(out) == {"autoscale", "ddo-reused", "uniform", "regmix", "mixing-law"}
+    for name, r in out.items():
+        assert r["excess"] >= -1e-12, name  # nothing beats the true optimum
+        assert sum(r["weights"].values()) == pytest.approx(1.0)
+    assert out["autoscale"]["excess"] < 1e-4  # inside the DDO family at these scales AutoScale is near exact
+    # RegMix's proxies at the smallest scale buy the tokens DDO spent at both scales
+    assert out["regmix"]["proxy_tokens"] == pytest.approx(out["autoscale"]["proxy_tokens"], rel=0.05)
+    fewer = compare_on_oracle(oracle, [3e8, 1.2e9], 1.92e10, regmix=RegMixConfig(runs=20), seed=2)
+    assert fewer["regmix"]["proxy_tokens"] == 20 * 3e8
+
+
+@pytest.fixture(scope="module")
+def comparison(tmp_path_factory):
+    config = study_config("smoke")
+    store = RunStore(tmp_path_factory.mktemp("cmp_runs"))
+    cmp = CompareConfig(methods=("natural", "preset", "regmix", "mixing-law", "doremi"),
+                        regmix=RegMixConfig(runs=12, search_samples=5_000, top_k=16), preset="llama")
+    return config, store, cmp, compare_methods(config, store, cmp, progress=False)
+
+
+def test_every_method_is_validated_at_the_target_with_its_cost(comparison):
+    config, store, cmp, result = comparison
+    table = result.table.set_index("method")
+    assert set(table.index) == {"autoscale", "uniform", "ddo-reused", "natural", "preset-llama", "regmix",
+                                "mixing-law", "doremi"}
+    assert np.isfinite(table["mean_final_loss"]).all()
+    assert table.loc["regmix", "proxy_runs"] == 12 and table.loc["regmix", "proxy_tokens"] == 12 * config.scales[0]
+    assert table.loc["mixing-law", "shared_runs"] == "the RegMix runs"
+    assert table.loc["doremi", "proxy_runs"] == 2 and table.loc["doremi", "proxy_tokens"] == 2 * config.scales[-1]
+    assert table.loc["uniform", "proxy_tokens"] == 0 and table.loc["autoscale", "proxy_runs"] == 14
+    for name, recs in result.study.validation.items():
+        assert len(recs) == len(config.seeds)
+        assert sum(recs[0].tokens.values()) == config.target, name
+    # the preset is LLaMA's weights on the smoke study's domains
+    assert set(result.study.mixtures["preset-llama"].domains) == set(config.domains)
+
+
+def test_a_second_comparison_trains_nothing(comparison, monkeypatch):
+    config, store, cmp, result = comparison
+
+    def no_training(*a, **k):
+        raise AssertionError("trained again")
+
+    monkeypatch.setattr(runs_mod, "train_proxy", no_training)
+    monkeypatch.setattr("autoscale_kit.doremi.train_proxy", no_training)
+    again = compare_methods(config, store, cmp, progress=False)
+    assert again.table.equals(result.table)
+
+
+def test_run_objective_and_bad_methods(comparison):
+    _, _, _, result = comparison
+    rec = result.study.validation["uniform"][0]
+    assert run_objective(rec, "mean-loss") == pytest.approx(rec.mean_val_loss)
+    d = next(iter(rec.val_loss))
+    assert run_objective(rec, f"ppl:{d}") == pytest.approx(np.exp(rec.val_loss[d]))
+    with pytest.raises(UserError, match="not mean-loss"):
+        run_objective(rec, "loss:nope")
+    with pytest.raises(UserError, match="unknown method"):
+        CompareConfig(methods=("regmix", "magic"))
