@@ -394,10 +394,57 @@ def _run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS.update({"train": _run_train, "runs": _run_runs, "demo": _run_demo})
+# --- compare ---------------------------------------------------------------------------------
+
+def _add_compare(sub) -> None:
+    from autoscale_kit.compare import METHODS
+    from autoscale_kit.pipeline import SCALES
+
+    p = sub.add_parser("compare", help="AutoScale against the peer methods (natural, a preset, RegMix, Data Mixing "
+                                       "Laws, DoReMi), all validated at the target scale",
+                       description="Train what each peer method needs, validate every method's mixture at the "
+                                   "study's target with the same seeds, and print proxy compute, final loss and "
+                                   "speed-up per method. Resumable through the run store.")
+    p.add_argument("--scale", default="small", help=f"study size: {', '.join(SCALES)} (default: small)")
+    p.add_argument("--methods", default=",".join(METHODS), help=f"peer methods, comma-separated (default: all of "
+                                                                f"{', '.join(METHODS)})")
+    p.add_argument("--preset", default="llama", help="the fixed preset for the 'preset' method (llama, redpajama-tokens)")
+    p.add_argument("--regmix-runs", type=int, default=0, help="RegMix proxy runs (default 0: as many as DDO's proxy "
+                                                              "tokens buy at DDO's smallest scale)")
+    p.add_argument("--store", default="runs", help="run store folder (default: runs)")
+    p.add_argument("--workers", type=int, default=None, help="local worker processes")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--json", action="store_true", help="print one JSON object (table and weights)")
+    p.set_defaults(command="compare")
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    from autoscale_kit.baselines import RegMixConfig
+    from autoscale_kit.compare import CompareConfig, compare_methods
+    from autoscale_kit.pipeline import study_config
+
+    if args.regmix_runs < 0:
+        raise UserError(f"--regmix-runs must be >= 0, got {args.regmix_runs}")
+    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    cmp = CompareConfig(methods=methods, preset=args.preset, regmix=RegMixConfig(runs=args.regmix_runs))
+    config = study_config(args.scale, **({"workers": args.workers} if args.workers else {}))
+    result = compare_methods(config, args.store, cmp, progress=not (args.quiet or args.json))
+    if args.json:
+        _print_json(_json_safe({"table": result.table.to_dict(orient="records"),
+                                "weights": {n: m.weights for n, m in result.study.mixtures.items()}}))
+        return 0
+    import pandas as pd
+
+    cols = ["method", "proxy_runs", "proxy_tokens", "mean_final_loss", "std_final_loss", "mean_saving", "reached"]
+    with pd.option_context("display.width", 200):
+        print(result.table[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return 0
+
+
+COMMANDS.update({"train": _run_train, "runs": _run_runs, "demo": _run_demo, "compare": _run_compare})
 
 # Registration order is the order in `autoscale-kit --help`.
-_ADDERS = [_add_demo, _add_corpus, _add_train, _add_runs, _add_ddo, _add_predict]
+_ADDERS = [_add_demo, _add_compare, _add_corpus, _add_train, _add_runs, _add_ddo, _add_predict]
 
 
 def build_parser() -> argparse.ArgumentParser:

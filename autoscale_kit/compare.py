@@ -24,7 +24,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from autoscale_kit.baselines import (RegMixConfig, mixing_law_optimum, natural_weights, preset_weights,
+from autoscale_kit.baselines import (PRESETS, RegMixConfig, mixing_law_optimum, natural_weights, preset_weights,
                                      regmix_optimum, regmix_sample, uniform_weights)
 from autoscale_kit.ddo import fit_ddo, perturbation_plan, uniform_base
 from autoscale_kit.doremi import DoReMiConfig, run_doremi
@@ -53,6 +53,8 @@ class CompareConfig:
         unknown = set(self.methods) - set(METHODS)
         if unknown:
             raise UserError(f"unknown method(s) {', '.join(sorted(unknown))}; choose from {', '.join(METHODS)}")
+        if "preset" in self.methods and self.preset not in PRESETS:
+            raise UserError(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
         if self.doremi_reference not in ("natural", "uniform"):
             raise UserError(f"doremi_reference must be natural or uniform, got {self.doremi_reference!r}")
 

@@ -186,3 +186,36 @@ def loss_curves_plotly(curves: Mapping[str, Sequence[pd.DataFrame]], column: str
                             line=dict(color=color_of(i)), legendgroup=name, showlegend=j == 0)
     fig.update_layout(title=title, xaxis_title="training tokens", yaxis_title=column, height=420)
     return fig
+
+
+def cost_vs_loss_plotly(table: pd.DataFrame, title: str = "Proxy compute against final loss at the target"):
+    """One point per method: proxy training tokens (x; methods that train no proxy sit at 0 on a
+    linear axis) against mean final validation loss with its spread over seeds."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for i, row in enumerate(table.itertuples(index=False)):
+        err = row.std_final_loss if pd.notna(row.std_final_loss) else 0.0
+        fig.add_scatter(x=[row.proxy_tokens], y=[row.mean_final_loss], mode="markers+text", name=row.method,
+                        text=[row.method], textposition="top center", marker=dict(size=11, color=color_of(i)),
+                        error_y=dict(type="data", array=[err], visible=True))
+    fig.update_layout(title=title, xaxis_title="proxy training tokens", yaxis_title="mean final validation loss",
+                      height=420, showlegend=False)
+    return fig
+
+
+def weights_over_steps(trajectory: Sequence[Sequence[float]], domains: Sequence[str], ax=None,
+                       title: str = "DoReMi: domain weights during the proxy run"):
+    """Each domain's online weight against the training step, with its running mean (the output)."""
+    fig, ax = _axes(ax, (7, 4))
+    arr = np.asarray(trajectory, dtype=float)
+    steps = np.arange(1, len(arr) + 1)
+    running = np.cumsum(arr, axis=0) / steps[:, None]
+    for i, d in enumerate(domains):
+        ax.plot(steps, arr[:, i], color=color_of(i), alpha=0.35, lw=0.8)
+        ax.plot(steps, running[:, i], color=color_of(i), lw=2, label=d)
+    ax.set_xlabel("step")
+    ax.set_ylabel("weight (thin: per step, thick: running mean)")
+    ax.set_title(title)
+    ax.legend(fontsize=8, ncol=2)
+    return fig

@@ -66,8 +66,8 @@ class LightGBMSurrogate(_Surrogate):
         try:
             import lightgbm as lgb
         except ImportError:
-            raise UserError("RegMix's regressor needs LightGBM: pip install 'autoscale-kit[baselines]' "
-                            "(or use the 'linear' surrogate)") from None
+            raise UserError("RegMix's regressor needs LightGBM (a dependency of autoscale_kit): pip install "
+                            "'lightgbm>=4', or use the 'linear' surrogate") from None
         X, y = _check(X, y)
         self.model = lgb.train(self.params, lgb.Dataset(X, y), num_boost_round=self.rounds)
         self.n_features = X.shape[1]

@@ -76,3 +76,20 @@ def test_run_objective_and_bad_methods(comparison):
         run_objective(rec, "loss:nope")
     with pytest.raises(UserError, match="unknown method"):
         CompareConfig(methods=("regmix", "magic"))
+
+
+def test_cli_compare_prints_every_method(comparison, run_cli):
+    config, store, cmp, result = comparison
+    r = run_cli("compare", "--scale", "smoke", "--store", store.root, "--regmix-runs", "12", "--json")
+    assert r.code == 0, r.err
+    import json
+
+    out = json.loads(r.out)
+    rows = {row["method"]: row for row in out["table"]}
+    assert set(rows) == set(result.table["method"])
+    assert rows["regmix"]["proxy_runs"] == 12
+    assert sum(out["weights"]["doremi"].values()) == pytest.approx(1.0)
+    bad = run_cli("compare", "--scale", "smoke", "--store", store.root, "--methods", "regmix,oracle")
+    assert bad.code == 2 and "unknown method" in bad.err
+    bad = run_cli("compare", "--scale", "smoke", "--store", store.root, "--methods", "preset", "--preset", "x")
+    assert bad.code == 2 and "unknown preset" in bad.err

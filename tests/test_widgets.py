@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 
 pytest.importorskip("ipywidgets")
@@ -78,3 +80,22 @@ def test_oracle_lab_moves_the_true_optimum():
     # under pure power laws the AutoScale prediction from exact optima is exact
     assert lab.state["excess"]["AutoScale prediction"] == pytest.approx(0.0, abs=1e-9)
     assert lab.state["excess"]["uniform"] > 0
+
+
+def test_surrogate_explorer_refits_on_change():
+    from autoscale_kit.tables import read_mixture_losses
+    from autoscale_kit.widgets import SurrogateExplorer
+
+    rng = np.random.default_rng(0)
+    W = rng.dirichlet(np.ones(3), 80)
+    losses = pd.DataFrame({"lin": 2 + W @ np.array([0.3, -0.2, 0.5]), "bowl": 1 + ((W - 0.3) ** 2).sum(axis=1)})
+    mix = pd.DataFrame(W, columns=["a", "b", "c"])
+    train = read_mixture_losses(mix.iloc[:60], losses.iloc[:60])
+    test = read_mixture_losses(mix.iloc[60:].reset_index(drop=True), losses.iloc[60:].reset_index(drop=True))
+    ex = SurrogateExplorer(train, test, target="lin", surrogate="linear")
+    assert ex.state["spearman"] == pytest.approx(1.0)
+    assert list(ex.figure.data[0].x) == list(losses["lin"].iloc[60:])
+    ex.target.value = "bowl"  # a plane cannot rank a bowl
+    assert ex.state["spearman"] < 0.9
+    ex.surrogate.value = "regmix-lightgbm"
+    assert ex.state["spearman"] > 0.8 and "regmix-lightgbm" in ex.figure.layout.title.text
