@@ -18,7 +18,6 @@ Design choices:
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import asdict, dataclass, field, replace
 from typing import Mapping, Sequence

@@ -93,3 +93,17 @@ def test_cli_compare_prints_every_method(comparison, run_cli):
     assert bad.code == 2 and "unknown method" in bad.err
     bad = run_cli("compare", "--scale", "smoke", "--store", store.root, "--methods", "preset", "--preset", "x")
     assert bad.code == 2 and "unknown preset" in bad.err
+
+
+def test_comparison_plots(comparison):
+    from autoscale_kit.plots import cost_vs_loss_plotly, weights_over_steps
+
+    _, _, _, result = comparison
+    fig = cost_vs_loss_plotly(result.table)
+    assert [t.name for t in fig.data] == list(result.table["method"])
+    assert [t.x[0] for t in fig.data] == list(result.table["proxy_tokens"])
+    d = result.methods.details["doremi"]
+    fig = weights_over_steps(d.trajectory, d.domains)
+    thick = [line for line in fig.axes[0].lines if line.get_linewidth() == 2]
+    assert len(thick) == len(d.domains)
+    assert np.allclose([line.get_ydata()[-1] for line in thick], [d.weights[x] for x in d.domains])
