@@ -65,9 +65,9 @@ class LightGBMSurrogate(_Surrogate):
     def fit(self, X, y):
         try:
             import lightgbm as lgb
-        except ImportError:
-            raise UserError("RegMix's regressor needs LightGBM (a dependency of autoscale_kit): pip install "
-                            "'lightgbm>=4', or use the 'linear' surrogate") from None
+        except (ImportError, OSError) as exc:  # OSError: the system lacks libgomp (apt install libgomp1)
+            raise UserError(f"RegMix's regressor needs LightGBM, which failed to load ({exc}); pip install "
+                            "'lightgbm>=4' (on Linux it also needs libgomp1), or use the 'linear' surrogate") from None
         X, y = _check(X, y)
         self.model = lgb.train(self.params, lgb.Dataset(X, y), num_boost_round=self.rounds)
         self.n_features = X.shape[1]
