@@ -38,6 +38,7 @@ EXPECT = {
     "05_validate": {"plots": 1, "widgets": 0},
     "06_paper_figures": {"plots": 1, "widgets": 0},
     "07_oracle_lab": {"plots": 2, "widgets": 1},
+    "08_compare_methods": {"plots": 4, "widgets": 1},
 }
 
 
