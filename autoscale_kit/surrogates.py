@@ -151,7 +151,8 @@ class MixingLawSurrogate(_Surrogate):
 
     @staticmethod
     def _model(p, X):
-        return np.exp(p[0]) + np.exp(p[1] + X @ p[2:])
+        # the exponent is clipped so that a wild trial step of the solver cannot overflow
+        return np.exp(p[0]) + np.exp(np.clip(p[1] + X @ p[2:], -50.0, 50.0))
 
     def fit(self, X, y):
         X, y = _check(X, y)
