@@ -32,6 +32,7 @@ from autoscale_kit.errors import UserError
 from autoscale_kit.mixture import Mixture
 from autoscale_kit.pipeline import StudyConfig, StudyResult, available_tokens, ddo_specs, run_study, summarize_speedup
 from autoscale_kit.predict import predict_optimum
+from autoscale_kit.surrogates import SURROGATES, make_surrogate
 from autoscale_kit.runs import RunRecord, RunSpec, RunStore, _token_data, corpus_fingerprint, run_many
 
 METHODS = ("natural", "preset", "regmix", "mixing-law", "doremi")  # besides autoscale, ddo-reused, uniform
@@ -115,6 +116,7 @@ def method_weights(config: StudyConfig, store: RunStore, compare: CompareConfig 
         records = run_many(specs, store, executor=executor, workers=config.workers, progress=progress)
         mixes = [{d: r.tokens.get(d, 0) for d in domains} for r in records]
         cost = _cost(records)
+        details["regmix_runs"] = records
         if "regmix" in compare.methods:
             y = [run_objective(r, config.objective) for r in records]
             res = regmix_optimum(mixes, y, natural, compare.regmix)
@@ -166,6 +168,38 @@ def compare_methods(config: StudyConfig, store: RunStore | str = "runs", compare
         rows.append({"method": name, **{k: costs[name].get(k) for k in ("proxy_runs", "proxy_tokens", "proxy_flops")},
                      "shared_runs": costs[name].get("note", ""), **speed.loc[name].to_dict()})
     return Comparison(study, methods, pd.DataFrame(rows))
+
+
+def surrogate_cv(weights, losses, names=SURROGATES, *, folds: int = 5, seed: int = 0) -> dict[str, float]:
+    """How well each surrogate ranks runs it was not fitted on: the Spearman correlation of
+    k-fold out-of-fold predictions with the measured losses. A low value says the proxy runs are
+    too noisy (or too few) for that method's optimum to mean much."""
+    from scipy.stats import spearmanr
+
+    X = np.asarray(weights, dtype=float)
+    y = np.asarray(losses, dtype=float)
+    if len(y) < 2 * folds:
+        raise UserError(f"{len(y)} runs are too few for {folds}-fold cross-validation (need {2 * folds})")
+    order = np.random.default_rng(seed).permutation(len(y))
+    out = {}
+    for name in names:
+        pred = np.empty_like(y)
+        for fold in np.array_split(order, folds):
+            train = np.setdiff1d(order, fold)
+            pred[fold] = make_surrogate(name).fit(X[train], y[train]).predict(X[fold])
+        out[name] = float(spearmanr(pred, y).statistic)
+    return out
+
+
+def regmix_runs_cv(comparison: "Comparison", folds: int = 5) -> dict[str, float]:
+    """`surrogate_cv` on the RegMix proxy runs of a comparison, against the study's objective."""
+    recs = comparison.methods.details.get("regmix_runs")
+    if not recs:
+        raise UserError("this comparison trained no RegMix runs (add 'regmix' or 'mixing-law' to the methods)")
+    domains = list(comparison.study.scales[0].ddo.weights)
+    X = np.array([[r.tokens.get(d, 0) for d in domains] for r in recs], dtype=float)
+    y = [run_objective(r, comparison.study.config.objective) for r in recs]
+    return surrogate_cv(X / X.sum(axis=1, keepdims=True), y, folds=folds)
 
 
 # --- on a synthetic oracle ----------------------------------------------------------------------

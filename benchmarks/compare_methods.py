@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from autoscale_kit.compare import CompareConfig, METHODS, compare_methods, compare_on_oracle  # noqa: E402
+from autoscale_kit.compare import (CompareConfig, METHODS, compare_methods, compare_on_oracle,  # noqa: E402
+                                   regmix_runs_cv)
 from autoscale_kit.oracle import random_oracle  # noqa: E402
 from autoscale_kit.pipeline import study_config  # noqa: E402
 
@@ -64,7 +65,11 @@ def corpus_part(args) -> dict:
     cols = ["method", "proxy_runs", "proxy_tokens", "proxy_flops", "mean_final_loss", "std_final_loss",
             "mean_saving", "reached"]
     print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    return {"scale": args.scale, "config": config.to_dict(), "table": table.to_dict(orient="records"),
+    cv = regmix_runs_cv(result) if "regmix_runs" in result.methods.details else {}
+    if cv:
+        print("\nsurrogates on the RegMix runs, 5-fold out-of-fold Spearman against the objective:")
+        print("  " + ", ".join(f"{m} {rho:.3f}" for m, rho in cv.items()))
+    return {"scale": args.scale, "surrogate_cv": cv, "config": config.to_dict(), "table": table.to_dict(orient="records"),
             "weights": {n: m.weights for n, m in result.study.mixtures.items()}, "seconds": time.time() - t0}
 
 

@@ -66,6 +66,18 @@ if "doremi" in comparison.methods.details:
     weights_over_steps(d.trajectory, d.domains)
 
 # %% [markdown]
+# ## Can the proxies be trusted?
+# RegMix and the mixing law are only as good as their fit. Refit each surrogate on four fifths of
+# the RegMix runs and rank the fifth it did not see: a Spearman correlation near 1 means the
+# proxy runs order mixtures reliably; near 0, the chosen mixture is mostly noise.
+
+# %%
+from autoscale_kit.compare import regmix_runs_cv
+
+if "regmix_runs" in comparison.methods.details:
+    print(pd.Series(regmix_runs_cv(comparison), name="out-of-fold Spearman"))
+
+# %% [markdown]
 # ## Surrogates on measured data no one here produced
 # RegMix released 512 + 256 proxy runs (1M-parameter models, 17 Pile domains). Pick a surrogate
 # and a validation loss: each is fitted on the 512 and ranks the 256 held-out mixtures.

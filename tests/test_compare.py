@@ -107,3 +107,26 @@ def test_comparison_plots(comparison):
     thick = [line for line in fig.axes[0].lines if line.get_linewidth() == 2]
     assert len(thick) == len(d.domains)
     assert np.allclose([line.get_ydata()[-1] for line in thick], [d.weights[x] for x in d.domains])
+
+
+def test_surrogate_cross_validation():
+    from autoscale_kit.compare import surrogate_cv
+
+    rng = np.random.default_rng(0)
+    X = rng.dirichlet(np.ones(3), 40)
+    y = 2 + X @ np.array([0.5, -0.3, 0.1])
+    cv = surrogate_cv(X, y, names=("linear", "regmix-lightgbm"))
+    assert cv["linear"] == pytest.approx(1.0)
+    noise = surrogate_cv(X, rng.normal(size=40), names=("linear",))  # nothing to learn
+    assert abs(noise["linear"]) < 0.5
+    with pytest.raises(UserError, match="too few"):
+        surrogate_cv(X[:6], y[:6])
+
+
+def test_cross_validation_on_a_comparisons_regmix_runs(comparison):
+    from autoscale_kit.compare import regmix_runs_cv
+
+    _, _, _, result = comparison
+    cv = regmix_runs_cv(result, folds=3)
+    assert set(cv) == {"regmix-lightgbm", "linear", "ddo-law", "mixing-law"}
+    assert all(-1 <= v <= 1 for v in cv.values())
