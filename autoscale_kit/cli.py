@@ -414,7 +414,7 @@ def _add_compare(sub) -> None:
     p.add_argument("--store", default="runs", help="run store folder (default: runs)")
     p.add_argument("--workers", type=int, default=None, help="local worker processes")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.add_argument("--json", action="store_true", help="print one JSON object (table and weights)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (table, weights, the study's summary)")
     p.set_defaults(command="compare")
 
 
@@ -430,8 +430,7 @@ def _run_compare(args: argparse.Namespace) -> int:
     config = study_config(args.scale, **({"workers": args.workers} if args.workers else {}))
     result = compare_methods(config, args.store, cmp, progress=not (args.quiet or args.json))
     if args.json:
-        _print_json(_json_safe({"table": result.table.to_dict(orient="records"),
-                                "weights": {n: m.weights for n, m in result.study.mixtures.items()}}))
+        _print_json(_json_safe(result.summary()))
         return 0
     import pandas as pd
 

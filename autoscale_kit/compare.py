@@ -11,7 +11,9 @@ Two arenas:
 Proxy compute is counted in training tokens and FLOPs (6 × parameters × tokens; DoReMi adds
 2 × N × D for the reference model scoring the proxy's batches). By default RegMix gets the same
 proxy tokens as DDO (its runs at DDO's smallest scale), and Data Mixing Laws is fitted on the same
-runs as RegMix (shared cost, said so in the table).
+runs as RegMix (shared cost, said so in the table). RegMix regresses the study's objective itself;
+the mixing law is fitted per validation domain on losses and minimises their mean (for a
+`mean-ppl` study too), or the one domain of a `loss:`/`ppl:` objective.
 """
 
 from __future__ import annotations
