@@ -10,6 +10,10 @@ Each has `fit(X, y)` and `predict(X)`, X of shape (runs, domains) holding weight
 - `mixing-law`  Data Mixing Laws' form L(w) = c + k·exp(Σ_j t_j w_j), fitted with a Huber loss
                 from several starts (for each floor c, log(L − c) is linear in w: that gives t).
 `make_surrogate(name)` builds one by name; `SURROGATES` lists the names.
+
+ARCHITECTURE.md files "the forms used by baselines" under `laws`; these are regressors over whole
+mixtures (RegMix, Data Mixing Laws, the benchmark on RegMix's data) rather than DDO's per-domain
+fits, so they live here, next to each other, behind one interface.
 """
 
 from __future__ import annotations
