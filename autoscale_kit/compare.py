@@ -28,7 +28,7 @@ import pandas as pd
 
 from autoscale_kit.baselines import (PRESETS, RegMixConfig, mixing_law_optimum, natural_weights, preset_weights,
                                      regmix_optimum, regmix_sample, uniform_weights)
-from autoscale_kit.ddo import fit_ddo, perturbation_plan, uniform_base
+from autoscale_kit.ddo import fit_ddo, objective_from, perturbation_plan, uniform_base
 from autoscale_kit.doremi import DoReMiConfig, run_doremi
 from autoscale_kit.errors import UserError
 from autoscale_kit.mixture import Mixture
@@ -63,16 +63,10 @@ class CompareConfig:
 
 
 def run_objective(record: RunRecord, objective: str) -> float:
-    """The study's objective for one stored run (works for mixtures with zero-token domains)."""
+    """The study's objective for one stored run (works for mixtures with zero-token domains,
+    which a runs table refuses)."""
     v = record.val_loss
-    if objective == "mean-loss":
-        return float(np.mean(list(v.values())))
-    if objective == "mean-ppl":
-        return float(np.mean([math.exp(x) for x in v.values()]))
-    for prefix, f in (("loss:", float), ("ppl:", math.exp)):
-        if objective.startswith(prefix) and objective[len(prefix):] in v:
-            return float(f(v[objective[len(prefix):]]))
-    raise UserError(f"objective {objective!r} is not mean-loss, mean-ppl, loss:<domain> or ppl:<domain> of {', '.join(v)}")
+    return float(objective_from(tuple(v), v.__getitem__, lambda d: math.exp(v[d]), objective))
 
 
 def _cost(records: Sequence[RunRecord]) -> dict:
@@ -216,14 +210,15 @@ def compare_on_oracle(oracle, scales: Sequence[float], target: float, *, regmix:
     `regmix.runs` is 0; the prior is uniform (an oracle has no data sizes)."""
     scales = sorted(scales)
     domains = oracle.domains
-    ddo_optima, ddo_tokens = [], 0.0
+    ddo_optima, plan_tokens = [], []
     for i, total in enumerate(scales):
         plan = perturbation_plan(uniform_base(domains, total), ratios)
         runs = oracle.measure(plan, noise=noise, seed=1000 * seed + i)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ddo_optima.append(fit_ddo(runs, "mean-loss", min_ratio=min_ratio, ambiguity=False).tokens)
-        ddo_tokens += sum(r.mixture.total for r in plan)
+        plan_tokens.append(sum(r.mixture.total for r in plan))
+    ddo_tokens = sum(plan_tokens)
     prior = uniform_weights(domains)
     n = regmix.runs or max(2, round(ddo_tokens / scales[0]))
     samples = regmix_sample(prior, replace(regmix, runs=n, seed=regmix.seed + seed))
@@ -238,7 +233,7 @@ def compare_on_oracle(oracle, scales: Sequence[float], target: float, *, regmix:
         "mixing-law": mixing_law_optimum(samples, losses, domains).weights,
     }
     best = oracle.objective(oracle.optimum(target))
-    spent = {"autoscale": ddo_tokens, "ddo-reused": sum(r.mixture.total for r in perturbation_plan(
-        uniform_base(domains, scales[-1]), ratios)), "uniform": 0.0, "regmix": n * scales[0], "mixing-law": n * scales[0]}
+    spent = {"autoscale": ddo_tokens, "ddo-reused": plan_tokens[-1], "uniform": 0.0, "regmix": n * scales[0],
+             "mixing-law": n * scales[0]}
     return {m: {"excess": oracle.objective(Mixture.from_weights(w, target)) - best, "proxy_tokens": spent[m],
                 "weights": w} for m, w in mixtures.items()}

@@ -226,21 +226,27 @@ def solve_separable(k, a, b, total: float, lower=0.0, upper=None) -> SeparableSo
 
 # --- fitting a runs table ----------------------------------------------------------------------
 
-def objective_values(table: RunsTable, objective: str) -> np.ndarray:
-    """The scalar objective of every run (lower is better), in the objective's own unit."""
-    evals = table.eval_domains
+def objective_from(domains: Sequence[str], loss, ppl, objective: str):
+    """The objective from per-domain validation numbers given as functions of the domain name
+    (`loss(d)`, `ppl(d)`: arrays or scalars), so that a runs table and a single stored run share
+    one definition of every objective."""
     if objective == "mean-ppl":
-        return np.mean([table.domain_ppl(d) for d in evals], axis=0)
+        return np.mean([ppl(d) for d in domains], axis=0)
     if objective == "mean-loss":
-        return np.mean([table.domain_loss(d) for d in evals], axis=0)
-    for prefix, getter in (("loss:", table.domain_loss), ("ppl:", table.domain_ppl)):
+        return np.mean([loss(d) for d in domains], axis=0)
+    for prefix, getter in (("loss:", loss), ("ppl:", ppl)):
         if objective.startswith(prefix):
             domain = objective[len(prefix):].strip()
-            if domain not in evals:
+            if domain not in domains:
                 raise UserError(f"objective {objective!r}: no validation column for domain {domain!r}; "
-                                f"domains are {', '.join(evals)}")
+                                f"domains are {', '.join(domains)}")
             return getter(domain)
     raise UserError(f"unknown objective {objective!r}; use mean-ppl, mean-loss, loss:<domain> or ppl:<domain>")
+
+
+def objective_values(table: RunsTable, objective: str) -> np.ndarray:
+    """The scalar objective of every run (lower is better), in the objective's own unit."""
+    return objective_from(table.eval_domains, table.domain_loss, table.domain_ppl, objective)
 
 
 @dataclass(frozen=True)

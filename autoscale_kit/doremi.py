@@ -19,9 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -31,6 +28,7 @@ import numpy as np
 from autoscale_kit.errors import UserError
 from autoscale_kit.mixture import Mixture
 from autoscale_kit.proxy import IGNORE, ProxyConfig, StepBatch, TokenData, train_proxy
+from autoscale_kit.runs import write_folder
 
 
 @dataclass(frozen=True)
@@ -148,12 +146,6 @@ def run_doremi(data: TokenData, total: int, reference_weights: Mapping[str, floa
                        domains, ref_w, ref_result.val_loss, result.val_loss, tokens, n,
                        float(6 * n * int(sum(ref_result.tokens.values())) + 6 * n * tokens + 2 * n * tokens))
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.parent / f".tmp-{path.name}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        tmp.mkdir()
-        (tmp / "result.json").write_text(json.dumps({**asdict(out), "domains": list(domains)}, indent=1))
-        try:
-            os.rename(tmp, path)
-        except OSError:
-            shutil.rmtree(tmp, ignore_errors=True)
+        write_folder(path, {"result.json": json.dumps({**asdict(out), "domains": list(domains)}, indent=1)},
+                     complete="result.json")
     return out

@@ -126,6 +126,25 @@ class RunRecord:
         return Mixture(self.config["mixture"])
 
 
+def write_folder(path: Path, files: dict[str, str], complete: str = MARKER) -> None:
+    """Write `files` (name → text, in order) into the folder `path` atomically: under a temporary
+    name beside it, then renamed into place. If another process finished the same folder first
+    (its `complete` file exists), theirs is kept; a stale unfinished folder is replaced."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".tmp-{path.name}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    tmp.mkdir()
+    for name, text in files.items():
+        (tmp / name).write_text(text)
+    try:
+        os.rename(tmp, path)
+    except OSError:
+        if (path / complete).is_file():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+            os.rename(tmp, path)
+
+
 class RunStore:
     """A folder of run folders. Safe to share between processes: each run is renamed into place."""
 
@@ -177,9 +196,6 @@ class RunStore:
         ref = spec.corpus
         data = _token_data(ref, spec.config.tokenizer, spec.config.seq_len, spec.config.val_tokens)
         result = train_proxy(data, spec.mixture, spec.config, progress=progress)
-        self.root.mkdir(parents=True, exist_ok=True)
-        tmp = self.root / f".tmp-{key}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        tmp.mkdir()
         config = {"key": key, "label": spec.label, **spec.identity(),
                   "corpus_source": ref.source}
         metrics = {
@@ -188,18 +204,12 @@ class RunStore:
             "wall_time": result.wall_time, "device": result.device, "tokens_per_second": result.tokens_per_second,
             "finished_at": time.time(),
         }
-        (tmp / "config.json").write_text(json.dumps(config, indent=2))
-        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        pd.DataFrame(result.curve).to_csv(tmp / "curve.csv", index=False)
-        (tmp / MARKER).write_text(time.strftime("%Y-%m-%dT%H:%M:%S") + "\n")  # written last
-        try:
-            os.rename(tmp, self.path(key))
-        except OSError:  # another worker finished the same run first, or a stale unfinished folder
-            if self.is_done(key):
-                shutil.rmtree(tmp, ignore_errors=True)
-            else:
-                shutil.rmtree(self.path(key), ignore_errors=True)
-                os.rename(tmp, self.path(key))
+        write_folder(self.path(key), {
+            "config.json": json.dumps(config, indent=2),
+            "metrics.json": json.dumps(metrics, indent=2),
+            "curve.csv": pd.DataFrame(result.curve).to_csv(index=False),
+            MARKER: time.strftime("%Y-%m-%dT%H:%M:%S") + "\n",  # written last
+        })
         return self.load(key)
 
     def table(self, records: Iterable[RunRecord] | None = None) -> pd.DataFrame:

@@ -338,7 +338,7 @@ def read_mixture_losses(mixtures, losses, *, id_column: str = "index") -> Mixtur
         los = los.drop(columns=[c for c in (id_column,) if c in los.columns])
     if mix.shape[1] == 0:
         raise UserError(f"{mname} has no mixture columns")
-    W = np.column_stack([_numbers(mix[c], c, mname) for c in mix.columns])
+    W = np.column_stack([_numeric_column(mix, c, mname, lower=-math.inf, what="a weight") for c in mix.columns])
     if (W < 0).any():
         r, c = np.argwhere(W < 0)[0]
         raise UserError(f"{mname}: column {mix.columns[c]!r}, row {r + 1} is {W[r, c]:g}; weights must be >= 0")
@@ -352,15 +352,6 @@ def read_mixture_losses(mixtures, losses, *, id_column: str = "index") -> Mixtur
     return MixtureLosses(tuple(str(c) for c in mix.columns), W / sums[:, None], pd.DataFrame(numeric), runs)
 
 
-def _numbers(column: pd.Series, name: str, file: str) -> np.ndarray:
-    values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
-    bad = ~np.isfinite(values)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise UserError(f"{file}: column {name!r}, row {i + 1} holds {column.iloc[i]!r}, not a finite number")
-    return values
-
-
 def loss_column(table: MixtureLosses, target: str) -> np.ndarray:
     """One loss column by exact name, or by the unique column containing `target`; checked finite."""
     cols = list(table.losses.columns)
@@ -372,4 +363,4 @@ def loss_column(table: MixtureLosses, target: str) -> np.ndarray:
             raise UserError(f"loss column {target!r} {'is ambiguous' if hits else 'not found'}; "
                             f"columns: {', '.join(hits or cols)}")
         name = hits[0]
-    return _numbers(table.losses[name], name, "the loss file")
+    return _numeric_column(table.losses, name, "the loss file", lower=-math.inf, what="a loss")

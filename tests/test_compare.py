@@ -72,8 +72,10 @@ def test_run_objective_and_bad_methods(comparison):
     assert run_objective(rec, "mean-loss") == pytest.approx(rec.mean_val_loss)
     d = next(iter(rec.val_loss))
     assert run_objective(rec, f"ppl:{d}") == pytest.approx(np.exp(rec.val_loss[d]))
-    with pytest.raises(UserError, match="not mean-loss"):
+    with pytest.raises(UserError, match="no validation column for domain 'nope'"):
         run_objective(rec, "loss:nope")
+    with pytest.raises(UserError, match="unknown objective"):
+        run_objective(rec, "median")
     with pytest.raises(UserError, match="unknown method"):
         CompareConfig(methods=("regmix", "magic"))
 
