@@ -26,7 +26,7 @@ from autoscale_kit.surrogates import MixingLawSurrogate, make_surrogate
 
 # LLaMA's RedPajama-domain weights (Touvron et al. 2023, Table 1) and DoReMi's token-count
 # baseline for RedPajama (`configs/rp_baseline.json`).
-PRESETS: dict[str, dict[str, float]] = {
+MIXTURE_PRESETS: dict[str, dict[str, float]] = {
     "llama": {"common_crawl": 0.67, "c4": 0.15, "github": 0.045, "wikipedia": 0.045, "book": 0.045,
               "arxiv": 0.025, "stackexchange": 0.02},
     "redpajama-tokens": {"common_crawl": 0.7256, "c4": 0.1446, "github": 0.0488, "book": 0.0215,
@@ -64,9 +64,9 @@ def preset_weights(name: str, domains: Sequence[str] | None = None,
     With `domains` and no mapping, the preset's names must be the domains, or some of the bundled
     corpus's seven (renamed by BUNDLED_ANALOGUES). A preset covering more than `domains` is
     restricted to them and renormalised (a study on a subset of the corpus)."""
-    if name not in PRESETS:
-        raise UserError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
-    weights = PRESETS[name]
+    if name not in MIXTURE_PRESETS:
+        raise UserError(f"unknown preset mixture {name!r}; choose one of {', '.join(MIXTURE_PRESETS)}")
+    weights = MIXTURE_PRESETS[name]
     if mapping is None and domains is not None and set(domains) <= set(BUNDLED_ANALOGUES.values()):
         mapping = BUNDLED_ANALOGUES
     if mapping is not None:

@@ -11,7 +11,6 @@ import argparse
 import json
 import math
 import sys
-import warnings
 from typing import Callable, Sequence
 
 from autoscale_kit.errors import UserError
@@ -106,6 +105,17 @@ def _tokens_arg(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _domain_list(text: str, flag: str) -> tuple[str, ...]:
+    """'a,b' → ('a', 'b'); empty names and repeats are errors."""
+    names = [d.strip() for d in str(text).split(",")]
+    if any(not d for d in names):
+        raise UserError(f"{flag}: empty domain name in {text!r}; separate names with single commas")
+    twice = sorted({d for d in names if names.count(d) > 1})
+    if twice:
+        raise UserError(f"{flag}: domain {twice[0]!r} is named twice")
+    return tuple(names)
+
+
 def _print_warnings(messages) -> None:
     for m in messages:
         print(f"warning: {m}", file=sys.stderr)
@@ -123,6 +133,9 @@ def _add_ddo(sub) -> None:
     p.add_argument("--objective", default="mean-ppl",
                    help="what to minimise: mean-ppl (default, the paper's: mean of per-domain perplexities), "
                         "mean-loss (mean of per-domain losses in nats), loss:<domain> or ppl:<domain>")
+    p.add_argument("--validation", default=None,
+                   help="comma-separated validation domains the objective averages (default: every loss:/ppl: "
+                        "column, evaluation-only domains included)")
     p.add_argument("--min-ratio", type=float, default=0.2,
                    help="lower bound per domain as a fraction of its base quantity (default 0.2, the paper's)")
     p.add_argument("--max-ratio", type=float, default=None,
@@ -140,21 +153,21 @@ def _add_ddo(sub) -> None:
 def _run_ddo(args: argparse.Namespace) -> int:
     from autoscale_kit.ddo import fit_ddo
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = fit_ddo(args.runs, args.objective, min_ratio=args.min_ratio, max_ratio=args.max_ratio,
-                         amplitude=args.amplitude, base=args.base, ambiguity=not args.no_ambiguity)
+    validation = _domain_list(args.validation, "--validation") if args.validation else None
+    result = fit_ddo(args.runs, args.objective, validation=validation, min_ratio=args.min_ratio,
+                     max_ratio=args.max_ratio, amplitude=args.amplitude, base=args.base,
+                     ambiguity=not args.no_ambiguity)
     if args.json:
         _print_json(_json_safe(result.to_dict()))
         return 0
-    print(f"DDO on {args.runs}: objective {result.objective}, base run {result.base_run}, "
-          f"total {result.tokens.total:.6g}")
+    print(f"DDO on {args.runs}: objective {result.objective} over {', '.join(result.validation)}, "
+          f"base run {result.base_run}, total {result.optimum.total:.6g}")
     header = f"{'domain':<20} {'tokens':>12} {'weight':>8} {'x':>8} {'bound':>6} " \
              f"{'a':>10} {'b':>10} {'c':>10} {'k':>10} {'rmse':>9}"
     print(header)
-    for d in result.tokens.domains:
+    for d in result.optimum.domains:
         f = result.fits[d]
-        print(f"{d:<20} {result.tokens[d]:>12.6g} {result.weights[d]:>8.4f} {result.relative[d]:>8.4f} "
+        print(f"{d:<20} {result.optimum[d]:>12.6g} {result.weights[d]:>8.4f} {result.relative[d]:>8.4f} "
               f"{result.at_bound.get(d, ''):>6} {f.a:>10.5g} {f.b:>10.5g} {f.c:>10.5g} {f.k:>10.5g} {f.rmse:>9.2g}")
     print(f"base objective {result.base_objective:.6g}; predicted at the optimum {result.predicted_objective:.6g}; "
           f"multiplier {result.multiplier:.6g}")
@@ -199,12 +212,12 @@ def _run_predict(args: argparse.Namespace) -> int:
         _print_json(_json_safe({**pred.to_dict(), "scales": list(labels)}))
         return 0
     t = "" if pred.path_parameter is None else f", path parameter t = {pred.path_parameter:.6g}"
-    print(f"AutoScale prediction ({pred.method}{t}) at total {pred.tokens.total:.6g} "
+    print(f"AutoScale prediction ({pred.method}{t}) at total {pred.optimum.total:.6g} "
           f"from scales {', '.join(f'{x:.4g}' for x in pred.input_totals)}")
     diag = pred.path is not None and len(pred.input_totals) > 2
     print(f"{'domain':<20} {'tokens':>14} {'weight':>8}" + (f" {'max|res|':>9} {'R2':>7}" if diag else ""))
-    for d in pred.tokens.domains:
-        line = f"{d:<20} {pred.tokens[d]:>14.6g} {pred.weights[d]:>8.4f}"
+    for d in pred.optimum.domains:
+        line = f"{d:<20} {pred.optimum[d]:>14.6g} {pred.weights[d]:>8.4f}"
         if diag and d in pred.path.domains:
             line += f" {pred.path.max_abs_residual[d]:>9.3g} {pred.path.r_squared[d]:>7.4f}"
         if d in pred.pinned:
@@ -306,7 +319,7 @@ def _run_train(args: argparse.Namespace) -> int:
     rec = RunStore(args.store).run(spec, progress=not args.quiet)
     if args.json:
         _print_json({"run": rec.key, "path": str(rec.path), "tokens": rec.tokens, "val_loss": rec.val_loss,
-                     "mean_val_loss": rec.mean_val_loss, "wall_time": rec.metrics["wall_time"]})
+                     "mean_val_loss": rec.mean_val_loss, "wall_time": rec.wall_time})
     else:
         print(f"run {rec.key}  ({rec.path})")
         print(f"{'domain':>14} {'tokens':>12} {'val loss':>9} {'bits/byte':>9}")
@@ -397,9 +410,10 @@ def _run_demo(args: argparse.Namespace) -> int:
 # --- compare ---------------------------------------------------------------------------------
 
 def _add_compare(sub) -> None:
-    from autoscale_kit.compare import METHODS
+    from autoscale_kit.methods import peer_methods
     from autoscale_kit.pipeline import SCALES
 
+    METHODS = peer_methods("corpus")
     p = sub.add_parser("compare", help="AutoScale against the peer methods (natural, a preset, RegMix, Data Mixing "
                                        "Laws, DoReMi), all validated at the target scale",
                        description="Train what each peer method needs, validate every method's mixture at the "
@@ -408,7 +422,8 @@ def _add_compare(sub) -> None:
     p.add_argument("--scale", default="small", help=f"study size: {', '.join(SCALES)} (default: small)")
     p.add_argument("--methods", default=",".join(METHODS), help=f"peer methods, comma-separated (default: all of "
                                                                 f"{', '.join(METHODS)})")
-    p.add_argument("--preset", default="llama", help="the fixed preset for the 'preset' method (llama, redpajama-tokens)")
+    p.add_argument("--mixture-preset", default="llama",
+                   help="the published mixture of the 'preset' method (llama, redpajama-tokens)")
     p.add_argument("--regmix-runs", type=int, default=0, help="RegMix proxy runs (default 0: as many as DDO's proxy "
                                                               "tokens buy at DDO's smallest scale)")
     p.add_argument("--store", default="runs", help="run store folder (default: runs)")
@@ -421,12 +436,16 @@ def _add_compare(sub) -> None:
 def _run_compare(args: argparse.Namespace) -> int:
     from autoscale_kit.baselines import RegMixConfig
     from autoscale_kit.compare import CompareConfig, compare_methods
+    from autoscale_kit.methods import peer_methods
     from autoscale_kit.pipeline import study_config
 
     if args.regmix_runs < 0:
         raise UserError(f"--regmix-runs must be >= 0, got {args.regmix_runs}")
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
-    cmp = CompareConfig(methods=methods, preset=args.preset, regmix=RegMixConfig(runs=args.regmix_runs))
+    unknown = [m for m in methods if m not in peer_methods("corpus")]
+    if unknown:
+        raise UserError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(peer_methods('corpus'))}")
+    cmp = CompareConfig(methods=methods, mixture_preset=args.mixture_preset, regmix=RegMixConfig(runs=args.regmix_runs))
     config = study_config(args.scale, **({"workers": args.workers} if args.workers else {}))
     result = compare_methods(config, args.store, cmp, progress=not (args.quiet or args.json))
     if args.json:

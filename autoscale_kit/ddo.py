@@ -24,7 +24,6 @@ Design choices:
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
@@ -33,9 +32,9 @@ import pandas as pd
 from scipy.optimize import brentq
 
 from autoscale_kit.errors import UserError
-from autoscale_kit.laws import LawWarning, PowerLawFit, fit_power_law_best, fit_power_law_starts, same_fit
+from autoscale_kit.laws import PowerLawFit, fit_power_law_best, fit_power_law_starts, same_fit
 from autoscale_kit.mixture import Mixture
-from autoscale_kit.tables import RunsTable, find_base_run, read_runs_table
+from autoscale_kit.tables import BaseRun, RunsTable, find_base_run, read_runs_table
 
 OBJECTIVES = ("mean-ppl", "mean-loss", "loss:<domain>", "ppl:<domain>")
 
@@ -99,6 +98,42 @@ def plan_table(plan: Sequence[PlannedRun]) -> pd.DataFrame:
                          **{f"tokens:{d}": [p.mixture[d] for p in plan] for d in domains}})
 
 
+@dataclass(frozen=True)
+class MeasuredPlan:
+    """DDO's input when the plan is known: the measured runs as a table, and which row is the base
+    and which domain every other row perturbs — taken from the plan, not re-derived from float
+    token vectors (that, `tables.find_base_run`, is only for hand-typed tables)."""
+
+    table: RunsTable
+    layout: BaseRun
+
+    @classmethod
+    def from_runs(cls, plan: Sequence[PlannedRun], records) -> "MeasuredPlan":
+        """`records[i]` measured `plan[i]` (a plan repeated per seed is fine: equal planned runs are
+        replicates). Records: anything `RunsTable.from_records` takes."""
+        plan, records = list(plan), list(records)
+        if len(plan) != len(records):
+            raise UserError(f"{len(plan)} planned runs but {len(records)} measured ones; give one record per run")
+        table = RunsTable.from_records(records, source="the DDO runs")
+        if table.domains != plan[0].mixture.domains:
+            raise UserError(f"the runs train on {', '.join(table.domains)} but the plan on "
+                            f"{', '.join(plan[0].mixture.domains)}")
+        base = [i for i, p in enumerate(plan) if p.domain is None]
+        if not base:
+            raise UserError("the plan has no base run")
+        perturbed = {d: tuple(i for i, p in enumerate(plan) if p.domain == d) for d in table.domains}
+        return cls(table, BaseRun(base[0], tuple(base), perturbed, table.tokens[base[0]].copy()))
+
+
+def _table_and_layout(runs, base=None) -> tuple[RunsTable, BaseRun]:
+    if isinstance(runs, MeasuredPlan):
+        if base is not None:
+            raise UserError("the base run of a measured plan is known; do not pass `base`")
+        return runs.table, runs.layout
+    table = runs if isinstance(runs, RunsTable) else read_runs_table(runs)
+    return table, find_base_run(table, base=base)
+
+
 def perturbation_effects(runs, metric: str = "loss", ratio: str = "up") -> pd.DataFrame:
     """The paper's heat-map table: rows = perturbed training domain, columns = validation domains
     and their mean; value = metric(perturbed run) − metric(base run).
@@ -110,8 +145,7 @@ def perturbation_effects(runs, metric: str = "loss", ratio: str = "up") -> pd.Da
         raise UserError(f"metric must be 'loss' or 'ppl', got {metric!r}")
     if ratio not in ("up", "down"):
         raise UserError(f"ratio must be 'up' or 'down', got {ratio!r}")
-    table = runs if isinstance(runs, RunsTable) else read_runs_table(runs)
-    found = find_base_run(table)
+    table, found = _table_and_layout(runs)
     get = table.domain_loss if metric == "loss" else table.domain_ppl
     evals = table.eval_domains
     values = np.array([get(d) for d in evals]).T                        # (runs, eval domains)
@@ -244,9 +278,26 @@ def objective_from(domains: Sequence[str], loss, ppl, objective: str):
     raise UserError(f"unknown objective {objective!r}; use mean-ppl, mean-loss, loss:<domain> or ppl:<domain>")
 
 
-def objective_values(table: RunsTable, objective: str) -> np.ndarray:
-    """The scalar objective of every run (lower is better), in the objective's own unit."""
-    return objective_from(table.eval_domains, table.domain_loss, table.domain_ppl, objective)
+def validation_domains(table: RunsTable, validation: Sequence[str] | None = None) -> tuple[str, ...]:
+    """The validation domains an objective averages: those named (checked), else all of the table's."""
+    if validation is None:
+        return table.eval_domains
+    names = tuple(validation)
+    if not names:
+        raise UserError("give at least one validation domain (or None for all)")
+    unknown = [d for d in names if d not in table.eval_domains]
+    if unknown:
+        raise UserError(f"validation domain {unknown[0]!r} has no loss or ppl column; the table validates on "
+                        f"{', '.join(table.eval_domains)}")
+    if len(set(names)) != len(names):
+        raise UserError(f"a validation domain is named twice in {', '.join(names)}")
+    return names
+
+
+def objective_values(table: RunsTable, objective: str, validation: Sequence[str] | None = None) -> np.ndarray:
+    """The scalar objective of every run (lower is better), in the objective's own unit, over the
+    named validation domains (default: all)."""
+    return objective_from(validation_domains(table, validation), table.domain_loss, table.domain_ppl, objective)
 
 
 @dataclass(frozen=True)
@@ -276,10 +327,11 @@ class DDOResult:
     """The optimum of the fitted surrogate at the base run's total."""
 
     objective: str
+    validation: tuple[str, ...]      # the validation domains the objective averages
     base_run: str
     base_objective: float
     base_tokens: Mixture
-    tokens: Mixture                  # optimal quantities, in the table's unit, base total
+    optimum: Mixture                 # optimal quantities, in the table's unit, base total
     weights: dict[str, float]
     relative: dict[str, float]       # x_i = optimal / base quantity
     predicted_objective: float       # the surrogate's objective at the optimum, objective's unit
@@ -294,8 +346,8 @@ class DDOResult:
     def to_dict(self) -> dict:
         def finite(v):
             return v if math.isfinite(v) else None
-        return {"objective": self.objective, "base_run": self.base_run, "base_objective": self.base_objective,
-                "total": self.tokens.total, "weights": self.weights, "tokens": self.tokens.tokens,
+        return {"objective": self.objective, "validation": list(self.validation), "base_run": self.base_run, "base_objective": self.base_objective,
+                "total": self.optimum.total, "weights": self.weights, "tokens": self.optimum.tokens,
                 "relative": self.relative, "predicted_objective": self.predicted_objective,
                 "fits": {d: f.to_dict() for d, f in self.fits.items()}, "multiplier": self.multiplier,
                 "at_bound": self.at_bound, "lower": self.lower,
@@ -335,22 +387,31 @@ def _solve_fits(fits: Sequence[PowerLawFit], base: np.ndarray, lo_x: np.ndarray,
     return SeparableSolution(sol.x / B, sol.multiplier / unit, sol.at_lower, sol.at_upper, sol.objective)
 
 
-def fit_ddo(runs, objective: str = "mean-ppl", *, min_ratio: float | Mapping[str, float] = 0.2,
+def fit_ddo(runs, objective: str = "mean-ppl", *, validation: Sequence[str] | None = None,
+            min_ratio: float | Mapping[str, float] = 0.2,
             max_ratio: float | Mapping[str, float] | None = None, available: Mapping[str, float] | None = None,
             amplitude: str = "auto", base: int | str | None = None, ambiguity: bool = True,
             ambiguity_threshold: float = 0.01, ambiguity_combinations: int = 8, seed: int = 0) -> DDOResult:
-    """Fit the per-domain laws of a runs table and return the surrogate's exact optimum.
+    """Fit the per-domain laws and return the surrogate's exact optimum.
 
-    min_ratio / max_ratio: bounds per domain as multiples of its base quantity (a number or
-    {domain: value}); available: {domain: tokens} of data there is, in the table's unit.
+    runs: a `MeasuredPlan` (the plan and its measured runs: the layout is known), or a runs table
+    (path, DataFrame or RunsTable: the base run is found from the quantities). validation: the
+    validation domains the objective averages (default: every one in the table, evaluation-only
+    domains included). min_ratio / max_ratio: bounds per domain as multiples of its base quantity
+    (a number or {domain: value}); available: {domain: tokens} of data there is, in the table's unit.
+    Messages worth a second look are in the result's `warnings` (nothing is raised as a Python
+    warning).
     """
-    table = runs if isinstance(runs, RunsTable) else read_runs_table(runs)
-    values = objective_values(table, objective)
-    found = find_base_run(table, base=base)
+    if not isinstance(runs, (MeasuredPlan, RunsTable, pd.DataFrame, str)) and not hasattr(runs, "__fspath__"):
+        raise UserError(f"fit_ddo needs a runs table (a CSV path, a DataFrame or a RunsTable) or a MeasuredPlan, "
+                        f"got {type(runs).__name__}")
+    table, found = _table_and_layout(runs, base)
+    names = validation_domains(table, validation)
+    values = objective_values(table, objective, names)
     domains = table.domains
     base_q = found.tokens
     base_obj = float(values[list(found.replicates)].mean())
-    messages: list[str] = []
+    messages: list[str] = list(table.notes)
 
     fits: dict[str, PowerLawFit] = {}
     points: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -361,7 +422,7 @@ def fit_ddo(runs, objective: str = "mean-ppl", *, min_ratio: float | Mapping[str
                             f"quantities (e.g. 1/5 and 3 times its base) and the other domains at the base")
         x = table.tokens[rows, j] / base_q[j]
         y = values[rows] / base_obj
-        fits[d] = fit_power_law_best(x, y, amplitude=amplitude, name=f"domain {d}", warn=False)
+        fits[d] = fit_power_law_best(x, y, amplitude=amplitude, name=f"domain {d}")
         points[d] = (x, y)
         messages.extend(fits[d].warnings)
 
@@ -412,10 +473,8 @@ def fit_ddo(runs, objective: str = "mean-ppl", *, min_ratio: float | Mapping[str
                 f"ambiguous fit: other exact fits of the same points move the optimal weights by up to "
                 f"{amb.max_spread:.3f} (domain {worst}); {n_par} points cannot identify a {n_par}-parameter law, "
                 f"so add perturbation ratios per domain (e.g. 1/3, 1/2 and 2 besides 1/5 and 3)")
-    for m in messages:
-        warnings.warn(m, LawWarning, stacklevel=2)
-    return DDOResult(objective=objective, base_run=table.run_ids[found.row], base_objective=base_obj,
-                     base_tokens=Mixture(zip(domains, base_q.tolist())), tokens=tokens,
+    return DDOResult(objective=objective, validation=names, base_run=table.run_ids[found.row], base_objective=base_obj,
+                     base_tokens=Mixture(zip(domains, base_q.tolist())), optimum=tokens,
                      weights=tokens.weights, relative=dict(zip(domains, x.tolist())),
                      predicted_objective=float(base_obj * (1.0 + change)), fits=fits,
                      multiplier=sol.multiplier, at_bound=at_bound,

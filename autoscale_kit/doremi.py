@@ -9,9 +9,10 @@
      (the repository's form; with uniform sampling it equals the paper's Σ_i α_i · mean loss_i).
 3. The output is the time average of α over the steps.
 Defaults are the paper's: η = 1, c = 1e-3. The proxy step is the ordinary training loop with the
-`step_hook` of `proxy.train_proxy`; the reference model scores the same batch in no-grad mode.
+`Callbacks.on_batch` of `proxy.train_proxy`; the reference model scores the same batch in no-grad mode.
 
-Results are cached in the run store as `<store>/doremi-<key>/result.json` (written atomically), so
+Results are cached in the run store as `<store>/doremi-<key>/result.json` (written atomically; the
+key covers the corpus, the budget, the proxy config, DoReMi's settings and the training version), so
 asking twice trains once; an interrupted DoReMi run restarts from the beginning.
 """
 
@@ -27,8 +28,9 @@ import numpy as np
 
 from autoscale_kit.errors import UserError
 from autoscale_kit.mixture import Mixture
-from autoscale_kit.proxy import IGNORE, ProxyConfig, StepBatch, TokenData, train_proxy
-from autoscale_kit.runs import write_folder
+from autoscale_kit.families import IGNORE, get_family, token_losses
+from autoscale_kit.proxy import Callbacks, ProxyConfig, StepBatch, TokenData, train_proxy
+from autoscale_kit.runs import TRAINING_VERSION, write_folder
 
 
 @dataclass(frozen=True)
@@ -44,8 +46,10 @@ class DoReMiConfig:
 class GroupDRO:
     """The step hook: updates α from the excess loss over the reference and returns window weights."""
 
-    def __init__(self, reference_model, domains: tuple[str, ...], config: DoReMiConfig = DoReMiConfig()):
+    def __init__(self, reference_model, domains: tuple[str, ...], config: DoReMiConfig = DoReMiConfig(),
+                 family: str = "gpt2"):
         self.reference = reference_model.eval()
+        self.family = get_family(family)
         self.domains = domains
         self.config = config
         k = len(domains)
@@ -56,12 +60,9 @@ class GroupDRO:
     def excess(self, batch: StepBatch) -> dict[int, float]:
         """Clipped per-token excess loss, averaged over each present domain's tokens."""
         import torch
-        import torch.nn.functional as F
 
         with torch.no_grad():
-            logits = self.reference(input_ids=batch.inputs).logits.float()
-            ref = F.cross_entropy(logits.reshape(-1, logits.size(-1)), batch.targets.reshape(-1),
-                                  ignore_index=IGNORE, reduction="none").view(batch.targets.shape)
+            ref = token_losses(self.family.logits(self.reference, batch.inputs), batch.targets)
         mask = batch.targets != IGNORE
         clipped = ((batch.token_loss - ref).clamp(min=0) * mask).sum(dim=1).cpu().numpy()
         counts = mask.sum(dim=1).cpu().numpy()
@@ -113,9 +114,9 @@ class DoReMiResult:
 
 def _key(data: TokenData, total: int, reference: Mapping[str, float], proxy: ProxyConfig, config: DoReMiConfig,
          fingerprint: str) -> str:
-    blob = json.dumps({"corpus": fingerprint, "total": int(total), "reference": reference,
-                       "proxy": proxy.to_dict(), "doremi": asdict(config), "domains": list(data.domains)},
-                      sort_keys=True)
+    blob = json.dumps({"training_version": TRAINING_VERSION, "corpus": fingerprint, "total": int(total),
+                       "reference": reference, "proxy": proxy.to_dict(), "doremi": asdict(config),
+                       "domains": list(data.domains)}, sort_keys=True)
     return "doremi-" + hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -137,9 +138,9 @@ def run_doremi(data: TokenData, total: int, reference_weights: Mapping[str, floa
             return DoReMiResult(**{**saved, "domains": tuple(saved["domains"])})
     reference_mix = Mixture.from_weights(ref_w, total).rounded()
     ref_result, ref_model = train_proxy(data, reference_mix, proxy, progress=progress, return_model=True)
-    dro = GroupDRO(ref_model, domains, config)
+    dro = GroupDRO(ref_model, domains, config, family=proxy.family)
     sampling = Mixture.uniform(domains, total).rounded()
-    result = train_proxy(data, sampling, proxy, progress=progress, step_hook=dro)
+    result = train_proxy(data, sampling, proxy, progress=progress, callbacks=Callbacks(on_batch=dro))
     n = result.n_params
     tokens = int(sum(result.tokens.values()))
     out = DoReMiResult(dro.average, dict(zip(domains, dro.alpha.tolist())), [a.tolist() for a in dro.history],

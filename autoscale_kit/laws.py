@@ -22,14 +22,14 @@ Design choices:
   the residual says nothing about the law. 3 points do not identify (a, b, c): several exact fits
   exist. `fit_power_law_starts` fits from a grid of starts (and the grid's local minima) and
   returns the distinct ones.
-- Measurements that rise with x are suspicious for a "more data helps" law: `LawWarning` is
-  emitted (Python warning) and the message is also kept in the result.
+- Measurements that rise with x are suspicious for a "more data helps" law: the message is kept
+  in the fit's `warnings` (the toolkit's one warning channel: results carry their messages, the
+  CLI, the report and the notebooks show them; nothing is sent through Python's `warnings`).
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -41,10 +41,6 @@ from autoscale_kit.errors import UserError
 FREE_AMPLITUDE_MIN_POINTS = 5      # distinct x values from which k is fitted under "auto"
 _TOL = dict(ftol=1e-15, xtol=1e-15, gtol=1e-15, x_scale="jac")
 _BOUND_EPS = 1e-12                 # keeps the bounds strict: x + a > 0, b > 0, k > 0
-
-
-class LawWarning(UserWarning):
-    """A fit that ran but whose data or result deserve a second look."""
 
 
 @dataclass(frozen=True)
@@ -125,7 +121,7 @@ def _prepare(x, y, amplitude: str, name: str):
     return x, y, free, n_params, n_distinct
 
 
-def _make_fit(x, y, a, b, c, k, free, n_params, n_distinct, converged, name, warn,
+def _make_fit(x, y, a, b, c, k, free, n_params, n_distinct, converged, name,
               stop_note: str = "") -> PowerLawFit:
     """A PowerLawFit with residuals and messages computed from the final parameters."""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -139,9 +135,6 @@ def _make_fit(x, y, a, b, c, k, free, n_params, n_distinct, converged, name, war
     if not converged:
         drift = " (drifting toward the logarithmic limit b -> 0, k -> inf)" if free and b < 1e-3 else ""
         messages.append(f"{name}: the least-squares fit stopped {stop_note}without meeting its tolerances{drift}")
-    if warn:
-        for m in messages:
-            warnings.warn(m, LawWarning, stacklevel=3)
     rmse = float(np.sqrt(np.mean(resid ** 2))) if finite else float("inf")
     return PowerLawFit(a=float(a), b=float(b), c=float(c), k=float(k), amplitude_free=free, x=tuple(x.tolist()),
                        y=tuple(y.tolist()), residuals=tuple(resid.tolist()), rmse=rmse, n_params=n_params,
@@ -150,7 +143,7 @@ def _make_fit(x, y, a, b, c, k, free, n_params, n_distinct, converged, name, war
 
 
 def fit_power_law(x, y, *, amplitude: str = "auto", start: Sequence[float] = (1.0, 1.0, 1.0),
-                  name: str = "fit", warn: bool = True, max_nfev: int = 1000) -> PowerLawFit:
+                  name: str = "fit", max_nfev: int = 1000) -> PowerLawFit:
     """Fit y = k·(x + a)^(-b) + c by bounded least squares from one start (a, b, c[, k])."""
     x, y, free, n_params, n_distinct = _prepare(x, y, amplitude, name)
     start = [float(s) for s in start]
@@ -181,7 +174,7 @@ def fit_power_law(x, y, *, amplitude: str = "auto", start: Sequence[float] = (1.
                             **_TOL)
     k = float(res.x[3]) if free else 1.0
     return _make_fit(x, y, res.x[0], res.x[1], res.x[2], k, free, n_params, n_distinct, res.status > 0, name,
-                     warn, f"after {res.nfev} evaluations ")
+                     f"after {res.nfev} evaluations ")
 
 
 # --- variable projection: a robust global fit ---------------------------------------------------
@@ -249,7 +242,7 @@ def _varpro_fits(x, y, free, n_params, n_distinct, name, n_best: int = 4) -> lis
                                 method="trf", jac="3-point", ftol=1e-15, xtol=1e-15, gtol=1e-15, max_nfev=300)
             lin = _vp_residuals(d, y, np.array(sol.x[0]), np.array(sol.x[1]), span, free)[1]
         a, b, c, k = _vp_to_params(lin, free, x_min)
-        fits.append(_make_fit(x, y, a, b, c, k, free, n_params, n_distinct, sol.status > 0, name, False,
+        fits.append(_make_fit(x, y, a, b, c, k, free, n_params, n_distinct, sol.status > 0, name,
                               f"after {sol.nfev} evaluations "))
     return fits
 
@@ -306,7 +299,7 @@ def fit_power_law_starts(x, y, *, starts: Iterable[Sequence[float]] | None = Non
             if ck is None:
                 continue
             s = [s[0], s[1], ck[0], ck[1]]
-        candidates.append(fit_power_law(x, y, amplitude=amplitude, start=s, name=name, warn=False))
+        candidates.append(fit_power_law(x, y, amplitude=amplitude, start=s, name=name))
     candidates += _varpro_fits(x, y, free, n_params, n_distinct, name)
     fits: list[PowerLawFit] = []
     for fit in candidates:
@@ -319,8 +312,8 @@ def fit_power_law_starts(x, y, *, starts: Iterable[Sequence[float]] | None = Non
     return sorted([f for f in fits if f.rmse <= best * (1 + 1e-6) + 1e-15], key=lambda f: f.rmse)
 
 
-def fit_power_law_best(x, y, *, amplitude: str = "auto", exact_tol: float = 1e-10, name: str = "fit",
-                       warn: bool = True) -> PowerLawFit:
+def fit_power_law_best(x, y, *, amplitude: str = "auto", exact_tol: float = 1e-10, name: str = "fit"
+                       ) -> PowerLawFit:
     """The default-start fit when it is exact (the paper's branch), else the lowest-RMSE fit found.
 
     From one start, least squares can stop in a local minimum or crawl along the flat valley that a
@@ -329,15 +322,12 @@ def fit_power_law_best(x, y, *, amplitude: str = "auto", exact_tol: float = 1e-1
     """
     xs, ys, free, n_params, n_distinct = _prepare(x, y, amplitude, name)
     if n_distinct == n_params:  # interpolation: the default start picks the paper's branch
-        best = fit_power_law(xs, ys, amplitude=amplitude, name=name, warn=False)
+        best = fit_power_law(xs, ys, amplitude=amplitude, name=name)
         if not _is_exact(best, exact_tol):
             best = min([best] + _varpro_fits(xs, ys, free, n_params, n_distinct, name), key=lambda f: f.rmse)
     else:  # least squares: the global search first, the default start as a short second opinion
         best = min(_varpro_fits(xs, ys, free, n_params, n_distinct, name), key=lambda f: f.rmse)
         if not _is_exact(best, exact_tol):
-            other = fit_power_law(xs, ys, amplitude=amplitude, name=name, warn=False, max_nfev=200)
+            other = fit_power_law(xs, ys, amplitude=amplitude, name=name, max_nfev=200)
             best = min([best, other], key=lambda f: f.rmse)
-    if warn:
-        for m in best.warnings:
-            warnings.warn(m, LawWarning, stacklevel=2)
     return best

@@ -25,7 +25,7 @@ def _check_domain_name(name: object) -> str:
 class Mixture:
     """Tokens per domain, in a fixed domain order (the order given at construction)."""
 
-    items: tuple[tuple[str, float], ...]
+    pairs: tuple[tuple[str, float], ...]   # (domain, tokens) in order; `items()` as for a dict
 
     def __init__(self, tokens: Mapping[str, float] | Iterable[tuple[str, float]]):
         pairs = list(tokens.items()) if isinstance(tokens, Mapping) else list(tokens)
@@ -49,7 +49,7 @@ class Mixture:
             clean.append((name, v))
         if sum(v for _, v in clean) <= 0:
             raise UserError("a mixture needs a positive total number of tokens")
-        object.__setattr__(self, "items", tuple(clean))
+        object.__setattr__(self, "pairs", tuple(clean))
 
     # --- construction ------------------------------------------------------------------
     @classmethod
@@ -75,54 +75,58 @@ class Mixture:
         return cls.from_weights({d: 1.0 for d in domains}, total)
 
     # --- views -------------------------------------------------------------------------
+    def items(self) -> tuple[tuple[str, float], ...]:
+        """(domain, tokens) pairs in order, as `dict.items()` gives them."""
+        return self.pairs
+
     @property
     def domains(self) -> tuple[str, ...]:
-        return tuple(d for d, _ in self.items)
+        return tuple(d for d, _ in self.pairs)
 
     @property
     def tokens(self) -> dict[str, float]:
-        return dict(self.items)
+        return dict(self.pairs)
 
     @property
     def total(self) -> float:
-        return float(sum(v for _, v in self.items))
+        return float(sum(v for _, v in self.pairs))
 
     @property
     def weights(self) -> dict[str, float]:
         t = self.total
-        return {d: v / t for d, v in self.items}
+        return {d: v / t for d, v in self.pairs}
 
     def __getitem__(self, domain: str) -> float:
-        for d, v in self.items:
+        for d, v in self.pairs:
             if d == domain:
                 return v
         raise UserError(f"unknown domain {domain!r}; the mixture has {', '.join(self.domains)}")
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self.pairs)
 
     # --- derived mixtures --------------------------------------------------------------
     def with_tokens(self, domain: str, tokens: float) -> "Mixture":
         """The same mixture with one domain's quantity replaced (others unchanged)."""
         self[domain]  # raises on an unknown domain
-        return Mixture([(d, tokens if d == domain else v) for d, v in self.items])
+        return Mixture([(d, tokens if d == domain else v) for d, v in self.pairs])
 
     def scaled(self, factor: float) -> "Mixture":
-        return Mixture([(d, v * factor) for d, v in self.items])
+        return Mixture([(d, v * factor) for d, v in self.pairs])
 
     def rounded(self) -> "Mixture":
         """Whole tokens per domain that add up to the rounded total (largest remainders get the
         leftover tokens; ties go to the earlier domain), for training."""
-        floors = [math.floor(v) for _, v in self.items]
+        floors = [math.floor(v) for _, v in self.pairs]
         left = int(round(self.total)) - sum(floors)
-        order = sorted(range(len(floors)), key=lambda i: (-(self.items[i][1] - floors[i]), i))
+        order = sorted(range(len(floors)), key=lambda i: (-(self.pairs[i][1] - floors[i]), i))
         for i in order[:max(left, 0)]:
             floors[i] += 1
-        return Mixture([(d, float(n)) for (d, _), n in zip(self.items, floors)])
+        return Mixture([(d, float(n)) for (d, _), n in zip(self.pairs, floors)])
 
     def to_dict(self) -> dict[str, float]:
         return self.tokens
 
     def __repr__(self) -> str:
-        body = ", ".join(f"{d}={v:.6g}" for d, v in self.items)
+        body = ", ".join(f"{d}={v:.6g}" for d, v in self.pairs)
         return f"Mixture({body}; total={self.total:.6g})"

@@ -198,7 +198,7 @@ def solve_path(path: PathFit, total: float) -> float:
 class Prediction:
     """The predicted optimal Mixture at the target total, and how it was obtained."""
 
-    tokens: Mixture
+    optimum: Mixture
     weights: dict[str, float]
     method: str                          # "step" | "continuous" | "least-squares"
     path_parameter: float | None         # t on the path (k of the continuous form); 2 for the step rule
@@ -208,7 +208,7 @@ class Prediction:
     warnings: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict:
-        return {"total": self.tokens.total, "weights": self.weights, "tokens": self.tokens.tokens,
+        return {"total": self.optimum.total, "weights": self.weights, "tokens": self.optimum.tokens,
                 "method": self.method, "path_parameter": self.path_parameter,
                 "input_totals": list(self.input_totals), "pinned": self.pinned,
                 "path": self.path.to_dict() if self.path else None, "warnings": list(self.warnings)}

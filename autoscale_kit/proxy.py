@@ -1,24 +1,20 @@
-"""Train one GPT-2 proxy on one Mixture and measure its validation loss on every domain.
+"""Train one proxy model on one Mixture and measure its validation loss on every domain.
 
 Design choices:
-- The model is `transformers.GPT2LMHeadModel` built from a `GPT2Config` (nothing downloaded),
-  dropout 0, token ids set for the tokenizer's vocabulary (padded to a multiple of 8), GPT-2's
-  tanh GELU computed by the fused kernel.
+- The model family (GPT-2 causal LM by default) sits behind `families.ModelFamily`: this module
+  holds the config, the presets, the training loop and the evaluator, and calls only the
+  family's batch/build/logits and the one loss definition in `families`.
 - A plain ~100-line loop rather than HF `Trainer`: DDO needs exact per-domain token budgets,
   per-domain evaluation and a deterministic run, and those are easier to see in a loop.
-- Token accounting is exact: a domain's N tokens are N predicted targets, cut from aligned
-  windows of its training stream, drawn without replacement; the last window of a domain may be
-  partial (its missing targets are masked). `TrainResult.tokens` reports what was consumed.
-- Common random numbers across the runs of a study: a domain's windows are drawn by a generator
-  seeded by (seed, domain) and each window carries a random time key from the same generator, so
-  two mixtures that differ in one domain see the same windows of every other domain in the same
-  relative order; the initialisation depends on the seed only; the validation windows are fixed.
+- Token accounting and common random numbers across runs: see `tokendata`. The initialisation
+  depends on the seed only; the validation windows are fixed.
 - Each run has its own warm-up + cosine schedule over its own number of steps (as in the paper).
+- One callback protocol, `Callbacks`: `on_batch` (sees each batch with its per-token losses and
+  may reweight the windows: DoReMi), `on_step` and `on_eval` (live plots).
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -28,10 +24,13 @@ import numpy as np
 
 from autoscale_kit.corpus import Corpus
 from autoscale_kit.errors import UserError
+from autoscale_kit.families import FAMILIES, IGNORE, get_family, mean_loss, summed_loss, token_losses
 from autoscale_kit.mixture import Mixture
-from autoscale_kit.tokenize import load_tokenizer
+from autoscale_kit.tokendata import TokenData, Window, check_mixture, plan_windows, prepare_tokens, segments
 
-IGNORE = -100
+__all__ = ["IGNORE", "Callbacks", "ProxyConfig", "PRESETS", "StepBatch", "TokenData", "TrainResult",
+           "TrainingDiverged", "Window", "build_model", "evaluate", "plan_windows", "prepare_tokens", "preset",
+           "train_proxy"]
 
 
 class TrainingDiverged(UserError):
@@ -66,6 +65,7 @@ class ProxyConfig:
     threads: int | None = None       # torch CPU threads (None: torch's default); fixing it makes the
     #                                  numbers independent of where the run executes
     compile: bool = False            # torch.compile the model (pays on GPU for long runs)
+    family: str = "gpt2"             # model family (families.FAMILIES)
 
     def __post_init__(self):
         for name in ("n_layer", "n_head", "n_embd", "seq_len", "batch_size", "eval_batch_size", "val_tokens",
@@ -83,6 +83,8 @@ class ProxyConfig:
             raise UserError(f"ProxyConfig.repetition must be 'refuse' or 'repeat', got {self.repetition!r}")
         if self.dtype not in ("auto", "float32", "bfloat16"):
             raise UserError(f"ProxyConfig.dtype must be auto, float32 or bfloat16, got {self.dtype!r}")
+        if self.family not in FAMILIES:
+            raise UserError(f"ProxyConfig.family must be one of {', '.join(FAMILIES)}, got {self.family!r}")
         if self.eval_points < 0:
             raise UserError(f"ProxyConfig.eval_points must be >= 0, got {self.eval_points!r}")
 
@@ -118,134 +120,11 @@ def preset(name: str, **overrides) -> ProxyConfig:
     return PRESETS[name].with_(**overrides)
 
 
-# --- data ----------------------------------------------------------------------------------
-
-def _domain_seed(seed: int, domain: str, *extra: int) -> list[int]:
-    """A seed sequence for numpy from (seed, domain name): stable across processes and versions."""
-    h = int.from_bytes(hashlib.sha256(domain.encode("utf-8")).digest()[:4], "big")
-    return [int(seed), h, *extra]
-
-
-@dataclass(frozen=True)
-class TokenData:
-    """Token streams of a corpus: train streams and fixed validation windows per domain."""
-
-    domains: tuple[str, ...]
-    train: Mapping[str, np.ndarray]
-    val: Mapping[str, np.ndarray]      # (n_windows, seq_len + 1) per domain
-    vocab_size: int
-    eos_id: int | None
-
-    def train_windows(self, domain: str, seq_len: int) -> int:
-        return max(len(self.train[domain]) - 1, 0) // seq_len
-
-    def available_tokens(self, domain: str, seq_len: int) -> int:
-        """Targets that can be drawn without repetition (whole windows)."""
-        return self.train_windows(domain, seq_len) * seq_len
-
-
-def prepare_tokens(corpus: Corpus, config: ProxyConfig) -> TokenData:
-    """Tokenise each domain's train split and cut fixed validation windows from its val split."""
-    tok = load_tokenizer(config.tokenizer)
-    train, val = {}, {}
-    T = config.seq_len
-    for d in corpus:
-        train[d.name] = tok.encode(d.train)
-        v = tok.encode(d.val)
-        n = min((len(v) - 1) // T, max(1, math.ceil(config.val_tokens / T)))
-        if n < 1:
-            raise UserError(f"domain {d.name!r} has too little validation text for one window of {T} tokens")
-        val[d.name] = np.stack([v[i * T: i * T + T + 1] for i in range(n)])
-    return TokenData(corpus.domains, train, val, tok.vocab_size, tok.eos_id)
-
-
-def check_mixture(mixture: Mixture, data: TokenData, config: ProxyConfig) -> dict[str, int]:
-    """Whole tokens per domain, after checking domains and available data."""
-    tokens = {}
-    for d, n in mixture.items:
-        if d not in data.domains:
-            raise UserError(f"unknown domain {d!r} in the mixture; the corpus has: {', '.join(data.domains)}")
-        if abs(n - round(n)) > 1e-6 * max(1.0, n):
-            raise UserError(f"domain {d!r} asks for {n} tokens; a training mixture needs whole tokens "
-                            f"(use Mixture.rounded())")
-        n = int(round(n))
-        have = data.available_tokens(d, config.seq_len)
-        if n > have and config.repetition == "refuse":
-            raise UserError(f"domain {d!r} asks for {n:,} tokens but holds {have:,} without repetition; lower "
-                            f"the budget, or allow repetition with repetition='repeat' (recorded in the run's config)")
-        if n > 0 and have == 0:
-            raise UserError(f"domain {d!r} has no training window of {config.seq_len} tokens")
-        tokens[d] = n
-    if sum(tokens.values()) <= 0:
-        raise UserError("the mixture has no tokens to train on")
-    return tokens
-
-
-@dataclass(frozen=True)
-class Window:
-    key: float       # the window's random time: the training order sorts by it
-    domain: int      # index into TokenData.domains
-    start: int       # offset in the domain's train stream
-    targets: int     # predicted tokens in this window (seq_len, or fewer for a domain's last)
-
-
-def plan_windows(tokens: Mapping[str, int], data: TokenData, seq_len: int, seed: int) -> list[Window]:
-    """The training order: each domain's windows drawn without replacement, merged by time keys."""
-    out = []
-    for di, d in enumerate(data.domains):
-        n = tokens.get(d, 0)
-        if n <= 0:
-            continue
-        n_avail = data.train_windows(d, seq_len)
-        needed = math.ceil(n / seq_len)
-        starts, keys, epoch = [], [], 0
-        while len(starts) < needed:  # more than one epoch only under repetition='repeat'
-            rng = np.random.default_rng(_domain_seed(seed, d, epoch))
-            perm = rng.permutation(n_avail)
-            key = rng.random(n_avail)
-            take = min(needed - len(starts), n_avail)
-            starts.extend(perm[:take] * seq_len)
-            keys.extend(key[perm[:take]] + epoch)  # epoch e lives in [e, e+1): repeats come after
-            epoch += 1
-        for j, (s, k) in enumerate(zip(starts, keys)):
-            t = seq_len if j < needed - 1 or n % seq_len == 0 else n % seq_len
-            out.append(Window(float(k), di, int(s), t))
-    if any(w.key >= 1 for w in out):  # repetition: spread all keys back over [0, 1)
-        top = max(w.key for w in out)
-        out = [replace(w, key=w.key / math.ceil(top + 1e-12)) for w in out]
-    out.sort(key=lambda w: (w.key, w.domain, w.start))
-    return out
-
-
-def _batch(windows: Sequence[Window], data: TokenData, seq_len: int):
-    x = np.zeros((len(windows), seq_len), dtype=np.int64)
-    y = np.full((len(windows), seq_len), IGNORE, dtype=np.int64)
-    for i, w in enumerate(windows):
-        seg = data.train[data.domains[w.domain]][w.start: w.start + seq_len + 1]
-        x[i, : len(seg) - 1] = seg[:-1]
-        y[i, : w.targets] = seg[1: w.targets + 1]
-    return x, y
-
-
 # --- model ---------------------------------------------------------------------------------
 
 def build_model(config: ProxyConfig, vocab_size: int, eos_id: int | None):
-    """A GPT-2 from config: no download, dropout 0, ids within the (padded) vocabulary."""
-    import transformers
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    transformers.utils.logging.set_verbosity_error()
-    padded = int(math.ceil(vocab_size / 8) * 8)
-    eos = eos_id if eos_id is not None else vocab_size - 1
-    cfg = GPT2Config(
-        vocab_size=padded, n_positions=config.seq_len, n_embd=config.n_embd, n_layer=config.n_layer,
-        n_head=config.n_head, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
-        bos_token_id=eos, eos_token_id=eos, pad_token_id=eos, use_cache=False,
-        # GPT-2's tanh GELU, as one fused kernel: "gelu_new" computes the same function in five
-        # elementwise ops, which cost ~15% of a small model's step on a CPU.
-        activation_function="gelu_pytorch_tanh",
-    )
-    return GPT2LMHeadModel(cfg)
+    """The config's family's model, fresh (no download)."""
+    return get_family(config.family).build(config, vocab_size, eos_id)
 
 
 def count_parameters(model) -> int:
@@ -286,28 +165,29 @@ def _make_optimizer(model, config: ProxyConfig, device: str):
     return torch.optim.AdamW(groups, lr=config.lr, betas=(config.beta1, config.beta2), fused=True)
 
 
-def evaluate(model, data: TokenData, config: ProxyConfig, device: str, amp, max_tokens: int | None = None) -> dict[str, float]:
-    """Mean loss (nats per token) on each domain's fixed validation windows (the first
+def evaluate(model, data: TokenData, config: ProxyConfig, device: str, amp, max_tokens: int | None = None,
+             family=None) -> dict[str, float]:
+    """Mean loss (nats per predicted token) on each domain's fixed validation windows (the first
     `max_tokens` worth of them, if given)."""
     import torch
-    import torch.nn.functional as F
 
+    family = family or get_family(config.family)
     model.eval()
     losses = {}
     with torch.no_grad():
         for d in data.domains:
-            windows = torch.from_numpy(data.val[d])
+            windows = data.val[d]
             if max_tokens is not None:
                 windows = windows[: max(1, math.ceil(max_tokens / config.seq_len))]
             total, count = 0.0, 0
             for i in range(0, len(windows), config.eval_batch_size):
-                chunk = windows[i: i + config.eval_batch_size].to(device)
+                x, y = family.eval_batch(windows[i: i + config.eval_batch_size], d, i)
+                x, y = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
                 with torch.autocast(device_type=device.split(":")[0], dtype=amp, enabled=amp is not None):
-                    logits = model(input_ids=chunk[:, :-1]).logits
-                loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), chunk[:, 1:].reshape(-1),
-                                       reduction="sum")
+                    logits = family.logits(model, x)
+                loss, n = summed_loss(logits, y)
                 total += float(loss)
-                count += chunk[:, 1:].numel()
+                count += n
             losses[d] = total / count
     model.train()
     return losses
@@ -317,18 +197,35 @@ def evaluate(model, data: TokenData, config: ProxyConfig, device: str, amp, max_
 
 @dataclass(frozen=True)
 class StepBatch:
-    """One training step as `step_hook` sees it (tensors on the training device)."""
+    """One training step as `Callbacks.on_batch` sees it (tensors on the training device)."""
 
     step: int                 # 0-based
     windows: Sequence[Window]
     domains: tuple[str, ...]  # names; Window.domain indexes this
     inputs: object            # LongTensor (B, T): what the model reads
-    targets: object           # LongTensor (B, T): next tokens, IGNORE where masked
+    targets: object           # LongTensor (B, T): the predicted tokens, IGNORE where masked
     token_loss: object        # FloatTensor (B, T): the model's per-token loss (detached), 0 where masked
 
     @property
     def window_domains(self) -> list[str]:
         return [self.domains[w.domain] for w in self.windows]
+
+
+@dataclass(frozen=True)
+class Callbacks:
+    """The one callback protocol of `train_proxy`; every field is optional.
+
+    - on_batch(StepBatch) -> window weights or None: sees each batch with its per-token losses
+      before the update; weights (one per window, summing to one) replace the token-weighted mean
+      of the window losses for that step (online reweighting: DoReMi). None keeps the plain mean.
+    - on_step(step, loss): after each update (1-based step, the batch's training loss).
+    - on_eval(curve_row): after each validation along the run (the row added to the curve).
+    """
+
+    on_batch: Callable[[StepBatch], object] | None = None
+    on_step: Callable[[int, float], None] | None = None
+    on_eval: Callable[[dict], None] | None = None
+
 
 @dataclass(frozen=True)
 class TrainResult:
@@ -355,44 +252,38 @@ def train_proxy(
     config: ProxyConfig = ProxyConfig(),
     *,
     progress: bool = True,
-    on_step: Callable[[int, float], None] | None = None,
-    on_eval: Callable[[dict], None] | None = None,
-    step_hook=None,
+    callbacks: Callbacks = Callbacks(),
     return_model: bool = False,
 ):
-    """Train a fresh GPT-2 on exactly `mixture`'s tokens; evaluate every domain of the corpus.
-
-    `on_step(step, loss)` and `on_eval(curve_row)` are for live plots; `step_hook(StepBatch)` is
-    the hook online-reweighting methods (DoReMi) use: it sees each batch with its per-token losses
-    and may return per-window loss weights (summing to one) that replace the token-weighted mean
-    of the window losses for this step (None keeps the plain mean). Returns a TrainResult (and the
-    model if asked).
-    """
+    """Train a fresh model of `config.family` on exactly `mixture`'s tokens; evaluate every
+    domain of the corpus. Returns a TrainResult (and the model if asked)."""
     import torch
 
+    if not isinstance(callbacks, Callbacks):
+        raise UserError(f"callbacks must be a proxy.Callbacks, got {type(callbacks).__name__}")
     data = corpus if isinstance(corpus, TokenData) else prepare_tokens(corpus, config)
     tokens = check_mixture(mixture, data, config)
     threads_before = torch.get_num_threads()
     if config.threads:
         torch.set_num_threads(config.threads)
     try:
-        return _train(data, tokens, mixture, config, progress, on_step, on_eval, step_hook, return_model)
+        return _train(data, tokens, mixture, config, progress, callbacks, return_model)
     finally:
         torch.set_num_threads(threads_before)
 
 
-def _train(data, tokens, mixture, config, progress, on_step, on_eval, step_hook, return_model):
+def _train(data, tokens, mixture, config, progress, callbacks: Callbacks, return_model):
     import torch
-    import torch.nn.functional as F
     from tqdm.auto import tqdm
 
+    family = get_family(config.family)
     device, amp = _device_and_dtype(config)
     windows = plan_windows(tokens, data, config.seq_len, config.seed)
     B = config.batch_size
     n_steps = math.ceil(len(windows) / B)
 
     torch.manual_seed(config.seed)
-    model = build_model(config, data.vocab_size, data.eos_id).to(device)
+    model = family.build(config, data.vocab_size, data.eos_id).to(device)
     model.train()
     step_model = torch.compile(model) if config.compile else model
     opt = _make_optimizer(model, config, device)
@@ -406,33 +297,32 @@ def _train(data, tokens, mixture, config, progress, on_step, on_eval, step_hook,
 
     def record(step: int) -> None:
         nonlocal run_loss, run_count
-        val = evaluate(step_model, data, config, device, amp, max_tokens=config.curve_val_tokens)
+        val = evaluate(step_model, data, config, device, amp, max_tokens=config.curve_val_tokens, family=family)
         row = {"tokens_seen": seen, "step": step, "lr": _lr_at(step - 1, n_steps, config),
                "train_loss": run_loss / run_count if run_count else float("nan"),
                **{f"val:{d}": v for d, v in val.items()}, "val_mean": float(np.mean(list(val.values())))}
         curve.append(row)
         run_loss, run_count = 0.0, 0
-        if on_eval:
-            on_eval(row)
+        if callbacks.on_eval:
+            callbacks.on_eval(row)
 
     first_loss = None
     for step in range(n_steps):
         batch = windows[step * B: (step + 1) * B]
-        x, y = _batch(batch, data, config.seq_len)
+        x, y = family.train_batch(*segments(batch, data, config.seq_len), step, config.seed)
         x, y = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
         lr = _lr_at(step, n_steps, config)
         for g in opt.param_groups:
             g["lr"] = lr
         with torch.autocast(device_type=device.split(":")[0], dtype=amp, enabled=amp is not None):
-            logits = step_model(input_ids=x).logits
-        if step_hook is None:
-            loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=IGNORE)
+            logits = family.logits(step_model, x)
+        if callbacks.on_batch is None:
+            loss = mean_loss(logits, y)
         else:
-            per_tok = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.reshape(-1),
-                                      ignore_index=IGNORE, reduction="none").view(y.shape)
+            per_tok = token_losses(logits, y)
             counts = (y != IGNORE).sum(dim=1).clamp(min=1)
             per_window = per_tok.sum(dim=1) / counts
-            weights = step_hook(StepBatch(step, batch, data.domains, x, y, per_tok.detach()))
+            weights = callbacks.on_batch(StepBatch(step, batch, data.domains, x, y, per_tok.detach()))
             if weights is None:
                 loss = per_tok.sum() / counts.sum()
             else:
@@ -455,8 +345,8 @@ def _train(data, tokens, mixture, config, progress, on_step, on_eval, step_hook,
             consumed[data.domains[w.domain]] += w.targets
         seen += sum(w.targets for w in batch)
         run_loss, run_count = run_loss + value, run_count + 1
-        if on_step:
-            on_step(step + 1, value)
+        if callbacks.on_step:
+            callbacks.on_step(step + 1, value)
         bar.update(1)
         bar.set_postfix(loss=f"{value:.3f}", refresh=False)
         if step + 1 in eval_at:
@@ -465,7 +355,7 @@ def _train(data, tokens, mixture, config, progress, on_step, on_eval, step_hook,
     if config.curve_val_tokens >= config.val_tokens:  # the curve's last point already saw every window
         final = {d: curve[-1][f"val:{d}"] for d in data.domains}
     else:
-        final = evaluate(step_model, data, config, device, amp)
+        final = evaluate(step_model, data, config, device, amp, family=family)
     bar.close()
     wall = time.perf_counter() - t0
     result = TrainResult(

@@ -46,13 +46,13 @@ def figures(result: StudyResult) -> dict[str, object]:
     figs = {}
     curves = {name: [r.curve for r in recs] for name, recs in result.validation.items()}
     figs["loss_vs_tokens"] = plots.loss_curves(curves)
-    for sc in result.scales:
+    for sc in result.rounds:
         figs[f"ddo_fits_{sc.total}"] = plots.ddo_fits(sc.ddo.fits, title=f"DDO at {sc.total:,} tokens: fitted law per domain")
-    weights = {f"DDO {sc.total:,}": sc.ddo.weights for sc in result.scales}
+    weights = {f"DDO {sc.total:,}": sc.ddo.weights for sc in result.rounds}
     weights[f"predicted {result.config.target:,}"] = result.prediction.weights
     figs["weights_by_scale"] = plots.weight_bars(weights, title="Optimal weights at each scale")
     figs["weights_trajectory"] = plots.weight_trajectory(
-        [sc.total for sc in result.scales], [sc.ddo.weights for sc in result.scales],
+        [sc.total for sc in result.rounds], [sc.ddo.weights for sc in result.rounds],
         {float(result.config.target): result.prediction.weights})
     figs["loss_change_vs_uniform"] = plots.loss_change(result.final_losses())
     return figs
@@ -69,10 +69,10 @@ def write_report(result: StudyResult, out: str | Path) -> Path:
         fig.savefig(out / "figures" / f"{stem}.png", dpi=110)
         plt.close(fig)
 
-    records = [r for sc in result.scales for r in sc.records] + [r for v in result.validation.values() for r in v]
+    records = [r for sc in result.rounds for r in sc.records] + [r for v in result.validation.values() for r in v]
     runs_table(records).to_csv(out / "runs.csv", index=False)
-    write_optima_table([sc.ddo.tokens for sc in result.scales] + [result.prediction.tokens], out / "optima.csv",
-                       labels=[f"ddo-{sc.total}" for sc in result.scales] + [f"predicted-{result.config.target}"])
+    write_optima_table([sc.ddo.optimum for sc in result.rounds] + [result.prediction.optimum], out / "optima.csv",
+                       labels=[f"ddo-{sc.total}" for sc in result.rounds] + [f"predicted-{result.config.target}"])
     summary = result.summary()
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
     result.speedup.to_csv(out / "speedup.csv", index=False)
@@ -86,7 +86,7 @@ def _page(result: StudyResult, summary: dict) -> str:
     speed = summarize_speedup(result.speedup)
     by_name = {row["mixture"]: row for row in speed.to_dict(orient="records")}
     weights = pd.DataFrame({"domain": domains,
-                            **{f"DDO {sc.total:,}": [sc.ddo.weights[d] for d in domains] for sc in result.scales},
+                            **{f"DDO {sc.total:,}": [sc.ddo.weights[d] for d in domains] for sc in result.rounds},
                             f"predicted {cfg.target:,}": [result.prediction.weights[d] for d in domains]})
     final = pd.DataFrame({"domain": domains,
                           **{n: [summary["final_losses"][n][d] for d in domains] for n in result.validation}})
@@ -102,7 +102,7 @@ def _page(result: StudyResult, summary: dict) -> str:
         "",
         f"Corpus: {cfg.corpus or 'bundled'} · domains: {', '.join(domains)} · proxy: {cfg.proxy.n_layer} layers × "
         f"{cfg.proxy.n_embd} wide, sequence {cfg.proxy.seq_len}, batch {cfg.proxy.batch_size} · DDO scales: "
-        f"{', '.join(f'{s:,}' for s in cfg.scales)} tokens (ratios {', '.join(f'{x:g}' for x in cfg.ratios)}) · "
+        f"{', '.join(f'{s:,}' for s in cfg.budgets)} tokens (ratios {', '.join(f'{x:g}' for x in cfg.ratios)}) · "
         f"target: {cfg.target:,} tokens · objective: {cfg.objective} · seeds: {list(cfg.seeds)}.",
         f"{summary['training_runs']} training runs, {summary['training_tokens']:,} training tokens in all. Every "
         "number below comes from these runs (`runs.csv`).",
@@ -129,7 +129,7 @@ def _page(result: StudyResult, summary: dict) -> str:
         "## DDO fits",
         "",
     ]
-    for sc in result.scales:
+    for sc in result.rounds:
         bound = ", ".join(f"{d} ({b})" for d, b in sc.ddo.at_bound.items()) or "none"
         lines += [f"**{sc.total:,} tokens** — base objective {sc.ddo.base_objective:.4f}, surrogate's optimum "
                   f"{sc.ddo.predicted_objective:.4f}; at a bound: {bound}.", "",

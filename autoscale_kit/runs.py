@@ -31,6 +31,7 @@ from autoscale_kit import corpus as corpus_mod
 from autoscale_kit.errors import UserError
 from autoscale_kit.mixture import Mixture
 from autoscale_kit.proxy import ProxyConfig, TokenData, prepare_tokens, train_proxy
+from autoscale_kit.tables import RunsTable, runs_frame
 
 TRAINING_VERSION = 1  # bump when a change to training changes the numbers of a stored run
 MARKER = "COMPLETE"
@@ -80,12 +81,19 @@ class RunSpec:
     label: str = ""
 
     def identity(self) -> dict:
+        """Everything the key covers: the training-code version, the corpus content and its
+        domains, the mixture in whole tokens and every ProxyConfig field (seed, size, schedule,
+        device, dtype, threads, …). The family is left out for the default GPT-2, so that keys made
+        before families existed still name the same runs."""
+        proxy = self.config.to_dict()
+        if proxy.get("family") == "gpt2":
+            del proxy["family"]
         return {
             "training_version": TRAINING_VERSION,
             "corpus": {"fingerprint": corpus_fingerprint(self.corpus),
                        "domains": list(self.corpus.load().domains)},
-            "mixture": {d: int(round(v)) for d, v in self.mixture.items},
-            "proxy": self.config.to_dict(),
+            "mixture": {d: int(round(v)) for d, v in self.mixture.items()},
+            "proxy": proxy,
         }
 
     @property
@@ -96,21 +104,28 @@ class RunSpec:
 
 @dataclass(frozen=True)
 class RunRecord:
-    """A finished run as stored: what was asked (config) and what was measured (metrics, curve)."""
+    """A finished run: what was asked (mixture, proxy config, corpus) and what was measured."""
 
     key: str
     path: Path
-    config: dict
-    metrics: dict
+    label: str
+    mixture: Mixture                 # tokens asked per domain (whole tokens)
+    proxy: ProxyConfig
+    corpus_source: str | None
+    val_loss: dict[str, float]       # per validation domain, nats per token
+    tokens: dict[str, int]           # training targets consumed per domain
+    total_tokens: int
+    steps: int
+    n_params: int
+    wall_time: float
+    device: str
+    tokens_per_second: float
+    finished_at: float
     curve: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
 
     @property
-    def label(self) -> str:
-        return self.config.get("label", "")
-
-    @property
-    def val_loss(self) -> dict[str, float]:
-        return self.metrics["val_loss"]
+    def seed(self) -> int:
+        return self.proxy.seed
 
     @property
     def mean_val_loss(self) -> float:
@@ -118,12 +133,30 @@ class RunRecord:
         return sum(v.values()) / len(v)
 
     @property
-    def tokens(self) -> dict[str, int]:
-        return self.metrics["tokens"]
+    def flops(self) -> float:
+        """Training compute, 6 × parameters × tokens."""
+        return 6.0 * self.n_params * self.total_tokens
 
-    @property
-    def mixture(self) -> Mixture:
-        return Mixture(self.config["mixture"])
+    @classmethod
+    def from_folder(cls, path: Path, key: str) -> "RunRecord":
+        """Read a finished run folder; a damaged one (unreadable, keys missing) is a UserError
+        naming the folder and the fix."""
+        try:
+            config = json.loads((path / "config.json").read_text())
+            metrics = json.loads((path / "metrics.json").read_text())
+            curve = pd.read_csv(path / "curve.csv")
+            return cls(key=key, path=path, label=str(config.get("label", "")), mixture=Mixture(config["mixture"]),
+                       proxy=ProxyConfig.from_dict(config["proxy"]), corpus_source=config.get("corpus_source"),
+                       val_loss={str(d): float(v) for d, v in metrics["val_loss"].items()},
+                       tokens={str(d): int(v) for d, v in metrics["tokens"].items()},
+                       total_tokens=int(metrics["total_tokens"]), steps=int(metrics["steps"]),
+                       n_params=int(metrics["n_params"]), wall_time=float(metrics["wall_time"]),
+                       device=str(metrics["device"]), tokens_per_second=float(metrics["tokens_per_second"]),
+                       finished_at=float(metrics.get("finished_at", 0.0)), curve=curve)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError,
+                KeyError, TypeError, ValueError, AttributeError) as exc:
+            what = f"missing {exc}" if isinstance(exc, KeyError) else " ".join(str(exc).split())
+            raise UserError(f"run folder {str(path)!r} is damaged ({what}); delete it to train the run again") from None
 
 
 def write_folder(path: Path, files: dict[str, str], complete: str = MARKER) -> None:
@@ -158,16 +191,9 @@ class RunStore:
         return (self.path(key) / MARKER).is_file()
 
     def load(self, key: str) -> RunRecord:
-        p = self.path(key)
         if not self.is_done(key):
             raise UserError(f"run {key} in {str(self.root)!r} is not finished")
-        try:
-            config = json.loads((p / "config.json").read_text())
-            metrics = json.loads((p / "metrics.json").read_text())
-            curve = pd.read_csv(p / "curve.csv")
-        except (OSError, json.JSONDecodeError, pd.errors.ParserError) as exc:
-            raise UserError(f"run folder {str(p)!r} is damaged ({exc}); delete it to train the run again") from None
-        return RunRecord(key, p, config, metrics, curve)
+        return RunRecord.from_folder(self.path(key), key)
 
     def records(self) -> list[RunRecord]:
         """Every finished run in the store, oldest first."""
@@ -175,7 +201,7 @@ class RunStore:
             return []
         keys = [p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")]
         recs = [self.load(k) for k in keys if self.is_done(k)]
-        return sorted(recs, key=lambda r: (r.metrics.get("finished_at", 0), r.key))
+        return sorted(recs, key=lambda r: (r.finished_at, r.key))
 
     def clean(self, key: str | None = None) -> int:
         """Remove temporary folders of interrupted runs (of one key, or all); returns how many."""
@@ -217,24 +243,15 @@ class RunStore:
 
 
 def runs_table(records: Iterable[RunRecord]) -> pd.DataFrame:
-    """Runs in the public runs-table format: run, label, seed, tokens:<d>, loss:<d>, then extras."""
+    """Runs in the public runs-table format (`tables.runs_frame`): run, label, seed, tokens:<d>,
+    loss:<d>, then mean_loss, total_tokens, wall_time and device."""
     records = list(records)
-    domains: list[str] = []
-    for r in records:
-        for d in list(r.config["mixture"]) + list(r.val_loss):
-            if d not in domains:
-                domains.append(d)
-    rows = []
-    for r in records:
-        row = {"run": r.key, "label": r.label, "seed": r.config["proxy"].get("seed")}
-        row.update({f"tokens:{d}": r.tokens.get(d, 0) for d in domains})
-        row.update({f"loss:{d}": r.val_loss.get(d, float("nan")) for d in domains})
-        row.update({"mean_loss": r.mean_val_loss, "total_tokens": r.metrics["total_tokens"],
-                    "wall_time": r.metrics["wall_time"], "device": r.metrics["device"]})
-        rows.append(row)
-    cols = (["run", "label", "seed"] + [f"tokens:{d}" for d in domains] + [f"loss:{d}" for d in domains]
-            + ["mean_loss", "total_tokens", "wall_time", "device"])
-    return pd.DataFrame(rows, columns=cols)
+    if not records:
+        return pd.DataFrame(columns=["run", "label", "seed", "mean_loss", "total_tokens", "wall_time", "device"])
+    frame = runs_frame(RunsTable.from_records(records), extra={"label": [r.label for r in records]})
+    return frame.assign(mean_loss=[r.mean_val_loss for r in records],
+                        total_tokens=[r.total_tokens for r in records],
+                        wall_time=[r.wall_time for r in records], device=[r.device for r in records])
 
 
 # --- many runs -----------------------------------------------------------------------------

@@ -7,8 +7,11 @@ Design choices:
   numeric arrays already checked: every later step can trust the numbers (finite, positive).
 - Columns are found by prefix: `tokens:<domain>`, `loss:<domain>`, `ppl:<domain>`; `run`, `seed`
   and any other column are carried along or ignored. Names are stripped of surrounding spaces.
-- Strict pairing: every loss/ppl domain needs a tokens column and every tokens domain needs a loss
-  or ppl column, because a mismatch is almost always a misspelt column name.
+- Training domains (`tokens:` columns) and validation domains (`loss:`/`ppl:` columns) are two
+  sets: a validation domain with no tokens column is evaluation-only, a training domain with no
+  validation column is trained on but not judged (noted, with a hint when the names look like a
+  misspelling of each other).
+- `RunsTable.from_records` and `runs_frame` are the one path from stored runs to the CSV form.
 - Losses are in nats and must be > 0; perplexities must be > 1 (= exp of a positive loss), so
   that objectives built from either are positive and can be normalised by the base run.
 - The base run is found from the tokens alone (`find_base_run`): the unique quantity vector from
@@ -19,10 +22,11 @@ Design choices:
 from __future__ import annotations
 
 import csv
+import difflib
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -94,8 +98,10 @@ def _row_label(frame: pd.DataFrame, i: int) -> str:
     return f"row {i + 1}"
 
 
-def _numeric_column(frame: pd.DataFrame, col: str, name: str, *, lower: float, what: str) -> np.ndarray:
-    """The column as floats, each value finite and > lower; else a UserError naming the cell."""
+def _numeric_column(frame: pd.DataFrame, col: str, name: str, *, lower: float, what: str,
+                    inclusive: bool = False) -> np.ndarray:
+    """The column as floats, each value finite and > lower (>= with `inclusive`); else a UserError
+    naming the cell."""
     values = np.empty(len(frame))
     for i, raw in enumerate(frame[col].tolist()):
         label = _row_label(frame, i)
@@ -116,22 +122,27 @@ def _numeric_column(frame: pd.DataFrame, col: str, name: str, *, lower: float, w
                                 f"write {what} as a plain number") from None
         if not math.isfinite(v):
             raise UserError(f"{name}: column {col!r}, {label} is {v}; {what} must be a finite number")
-        if not v > lower:
-            raise UserError(f"{name}: column {col!r}, {label} is {v:g}; {what} must be greater than {lower:g}")
+        if not (v >= lower if inclusive else v > lower):
+            raise UserError(f"{name}: column {col!r}, {label} is {v:g}; {what} must be "
+                            f"{'at least' if inclusive else 'greater than'} {lower:g}")
         values[i] = v
     return values
 
 
 @dataclass(frozen=True)
 class RunsTable:
-    """A checked runs table: quantities and validation metrics per run, in a fixed domain order."""
+    """A checked runs table: quantities of the training domains and validation metrics of the
+    validation domains, per run. The two sets may differ: a validation domain without a tokens
+    column is evaluation-only (e.g. train on RedPajama's sets, validate on the Pile's)."""
 
     domains: tuple[str, ...]          # training domains (the tokens: columns, in file order)
-    tokens: np.ndarray                # (runs, domains), any consistent unit, all > 0
+    tokens: np.ndarray                # (runs, domains), any consistent unit
     loss: dict[str, np.ndarray]       # validation domain -> loss per run (nats), where given
     ppl: dict[str, np.ndarray]        # validation domain -> perplexity per run, where given
     run_ids: tuple[str, ...]          # the `run` column, or "row <n>"
     source: str                       # file name or "the runs table", for messages
+    seeds: tuple | None = None        # the `seed` column (replicates), when there is one
+    notes: tuple[str, ...] = ()       # oddities worth a warning (a training domain never validated)
 
     @property
     def n_runs(self) -> int:
@@ -139,7 +150,13 @@ class RunsTable:
 
     @property
     def eval_domains(self) -> tuple[str, ...]:
-        return tuple(d for d in self.domains if d in self.loss or d in self.ppl)
+        """Every validation domain: the training domains that have one, then evaluation-only ones."""
+        named = [d for d in self.domains if d in self.loss or d in self.ppl]
+        return tuple(named + [d for d in {**self.loss, **self.ppl} if d not in self.domains])
+
+    @property
+    def eval_only(self) -> tuple[str, ...]:
+        return tuple(d for d in self.eval_domains if d not in self.domains)
 
     def mixture(self, row: int) -> Mixture:
         return Mixture(zip(self.domains, self.tokens[row].tolist()))
@@ -152,24 +169,77 @@ class RunsTable:
         """Validation perplexity per run: the ppl column, or exp of the loss column."""
         return self.ppl[domain] if domain in self.ppl else np.exp(self.loss[domain])
 
+    @classmethod
+    def from_records(cls, records, source: str = "the stored runs") -> "RunsTable":
+        """The runs table of finished runs (anything with .key, .mixture, .val_loss, .tokens and
+        .seed): the training domains are their mixtures' domains, the validation domains those
+        they were evaluated on. This is the one place stored runs become a table."""
+        records = list(records)
+        if not records:
+            raise UserError("no runs to tabulate")
+        domains: list[str] = []
+        evals: list[str] = []
+        for r in records:
+            domains += [d for d in r.mixture.domains if d not in domains]
+            evals += [d for d in r.val_loss if d not in evals]
+        tokens = np.array([[float(r.tokens.get(d, 0)) for d in domains] for r in records])
+        loss = {}
+        for d in evals:
+            col = np.array([r.val_loss.get(d, np.nan) for r in records], dtype=float)
+            if np.isnan(col).any():
+                i = int(np.flatnonzero(np.isnan(col))[0])
+                raise UserError(f"run {records[i].key} has no validation loss on {d!r} while others have; "
+                                f"tabulate runs evaluated on the same domains")
+            loss[d] = col
+        return cls(tuple(domains), tokens, loss, {}, tuple(r.key for r in records), source,
+                   tuple(r.seed for r in records))
 
-def read_runs_table(source) -> RunsTable:
-    """Read and check a runs table (path or DataFrame); see ARCHITECTURE.md for the format."""
+
+def runs_frame(table: RunsTable, extra: Mapping[str, Sequence] | None = None) -> pd.DataFrame:
+    """The public CSV form of a runs table: run, [extra columns], seed, tokens:<d> (training
+    domains), loss:<d> and ppl:<d> (validation domains, as held). The one writer of the format;
+    `read_runs_table` reads it back."""
+    cols: dict[str, object] = {"run": list(table.run_ids)}
+    for name, values in (extra or {}).items():
+        cols[name] = list(values)
+    if table.seeds is not None:
+        cols["seed"] = list(table.seeds)
+    for j, d in enumerate(table.domains):
+        cols[f"{TOKENS}{d}"] = table.tokens[:, j]
+    for d in table.eval_domains:
+        if d in table.loss:
+            cols[f"{LOSS}{d}"] = table.loss[d]
+    for d in table.eval_domains:
+        if d in table.ppl:
+            cols[f"{PPL}{d}"] = table.ppl[d]
+    return pd.DataFrame(cols)
+
+
+def read_runs_table(source, *, allow_zero: bool = False) -> RunsTable:
+    """Read and check a runs table (path or DataFrame); see the README's formats section.
+
+    Quantities must be > 0 (DDO's tables), or >= 0 with `allow_zero` (arbitrary mixtures)."""
     frame, name = _read_frame(source, "runs table")
     cols = _split_columns(frame, name)
     domains = tuple(cols[TOKENS])
-    for prefix in (LOSS, PPL):
-        orphans = [d for d in cols[prefix] if d not in cols[TOKENS]]
-        if orphans:
-            raise UserError(f"{name}: column {prefix}{orphans[0]} has no matching tokens:{orphans[0]} column "
-                            f"(training domains: {', '.join(domains)}); fix the domain name or add the tokens column")
-    missing = [d for d in domains if d not in cols[LOSS] and d not in cols[PPL]]
-    if missing:
-        raise UserError(f"{name}: domain {missing[0]!r} has tokens:{missing[0]} but no loss:{missing[0]} or "
-                        f"ppl:{missing[0]} column; add its validation loss (nats) or perplexity")
-    tokens = np.column_stack([
-        _numeric_column(frame, cols[TOKENS][d], name, lower=0.0, what="the number of training tokens (> 0)")
-        for d in domains])
+    if not cols[LOSS] and not cols[PPL]:
+        raise UserError(f"{name} has no loss:<domain> or ppl:<domain> columns; add each run's validation loss "
+                        f"(nats) or perplexity")
+    notes = []
+    unvalidated = [d for d in domains if d not in cols[LOSS] and d not in cols[PPL]]
+    only_eval = [d for d in {**cols[LOSS], **cols[PPL]} if d not in cols[TOKENS]]
+    for d in unvalidated:
+        close = difflib.get_close_matches(d, only_eval, n=1)
+        prefix = (LOSS if close and close[0] in cols[LOSS] else PPL) if close else ""
+        hint = (f" (is {prefix}{close[0]}, which has no tokens:{close[0]} column, a misspelling of {prefix}{d}?)"
+                if close else "")
+        notes.append(f"training domain {d!r} has no validation column; it is trained on but not judged{hint}")
+    what = "the number of training tokens (>= 0)" if allow_zero else "the number of training tokens (> 0)"
+    tokens = np.column_stack([_numeric_column(frame, cols[TOKENS][d], name, lower=0.0, what=what,
+                                              inclusive=allow_zero) for d in domains])
+    if (tokens.sum(axis=1) <= 0).any():
+        i = int(np.argmin(tokens.sum(axis=1)))
+        raise UserError(f"{name}: {_row_label(frame, i)} trains on no tokens at all; every run needs some")
     loss = {d: _numeric_column(frame, c, name, lower=0.0, what="a validation loss in nats (> 0)")
             for d, c in cols[LOSS].items()}
     ppl = {d: _numeric_column(frame, c, name, lower=1.0, what="a validation perplexity (> 1)")
@@ -178,7 +248,10 @@ def read_runs_table(source) -> RunsTable:
         run_ids = tuple(str(r).strip() or f"row {i + 1}" for i, r in enumerate(frame["run"].tolist()))
     else:
         run_ids = tuple(f"row {i + 1}" for i in range(len(frame)))
-    return RunsTable(domains, tokens, loss, ppl, run_ids, name)
+    seeds = None
+    if "seed" in frame.columns:
+        seeds = tuple(str(s).strip() for s in frame["seed"].tolist())
+    return RunsTable(domains, tokens, loss, ppl, run_ids, name, seeds, tuple(notes))
 
 
 def read_optima_table(source) -> tuple[list[Mixture], tuple[str, ...]]:

@@ -137,11 +137,11 @@ class TrainPanel:
         self.widget = w.VBox([w.HBox([self.button, self.progress]), self.status, self.figure, self.bars])
 
     def _run(self, _button=None) -> None:
-        from autoscale_kit.proxy import train_proxy
+        from autoscale_kit.proxy import Callbacks, train_proxy
 
         mix = self.sliders.mixture
         tokens_per_step = self.config.batch_size * self.config.seq_len
-        self.progress.max = max(1, math.ceil(sum(math.ceil(n / self.config.seq_len) for _, n in mix.items)
+        self.progress.max = max(1, math.ceil(sum(math.ceil(n / self.config.seq_len) for _, n in mix.items())
                                              / self.config.batch_size))
         self.progress.value = 0
         with self.figure.batch_update():
@@ -165,7 +165,8 @@ class TrainPanel:
         self.button.disabled = True
         self.status.value = f"training on {_fmt_tokens(mix.total)} tokens…"
         try:
-            self.result = train_proxy(self.data, mix, self.config, progress=False, on_step=on_step, on_eval=on_eval)
+            self.result = train_proxy(self.data, mix, self.config, progress=False,
+                                      callbacks=Callbacks(on_step=on_step, on_eval=on_eval))
         except UserError as exc:
             self.status.value = f"<b style='color:#b00'>{exc}</b>"
             return
@@ -212,7 +213,7 @@ class PredictExplorer:
         self.prediction = self._predict(self.slider.value)
         p = self.prediction
         self.figure.data[0].y = [p.weights[d] for d in self.figure.data[0].x]
-        self.figure.layout.title.text = f"predicted optimal weights at {_fmt_tokens(p.tokens.total)} tokens"
+        self.figure.layout.title.text = f"predicted optimal weights at {_fmt_tokens(p.optimum.total)} tokens"
         notes = "; ".join(p.warnings)
         self.info.value = (f"{p.method} form, path parameter {p.path_parameter:.3f}" if p.path_parameter is not None
                            else p.method) + (f" — <i>{notes}</i>" if notes else "")
@@ -223,17 +224,17 @@ class OracleLab:
     optimum at the target against the AutoScale prediction and the reused small-scale optimum."""
 
     def __init__(self, domains: Sequence[str] = ("web", "code", "books", "wiki"), seed: int = 0,
-                 scales: tuple[float, float] = (1e8, 4e8)):
+                 budgets: tuple[float, float] = (1e8, 4e8)):
         from autoscale_kit.oracle import random_oracle
 
         w = _widgets()
         self.base = random_oracle("power", list(domains), seed)
         self.domains = tuple(domains)
-        self.scales = scales
+        self.budgets = budgets
         self.exponent = {d: w.FloatSlider(value=float(g), min=0.05, max=1.5, step=0.01, description=f"γ {d}",
                                           continuous_update=False) for d, g in zip(domains, self.base.exponent)}
-        self.target = w.FloatLogSlider(value=scales[1] * 16, base=10, min=math.log10(scales[1]),
-                                       max=math.log10(scales[1]) + 4, step=0.05, description="target",
+        self.target = w.FloatLogSlider(value=budgets[1] * 16, base=10, min=math.log10(budgets[1]),
+                                       max=math.log10(budgets[1]) + 4, step=0.05, description="target",
                                        readout_format=".3s", continuous_update=False)
         self.table = w.HTML()
         self.figure = _figure_widget(title="weights at the target", yaxis_title="weight", barmode="group")
@@ -253,21 +254,17 @@ class OracleLab:
         return replace(self.base, exponent=tuple(self.exponent[d].value for d in self.domains))
 
     def _changed(self, change) -> None:
-        from autoscale_kit.predict import predict_optimum
+        from autoscale_kit.arena import oracle_arena
 
-        o = self.oracle
-        small = [o.optimum(s) for s in self.scales]
         target = self.target.value
-        truth = o.optimum(target)
-        mixes = {
-            "true optimum": truth,
-            "AutoScale prediction": predict_optimum(small, target).tokens,
-            "small-scale optimum reused": Mixture.from_weights(small[-1].weights, target),
-            "uniform": Mixture.uniform(self.domains, target),
-        }
-        best = o.objective(truth)
-        self.state = {"truth": truth, "mixtures": mixes,
-                      "excess": {n: o.objective(m) - best for n, m in mixes.items()}}
+        # the predictor and the reuse rule fed the true small-budget optima (no lower bound)
+        arena = oracle_arena(self.oracle, self.budgets, target, ("oracle-autoscale", "oracle-reused", "uniform"),
+                             min_ratio=0.0)
+        names = {"oracle-autoscale": "AutoScale prediction", "oracle-reused": "small-scale optimum reused",
+                 "uniform": "uniform"}
+        mixes = {"true optimum": arena.truth, **{names[m]: e.mixture for m, e in arena.entries.items()}}
+        self.state = {"truth": arena.truth, "mixtures": mixes,
+                      "excess": {"true optimum": 0.0, **{names[m]: e.excess for m, e in arena.entries.items()}}}
         with self.figure.batch_update():
             for bar, (name, m) in zip(self.figure.data, mixes.items()):
                 bar.y = [m.weights[d] for d in self.domains]

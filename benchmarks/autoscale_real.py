@@ -51,7 +51,7 @@ def main(argv=None) -> dict:
     config = study_config(args.scale, **overrides)
     result = run_study(config, args.store, progress=True)
     summary = summarize_speedup(result.speedup)
-    print(f"\nstudy {config.name}: DDO at {', '.join(f'{s:,}' for s in config.scales)} tokens, target "
+    print(f"\nstudy {config.name}: DDO at {', '.join(f'{s:,}' for s in config.budgets)} tokens, target "
           f"{config.target:,}, seeds {list(config.seeds)}")
     print(summary.to_string(index=False))
     vs_reused = paired_saving(result, "autoscale", "ddo-reused")
@@ -63,11 +63,11 @@ def main(argv=None) -> dict:
     for name, m in result.mixtures.items():
         print(f"  {name:>11}: " + "  ".join(f"{d} {w:.3f}" for d, w in m.weights.items()))
     out = {
-        "scale": config.name, "seeds": list(config.seeds), "scales": list(config.scales), "target": config.target,
+        "scale": config.name, "seeds": list(config.seeds), "scales": list(config.budgets), "target": config.target,
         "summary": summary.to_dict(orient="records"),
         "autoscale_vs_uniform": vs_uniform, "autoscale_vs_reused": vs_reused, "reused_vs_uniform": reused_vs_uniform,
         "weights": {n: m.weights for n, m in result.mixtures.items()},
-        "ddo": [{"total": sc.total, "weights": sc.ddo.weights, "warnings": list(sc.ddo.warnings)} for sc in result.scales],
+        "ddo": [{"total": sc.total, "weights": sc.ddo.weights, "warnings": list(sc.ddo.warnings)} for sc in result.rounds],
         "final_mean_loss": {n: [r.mean_val_loss for r in recs] for n, recs in result.validation.items()},
     }
     Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)

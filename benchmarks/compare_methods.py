@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from autoscale_kit.compare import (CompareConfig, METHODS, compare_methods, compare_on_oracle,  # noqa: E402
-                                   regmix_runs_cv)
+from autoscale_kit.arena import compare_on_oracle  # noqa: E402
+from autoscale_kit.compare import CompareConfig, compare_methods, peer_methods, regmix_runs_cv  # noqa: E402
 from autoscale_kit.oracle import random_oracle  # noqa: E402
 from autoscale_kit.pipeline import study_config  # noqa: E402
 
@@ -60,12 +60,12 @@ def corpus_part(args) -> dict:
     t0 = time.time()
     result = compare_methods(config, args.store, cmp, progress=not args.quiet)
     table = result.table
-    print(f"\ncorpus, scale {args.scale}: DDO at {list(config.scales)}, target {config.target:,} tokens, "
+    print(f"\ncorpus, scale {args.scale}: DDO at {list(config.budgets)}, target {config.target:,} tokens, "
           f"seeds {list(config.seeds)} ({time.time() - t0:.0f} s)")
     cols = ["method", "proxy_runs", "proxy_tokens", "proxy_flops", "mean_final_loss", "std_final_loss",
             "mean_saving", "reached"]
     print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    cv = regmix_runs_cv(result) if "regmix_runs" in result.methods.details else {}
+    cv = regmix_runs_cv(result) if {"regmix", "mixing-law"} & set(result.study.choices) else {}
     if cv:
         print("\nsurrogates on the RegMix runs, 5-fold out-of-fold Spearman against the objective:")
         print("  " + ", ".join(f"{m} {rho:.3f}" for m, rho in cv.items()))
@@ -81,7 +81,7 @@ def main(argv=None) -> int:
     p.add_argument("--scales", type=float, nargs=2, default=[3e8, 1.2e9])
     p.add_argument("--target-factor", type=float, default=16.0)
     p.add_argument("--scale", default="small", help="study scale for the corpus part; 'none' skips it")
-    p.add_argument("--methods", default=",".join(METHODS), help="peer methods on the corpus")
+    p.add_argument("--methods", default=",".join(peer_methods("corpus")), help="peer methods on the corpus")
     p.add_argument("--store", default=str(ROOT / "runs"))
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--json-out", default=str(ROOT / "benchmarks" / "results" / "compare_methods.json"))

@@ -25,7 +25,6 @@ import json
 import math
 import sys
 import time
-import warnings
 from fractions import Fraction
 from pathlib import Path
 
@@ -35,11 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from autoscale_kit.ddo import fit_ddo, perturbation_plan, uniform_base  # noqa: E402
-from autoscale_kit.errors import UserError  # noqa: E402
-from autoscale_kit.mixture import Mixture  # noqa: E402
+from autoscale_kit.arena import ddo_rounds, oracle_arena  # noqa: E402
 from autoscale_kit.oracle import KINDS, random_oracle  # noqa: E402
-from autoscale_kit.predict import predict_optimum  # noqa: E402
 
 METHODS = ("autoscale", "ddo-reused", "uniform", "oracle-autoscale", "oracle-reused")
 
@@ -54,39 +50,18 @@ def _floats(text: str) -> list[float]:
 
 def run_one(kind: str, seed: int, args) -> dict:
     oracle = random_oracle(kind, args.domains, seed)
-    scales = sorted(args.scales)
-    target = args.target_factor * scales[-1]
-    ddo_optima, true_optima, ddo_errors, ddo_warnings = [], [], [], []
-    for i, total in enumerate(scales):
-        base = uniform_base(oracle.domains, total)
-        runs = oracle.measure(perturbation_plan(base, args.ratios), noise=args.noise, seed=1000 * seed + i)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ddo = fit_ddo(runs, "mean-loss", min_ratio=args.min_ratio, ambiguity=False)
-        truth_small = oracle.optimum(total, lower=base.scaled(args.min_ratio))
-        ddo_optima.append(ddo.tokens)
-        true_optima.append(truth_small)
-        ddo_errors.append(max(abs(ddo.weights[d] - truth_small.weights[d]) for d in oracle.domains))
-        ddo_warnings += list(ddo.warnings)
-    truth = oracle.optimum(target)
-    best = oracle.objective(truth)
-    mixtures: dict[str, Mixture | None] = {}
-    for name, optima in (("autoscale", ddo_optima), ("oracle-autoscale", true_optima)):
-        try:
-            mixtures[name] = predict_optimum(optima, target).tokens
-        except UserError:
-            mixtures[name] = None
-    mixtures["ddo-reused"] = Mixture.from_weights(ddo_optima[-1].weights, target)
-    mixtures["oracle-reused"] = Mixture.from_weights(true_optima[-1].weights, target)
-    mixtures["uniform"] = uniform_base(oracle.domains, target)
-    excess, weight_error = {}, {}
-    for name in METHODS:
-        m = mixtures[name]
-        excess[name] = None if m is None else oracle.objective(m) - best
-        weight_error[name] = None if m is None else max(abs(m.weights[d] - truth.weights[d]) for d in oracle.domains)
-    return {"kind": kind, "seed": seed, "target": target, "best_objective": best, "excess": excess,
-            "max_weight_error": weight_error, "ddo_weight_error": ddo_errors,
-            "n_ddo_warnings": len(ddo_warnings)}
+    target = args.target_factor * max(args.scales)
+    arena = oracle_arena(oracle, args.scales, target, METHODS, ratios=args.ratios, min_ratio=args.min_ratio,
+                         noise=args.noise, seed=seed)
+    ddo_errors, n_warnings = [], 0
+    for rd in ddo_rounds(arena):
+        truth_small = arena.lab.truth(rd.total, with_ddo_bounds=True)
+        ddo_errors.append(max(abs(rd.ddo.weights[d] - truth_small.weights[d]) for d in oracle.domains))
+        n_warnings += len(rd.ddo.warnings)
+    return {"kind": kind, "seed": seed, "target": target, "best_objective": arena.best,
+            "excess": {m: e.excess for m, e in arena.entries.items()},
+            "max_weight_error": {m: e.max_weight_error for m, e in arena.entries.items()},
+            "ddo_weight_error": ddo_errors, "n_ddo_warnings": n_warnings}
 
 
 def summarise(records: list[dict]) -> dict:

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from autoscale_kit import corpus as corpus_mod
 from autoscale_kit.mixture import Mixture
-from autoscale_kit.proxy import ProxyConfig, build_model, prepare_tokens, preset, train_proxy
+from autoscale_kit.proxy import Callbacks, ProxyConfig, build_model, prepare_tokens, preset, train_proxy
 
 
 class PlainBlock(nn.Module):
@@ -128,7 +128,8 @@ def proxy_tokens_per_second(cfg: ProxyConfig, data, steps: int, warmup: int = 3)
             marks[step] = time.perf_counter()
 
     device_is_cuda = str(cfg.device).startswith("cuda") or (cfg.device == "auto" and torch.cuda.is_available())
-    train_proxy(data, Mixture({d: n * cfg.seq_len for d, n in windows.items()}), cfg, progress=False, on_step=on_step)
+    train_proxy(data, Mixture({d: n * cfg.seq_len for d, n in windows.items()}), cfg, progress=False,
+                callbacks=Callbacks(on_step=on_step))
     return (steps - warmup) * cfg.batch_size * cfg.seq_len / (marks[steps] - marks[warmup])
 
 

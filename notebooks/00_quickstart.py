@@ -29,7 +29,7 @@ config
 
 # %% [markdown]
 # ## Run (or read) the study
-# DDO at each scale in `config.scales`, the prediction at `config.target`, and one validation run
+# DDO at each scale in `config.budgets`, the prediction at `config.target`, and one validation run
 # per mixture and seed at the target.
 
 # %%
@@ -60,10 +60,10 @@ figs["weights_trajectory"]
 # `y = k·(x + a)^(-b) + c` of the mean validation loss against that domain's quantity.
 
 # %%
-figs[f"ddo_fits_{config.scales[-1]}"]
+figs[f"ddo_fits_{config.budgets[-1]}"]
 
 # %%
-for sc in result.scales:
+for sc in result.rounds:
     print(f"{sc.total:,} tokens:", *sc.ddo.warnings, sep="\n  ")
 
 # %% [markdown]

@@ -13,18 +13,18 @@ store = "../runs"
 ratios = (0.2, 3.0)     # the paper's; add e.g. 0.5 and 2 to identify the law better
 
 # %%
-import warnings
-
 import ipywidgets as w
 
 from autoscale_kit.ddo import fit_ddo, perturbation_effects, perturbation_plan, uniform_base
-from autoscale_kit.pipeline import ddo_specs, scale_from_env, study_config
+from autoscale_kit.labs import CorpusLab
+from autoscale_kit.methods import ddo_round
+from autoscale_kit.pipeline import scale_from_env, study_config
 from autoscale_kit.plots import ddo_fits, perturbation_heatmap, weight_bars
-from autoscale_kit.runs import RunStore, run_many, runs_table
+from autoscale_kit.runs import RunStore
 
 scale = scale_from_env(scale)
 config = study_config(scale, ratios=tuple(ratios))
-total = config.scales[-1]
+total = config.budgets[-1]
 domains = config.corpus_ref.load().domains
 
 # %% [markdown]
@@ -52,9 +52,8 @@ w.HBox([ratio_picker, plan_view])
 # ## Train the plan (or read it from the run store)
 
 # %%
-specs = ddo_specs(config, total)
-records = run_many(specs, RunStore(store), executor="process" if config.workers > 1 else None, workers=config.workers)
-table = runs_table(records)
+ddo_round_ = ddo_round(CorpusLab(config, RunStore(store)), total)
+table = ddo_round_.table
 table[[c for c in table.columns if c.startswith("tokens:")] + ["mean_loss"]]
 
 # %% [markdown]
@@ -64,20 +63,18 @@ table[[c for c in table.columns if c.startswith("tokens:")] + ["mean_loss"]]
 # rest is transfer between domains — which the separable DDO surrogate does not model.
 
 # %%
-perturbation_heatmap(perturbation_effects(table, "loss", "up"),
+perturbation_heatmap(perturbation_effects(ddo_round_.measured, "loss", "up"),
                      title=f"Loss change when a domain is increased (×{max(config.ratios):g})")
 
 # %%
-perturbation_heatmap(perturbation_effects(table, "loss", "down"),
+perturbation_heatmap(perturbation_effects(ddo_round_.measured, "loss", "down"),
                      title=f"Loss change when a domain is reduced (×{min(config.ratios):g})")
 
 # %% [markdown]
 # ## The fit and the optimum
 
 # %%
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    ddo = fit_ddo(table, config.objective, min_ratio=config.min_ratio)
+ddo = fit_ddo(ddo_round_.measured, config.objective, min_ratio=config.min_ratio)
 ddo_fits(ddo.fits, title=f"DDO at {total:,} tokens")
 
 # %%

@@ -4,7 +4,7 @@
 # Under a separable power law the optimal quantity of each domain moves along a straight line in
 # log space as the budget grows, every domain with its own slope. So optima at two budgets fix
 # the path (the paper's rule `N3 = N2² / N1` is one step along it), and optima at three or more
-# can be fitted by least squares. Here: DDO optima at the study's scales, a slider for the target
+# can be fitted by least squares. Here: DDO optima at the study's budgets, a slider for the target
 # budget, and the predicted weights.
 
 # %% tags=["parameters"]
@@ -12,8 +12,6 @@ scale = "small"
 store = "../runs"
 
 # %%
-import warnings
-
 from autoscale_kit.pipeline import run_ddo, scale_from_env, study_config
 from autoscale_kit.plots import weight_trajectory_plotly
 from autoscale_kit.predict import predict_optimum
@@ -22,10 +20,8 @@ from autoscale_kit.widgets import PredictExplorer
 
 scale = scale_from_env(scale)
 config = study_config(scale)
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    scales = run_ddo(config, RunStore(store))
-optima = [sc.ddo.tokens for sc in scales]
+rounds = run_ddo(config, RunStore(store))
+optima = [rd.ddo.optimum for rd in rounds]
 {f"{m.total:,.0f}": {d: round(v, 3) for d, v in m.weights.items()} for m in optima}
 
 # %% [markdown]
@@ -51,7 +47,7 @@ weight_trajectory_plotly([m.total for m in optima] + targets,
 
 # %%
 step = predict_optimum(optima[-2:], method="step")
-print(f"step rule: {step.tokens.total:,.0f} tokens ->", {d: round(v, 3) for d, v in step.weights.items()})
+print(f"step rule: {step.optimum.total:,.0f} tokens ->", {d: round(v, 3) for d, v in step.weights.items()})
 for p in predicted:
     for message in p.warnings:
         print("-", message)

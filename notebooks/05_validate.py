@@ -49,5 +49,5 @@ loss_change(result.final_losses())
 # %%
 for w in result.warnings:
     print("-", w)
-for sc in result.scales:
+for sc in result.rounds:
     print(f"DDO at {sc.total:,}:", len(sc.ddo.warnings), "warnings")

@@ -9,8 +9,6 @@
 scale = "small"      # unused: nothing is trained
 
 # %%
-import warnings
-
 import pandas as pd
 
 from autoscale_kit.corpus import data_dir
@@ -41,9 +39,7 @@ perturbation_heatmap(perturbation_effects(runs_csv, "ppl", "down"), cmap="YlGnBu
 # with a lower bound of 0.2× the uniform share (the paper's).
 
 # %%
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    ddo = fit_ddo(runs_csv, "mean-ppl", min_ratio=0.2)
+ddo = fit_ddo(runs_csv, "mean-ppl", min_ratio=0.2)
 ddo_fits(ddo.fits, title="GPT-2 Large at 1.2B tokens: fitted law per domain")
 
 # %%
@@ -70,7 +66,7 @@ weight_bars({label: m.weights for label, m in zip(labels, optima)}, title="DDO-o
 n03, n12 = optima[0], optima[-1]
 steps, a, b = [], n03, n12
 for _ in range(4):
-    nxt = predict_optimum([a, b], method="step").tokens
+    nxt = predict_optimum([a, b], method="step").optimum
     steps.append(nxt)
     a, b = b, nxt
 pd.DataFrame({f"{m.total / 1e9:.1f}B": m.weights for m in steps}).round(4)

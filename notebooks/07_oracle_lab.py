@@ -47,19 +47,11 @@ weight_trajectory_plotly(list(totals), [oracle.optimum(t).weights for t in total
 # domain, noise-free) then predicts less well. Excess loss at 16× the larger small scale:
 
 # %%
-from autoscale_kit.ddo import fit_ddo, perturbation_plan, uniform_base
+from autoscale_kit.arena import oracle_arena
 
 rows = []
 for kind in ("power", "separable", "transfer"):
     o = random_oracle(kind, ["web", "code", "books", "wiki"], seed)
-    found = []
-    for total in (1e8, 4e8):
-        runs = o.measure([p.mixture for p in perturbation_plan(uniform_base(o.domains, total), (0.2, 0.5, 2, 3))])
-        found.append(fit_ddo(runs, "mean-loss", min_ratio=0.2, ambiguity=False).tokens)
-    target = 6.4e9
-    best = o.objective(o.optimum(target))
-    rows.append({"oracle": kind,
-                 "AutoScale": o.objective(predict_optimum(found, target).tokens) - best,
-                 "reused": o.objective(Mixture.from_weights(found[-1].weights, target)) - best,
-                 "uniform": o.objective(Mixture.uniform(o.domains, target)) - best})
+    arena = oracle_arena(o, (1e8, 4e8), 6.4e9, ("autoscale", "ddo-reused", "uniform"), ratios=(0.2, 0.5, 2, 3))
+    rows.append({"oracle": kind, **{m: e.excess for m, e in arena.entries.items()}})
 pd.DataFrame(rows).set_index("oracle")

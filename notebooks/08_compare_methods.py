@@ -27,7 +27,8 @@ methods = ("natural", "preset", "regmix", "mixing-law", "doremi")
 import numpy as np
 import pandas as pd
 
-from autoscale_kit.compare import CompareConfig, compare_methods, compare_on_oracle
+from autoscale_kit.arena import compare_on_oracle
+from autoscale_kit.compare import CompareConfig, compare_methods
 from autoscale_kit.oracle import random_oracle
 from autoscale_kit.pipeline import scale_from_env, study_config
 from autoscale_kit.plots import cost_vs_loss_plotly, loss_curves_plotly, weight_bars_plotly, weights_over_steps
@@ -61,8 +62,8 @@ loss_curves_plotly(curves, title="Mean validation loss during the target runs")
 # model most; DoReMi's answer is their running mean.
 
 # %%
-if "doremi" in comparison.methods.details:
-    d = comparison.methods.details["doremi"]
+if "doremi" in comparison.study.choices:
+    d = comparison.details("doremi")
     weights_over_steps(d.trajectory, d.domains)
 
 # %% [markdown]
@@ -74,7 +75,7 @@ if "doremi" in comparison.methods.details:
 # %%
 from autoscale_kit.compare import regmix_runs_cv
 
-if "regmix_runs" in comparison.methods.details:
+if {"regmix", "mixing-law"} & set(comparison.study.choices):
     print(pd.Series(regmix_runs_cv(comparison), name="out-of-fold Spearman"))
 
 # %% [markdown]

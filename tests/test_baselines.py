@@ -8,7 +8,7 @@ import pytest
 from scipy.optimize import minimize
 from scipy.stats import spearmanr
 
-from autoscale_kit.baselines import (BUNDLED_ANALOGUES, PRESETS, RegMixConfig, mixing_law_optimum, natural_weights,
+from autoscale_kit.baselines import (BUNDLED_ANALOGUES, MIXTURE_PRESETS, RegMixConfig, mixing_law_optimum, natural_weights,
                                      preset_weights, regmix_optimum, regmix_sample, uniform_weights)
 from autoscale_kit.errors import UserError
 from autoscale_kit.surrogates import SURROGATES, make_surrogate
@@ -33,7 +33,7 @@ def test_presets_rename_onto_the_bundled_corpus():
     assert set(w) == set(BUNDLED) and sum(w.values()) == pytest.approx(1.0)
     assert w["speeches"] == pytest.approx(0.67) and w["docs"] == pytest.approx(0.15) and w["qa"] == pytest.approx(0.02)
     rp = preset_weights("redpajama-tokens")
-    assert rp["common_crawl"] == pytest.approx(PRESETS["redpajama-tokens"]["common_crawl"] / sum(PRESETS["redpajama-tokens"].values()))
+    assert rp["common_crawl"] == pytest.approx(MIXTURE_PRESETS["redpajama-tokens"]["common_crawl"] / sum(MIXTURE_PRESETS["redpajama-tokens"].values()))
     merged = preset_weights("llama", ["web", "rest"], mapping={k: ("web" if k in ("common_crawl", "c4") else "rest")
                                                               for k in BUNDLED_ANALOGUES})
     assert merged == pytest.approx({"web": 0.82, "rest": 0.18})

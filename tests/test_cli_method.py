@@ -106,8 +106,6 @@ def _paper():
 
 BAD_DDO = {
     "missing file": lambda p: ["ddo", p / "nope.csv"],
-    "misnamed loss column": lambda p: ["ddo", _table(p, "r.csv", _paper().rename(columns={"ppl:wikipedia": "ppl:wiki"}))],
-    "missing ppl column": lambda p: ["ddo", _table(p, "r.csv", _paper().drop(columns=["ppl:c4"]))],
     "no tokens columns": lambda p: ["ddo", _table(p, "r.csv", text="run,loss\nbase,2\n")],
     "no unique base": lambda p: ["ddo", _table(p, "r.csv", _paper().assign(**{"tokens:c4": [1.0] * 14 + [3.0]}))],
     "too few ratios": lambda p: ["ddo", _table(p, "r.csv", _paper().assign(**{"tokens:arxiv": [1.0] * 14 + [2.0]}))],
@@ -152,9 +150,23 @@ def test_bad_input_gives_one_line_and_status_2(case, tmp_path, capsys):
     assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err
 
 
-def test_error_messages_name_what_is_wrong(tmp_path, capsys):
-    _, _, err = run_cli(capsys, *BAD_DDO["misnamed loss column"](tmp_path))
-    assert "ppl:wiki" in err and "tokens:wiki" in err
+def test_unpaired_columns_are_evaluation_only_and_a_likely_misspelling_is_named(tmp_path, capsys):
+    """ppl:wiki with no tokens:wiki is an evaluation-only domain; tokens:wikipedia with no ppl column
+    is trained on but not judged. DDO runs, and the warning names the likely misspelling."""
+    table = _table(tmp_path, "r.csv", _paper().rename(columns={"ppl:wikipedia": "ppl:wiki"}))
+    code, out, err = run_cli(capsys, "ddo", table, "--json")
+    assert code == 0
+    result = json.loads(out)
+    assert "wiki" in result["validation"] and "wikipedia" not in result["validation"]
+    assert any("ppl:wiki" in w and "tokens:wiki" in w and "misspelling" in w for w in result["warnings"])
+    code, out, err = run_cli(capsys, "ddo", table)
+    assert code == 0 and "ppl:wiki" in err and "tokens:wiki" in err
+    # the objective over the validation domains the user names, evaluation-only ones included
+    code, out, _ = run_cli(capsys, "ddo", _table(tmp_path, "r2.csv", _paper().drop(columns=["ppl:c4"])), "--json",
+                           "--validation", "github,books")
+    assert code == 0 and json.loads(out)["validation"] == ["github", "books"]
+    code, _, err = run_cli(capsys, "ddo", table, "--validation", "github,nope")
+    assert code == 2 and "'nope'" in err
     _, _, err = run_cli(capsys, *BAD_DDO["min-ratio too large"](tmp_path))
     assert "min-ratio 2.0" in err and "below 1" in err
     _, _, err = run_cli(capsys, *BAD_DDO["NaN loss"](tmp_path))

@@ -33,7 +33,7 @@ def comparison(tmp_path_factory):
     config = study_config("smoke")
     store = RunStore(tmp_path_factory.mktemp("cmp_runs"))
     cmp = CompareConfig(methods=("natural", "preset", "regmix", "mixing-law", "doremi"),
-                        regmix=RegMixConfig(runs=12, search_samples=5_000, top_k=16), preset="llama")
+                        regmix=RegMixConfig(runs=12, search_samples=5_000, top_k=16), mixture_preset="llama")
     return config, store, cmp, compare_methods(config, store, cmp, progress=False)
 
 
@@ -43,9 +43,9 @@ def test_every_method_is_validated_at_the_target_with_its_cost(comparison):
     assert set(table.index) == {"autoscale", "uniform", "ddo-reused", "natural", "preset-llama", "regmix",
                                 "mixing-law", "doremi"}
     assert np.isfinite(table["mean_final_loss"]).all()
-    assert table.loc["regmix", "proxy_runs"] == 12 and table.loc["regmix", "proxy_tokens"] == 12 * config.scales[0]
+    assert table.loc["regmix", "proxy_runs"] == 12 and table.loc["regmix", "proxy_tokens"] == 12 * config.budgets[0]
     assert table.loc["mixing-law", "shared_runs"] == "the RegMix runs"
-    assert table.loc["doremi", "proxy_runs"] == 2 and table.loc["doremi", "proxy_tokens"] == 2 * config.scales[-1]
+    assert table.loc["doremi", "proxy_runs"] == 2 and table.loc["doremi", "proxy_tokens"] == 2 * config.budgets[-1]
     assert table.loc["uniform", "proxy_tokens"] == 0 and table.loc["autoscale", "proxy_runs"] == 14
     for name, recs in result.study.validation.items():
         assert len(recs) == len(config.seeds)
@@ -93,7 +93,7 @@ def test_cli_compare_prints_every_method(comparison, run_cli):
     assert sum(out["weights"]["doremi"].values()) == pytest.approx(1.0)
     bad = run_cli("compare", "--scale", "smoke", "--store", store.root, "--methods", "regmix,oracle")
     assert bad.code == 2 and "unknown method" in bad.err
-    bad = run_cli("compare", "--scale", "smoke", "--store", store.root, "--methods", "preset", "--preset", "x")
+    bad = run_cli("compare", "--scale", "smoke", "--store", store.root, "--methods", "preset", "--mixture-preset", "x")
     assert bad.code == 2 and "unknown preset" in bad.err
 
 
@@ -104,7 +104,7 @@ def test_comparison_plots(comparison):
     fig = cost_vs_loss_plotly(result.table)
     assert [t.name for t in fig.data] == list(result.table["method"])
     assert [t.x[0] for t in fig.data] == list(result.table["proxy_tokens"])
-    d = result.methods.details["doremi"]
+    d = result.details("doremi")
     fig = weights_over_steps(d.trajectory, d.domains)
     thick = [line for line in fig.axes[0].lines if line.get_linewidth() == 2]
     assert len(thick) == len(d.domains)
@@ -129,6 +129,19 @@ def test_cross_validation_on_a_comparisons_regmix_runs(comparison):
     from autoscale_kit.compare import regmix_runs_cv
 
     _, _, _, result = comparison
+    config, store, _, result = comparison
     cv = regmix_runs_cv(result, folds=3)
     assert set(cv) == {"regmix-lightgbm", "linear", "ddo-law", "mixing-law"}
-    assert all(-1 <= v <= 1 for v in cv.values())
+    # the same numbers from the run store alone: the RegMix runs (by label) against the objective
+    recs = [r for r in store.records() if r.label.startswith("regmix/")]
+    assert len(recs) == 12
+    by_key = {r.key: r for r in recs}
+    recs = [by_key[r.key] for r in result.runs("regmix")]
+    X = np.array([[r.tokens.get(d, 0) for d in config.domains] for r in recs], dtype=float)
+    y = [r.mean_val_loss for r in recs]
+    from autoscale_kit.compare import surrogate_cv
+    assert cv == surrogate_cv(X / X.sum(axis=1, keepdims=True), y, folds=3)
+    # and a ranking that means something: the linear surrogate on these runs is better than on shuffled losses
+    shuffled = surrogate_cv(X / X.sum(axis=1, keepdims=True), np.random.default_rng(0).permutation(y),
+                            names=("linear",), folds=3)
+    assert cv["linear"] > shuffled["linear"]

@@ -11,6 +11,8 @@ import pytest
 from autoscale_kit import pipeline
 from autoscale_kit.errors import UserError
 from autoscale_kit.pipeline import StudyConfig, speedup_table, study_config, tokens_to_reach
+from autoscale_kit.mixture import Mixture
+from autoscale_kit.proxy import ProxyConfig
 from autoscale_kit.runs import RunRecord
 
 
@@ -27,8 +29,11 @@ def test_tokens_to_reach_interpolates_linearly():
 
 
 def _record(name, seed, tokens, losses, final):
-    return RunRecord(key=f"{name}{seed}", path=Path("."), config={"proxy": {"seed": seed}, "label": name},
-                     metrics={"val_loss": {"a": final, "b": final}}, curve=_curve(tokens, losses))
+    return RunRecord(key=f"{name}{seed}", path=Path("."), label=name, mixture=Mixture({"a": tokens[-1] / 2,
+                     "b": tokens[-1] / 2}), proxy=ProxyConfig(seed=seed), corpus_source=None,
+                     val_loss={"a": final, "b": final}, tokens={"a": tokens[-1] // 2, "b": tokens[-1] // 2},
+                     total_tokens=tokens[-1], steps=1, n_params=1, wall_time=0.0, device="cpu",
+                     tokens_per_second=0.0, finished_at=0.0, curve=_curve(tokens, losses))
 
 
 def test_speedup_against_uniform_per_seed():
@@ -52,8 +57,8 @@ def test_speedup_needs_the_reference():
 
 
 @pytest.mark.parametrize("changes, pattern", [
-    ({"scales": (100_000,)}, "two or more scales"),
-    ({"scales": (200_000, 100_000)}, "increasing"),
+    ({"budgets": (100_000,)}, "two or more budgets"),
+    ({"budgets": (200_000, 100_000)}, "increasing"),
     ({"target": 0}, "positive"),
     ({"seeds": ()}, "at least one seed"),
 ])
@@ -71,12 +76,14 @@ def test_unknown_scale_preset():
 def test_ddo_plan_has_a_base_run_down_to_the_token(scale):
     """Totals that do not divide evenly between the domains must still give runs that each differ
     from the base in exactly one domain (found as such by DDO), in whole tokens."""
-    from autoscale_kit.pipeline import ddo_specs
+    from autoscale_kit.labs import CorpusLab
+    from autoscale_kit.methods import ddo_plan
     from autoscale_kit.tables import find_base_run, read_runs_table
 
     config = study_config(scale)
-    for total in config.scales:
-        specs = ddo_specs(config, total)
+    lab = CorpusLab(config, "unused-store")
+    for total in config.budgets:
+        specs = [lab.spec(probe) for _, probe in ddo_plan(lab, total)]
         domains = specs[0].mixture.domains
         frame = pd.DataFrame([{f"tokens:{d}": s.mixture[d] for d in domains} | {f"loss:{d}": 1.0 for d in domains}
                               for s in specs])
@@ -99,22 +106,22 @@ def test_smoke_study_runs_and_reports(smoke, tmp_path):
     store, result = smoke
     cfg = result.config
     n_dom = len(cfg.domains)
-    assert len(result.scales) == 2
-    for sc in result.scales:
+    assert len(result.rounds) == 2
+    for sc in result.rounds:
         assert len(sc.records) == 2 * n_dom + 1
         assert sum(sc.ddo.weights.values()) == pytest.approx(1.0)
     assert set(result.mixtures) == {"autoscale", "uniform", "ddo-reused"}
     for m in result.mixtures.values():
         assert abs(m.total - cfg.target) <= n_dom
     # the reused mixture is the larger scale's DDO optimum carried to the target
-    for d, w in result.scales[-1].ddo.weights.items():
+    for d, w in result.rounds[-1].ddo.weights.items():
         assert result.mixtures["ddo-reused"].weights[d] == pytest.approx(w, abs=1e-5)
-    assert result.prediction.tokens.total == pytest.approx(cfg.target)
+    assert result.prediction.optimum.total == pytest.approx(cfg.target)
     page = write_report(result, tmp_path / "report")
     out = page.parent
     for f in ["runs.csv", "optima.csv", "speedup.csv", "summary.json", "figures/loss_vs_tokens.png",
               "figures/weights_trajectory.png", "figures/weights_by_scale.png", "figures/loss_change_vs_uniform.png",
-              f"figures/ddo_fits_{cfg.scales[0]}.png"]:
+              f"figures/ddo_fits_{cfg.budgets[0]}.png"]:
         assert (out / f).is_file(), f
     runs = pd.read_csv(out / "runs.csv")
     assert len(runs) == 2 * (2 * n_dom + 1) + 3 * len(cfg.seeds)

@@ -38,7 +38,7 @@ def test_step_rule_reproduces_the_released_5B_vector(paper):
         a, b = b, step_rule(a, b)
     assert b.total / 1e9 == pytest.approx(412.44002730550164, rel=1e-12)
     via_api = predict_optimum([n12, n03], method="step")   # order of the inputs does not matter
-    assert via_api.tokens.tokens == pytest.approx(n5.tokens, rel=1e-15) and via_api.path_parameter == 2.0
+    assert via_api.optimum.tokens == pytest.approx(n5.tokens, rel=1e-15) and via_api.path_parameter == 2.0
 
 
 def test_continuous_form_paper_numbers(paper):
@@ -46,14 +46,14 @@ def test_continuous_form_paper_numbers(paper):
     geo = predict_optimum([n03, n12], 0.5961154447891214e9)
     assert geo.path_parameter == pytest.approx(0.5, abs=1e-8) and geo.method == "continuous"
     expected_geo = [0.13665292, 0.01714286, 0.10553923, 0.11268386, 0.14190195, 0.05573326, 0.02646138]
-    assert [geo.tokens[d] / 1e9 for d in DOMAINS] == pytest.approx(expected_geo, abs=2e-8)
+    assert [geo.optimum[d] / 1e9 for d in DOMAINS] == pytest.approx(expected_geo, abs=2e-8)
     assert predict_optimum([n03, n12], 3e9).path_parameter == pytest.approx(1.6444983, abs=1e-7)
     assert predict_optimum([n03, n12], 10e9).path_parameter == pytest.approx(2.4787162, abs=1e-7)
-    w10 = weights(predict_optimum([n03, n12], 10e9).tokens)
+    w10 = weights(predict_optimum([n03, n12], 10e9).optimum)
     assert w10 == pytest.approx([0.2324, 0.0266, 0.2044, 0.1278, 0.3296, 0.0717, 0.0074], abs=1e-4)
     # the held-out check: 0.3B and 1.2B predict the released 0.6B optimum
     at06 = predict_optimum([n03, n12], n06.total)
-    assert np.max(np.abs(weights(at06.tokens) - weights(n06))) < 0.02
+    assert np.max(np.abs(weights(at06.optimum) - weights(n06))) < 0.02
     # step rule = the continuous form at t = 2
     n5 = step_rule(n03, n12)
     assert predict_optimum([n03, n12], n5.total).path_parameter == pytest.approx(2.0, abs=1e-9)
@@ -68,13 +68,13 @@ def test_least_squares_over_three_scales(paper):
     assert path.scale_parameters[1] == pytest.approx(0.5085, abs=1e-4)            # paper.md §3.4 form B
     assert max(path.max_abs_residual.values()) == pytest.approx(0.125, abs=1e-3)
     assert path.r_squared["arxiv"] < 0.9 < path.r_squared["common_crawl"]
-    assert weights(pred.tokens) == pytest.approx([0.2370, 0.0279, 0.1930, 0.1513, 0.2889, 0.0870, 0.0150],
+    assert weights(pred.optimum) == pytest.approx([0.2370, 0.0279, 0.1930, 0.1513, 0.2889, 0.0870, 0.0150],
                                                  abs=1e-4)
     assert any("arxiv" in w for w in pred.warnings)
     # with two scales the least-squares form is the continuous form
     two = predict_optimum([n03, n12], 3e9, method="least-squares")
     one = predict_optimum([n03, n12], 3e9, method="continuous")
-    assert two.tokens.tokens == one.tokens.tokens and two.path_parameter == one.path_parameter
+    assert two.optimum.tokens == one.optimum.tokens and two.path_parameter == one.path_parameter
     assert all(r == 0 for r in fit_path([n03, n12]).max_abs_residual.values())
 
 
@@ -94,7 +94,7 @@ def test_pure_power_law_oracles_are_predicted_exactly(seed, n_domains):
     truth = oracle.optimum(target)
     pred = predict_optimum([oracle.optimum(small), oracle.optimum(large)], target)
     assert np.max(np.abs(np.array(list(pred.weights.values())) - np.array(list(truth.weights.values())))) < 1e-3
-    assert pred.tokens.total == pytest.approx(target, rel=1e-12)
+    assert pred.optimum.total == pytest.approx(target, rel=1e-12)
     three = predict_optimum([oracle.optimum(s) for s in (1e8, 2e8, 4e8)], target)
     assert np.max(np.abs(np.array(list(three.weights.values())) - np.array(list(truth.weights.values())))) < 1e-3
     assert max(three.path.max_abs_residual.values()) < 1e-6
@@ -107,11 +107,11 @@ def test_pinned_domains():
     assert pinned_domains(optima) == ["a"]
     pred = predict_optimum(optima, 2000.0)
     assert pred.pinned == pytest.approx({"a": 0.05}) and pred.weights["a"] == pytest.approx(0.05, rel=1e-12)
-    assert pred.tokens.total == pytest.approx(2000.0)
+    assert pred.optimum.total == pytest.approx(2000.0)
     # the free domains follow their own path over the remaining 95%
     t = pred.path_parameter
-    assert pred.tokens["b"] == pytest.approx(50.0 * 3.0 ** t, rel=1e-9)
-    assert pred.tokens["c"] == pytest.approx(45.0 * (230 / 45) ** t, rel=1e-9)
+    assert pred.optimum["b"] == pytest.approx(50.0 * 3.0 ** t, rel=1e-9)
+    assert pred.optimum["c"] == pytest.approx(45.0 * (230 / 45) ** t, rel=1e-9)
     unpinned = predict_optimum(optima, 2000.0, pinned=None)
     assert unpinned.pinned == {} and unpinned.weights["a"] != pytest.approx(0.05, rel=1e-3)
     explicit = predict_optimum(optima, 2000.0, pinned=["b"])
@@ -140,5 +140,5 @@ def test_shrinking_domain_and_reachable_targets():
     # "a" shrinks while "b" grows: the sum is convex in t with a minimum; targets above it work
     optima = [Mixture({"a": 4.0, "b": 1.0}), Mixture({"a": 1.0, "b": 8.0})]
     pred = predict_optimum(optima, 100.0)
-    assert pred.tokens.total == pytest.approx(100.0) and pred.path_parameter > 1
-    assert pred.tokens["a"] == pytest.approx(4.0 * 0.25 ** pred.path_parameter, rel=1e-9)
+    assert pred.optimum.total == pytest.approx(100.0) and pred.path_parameter > 1
+    assert pred.optimum["a"] == pytest.approx(4.0 * 0.25 ** pred.path_parameter, rel=1e-9)

@@ -11,7 +11,7 @@ import pytest
 from autoscale_kit import corpus as corpus_mod
 from autoscale_kit.errors import UserError
 from autoscale_kit.mixture import Mixture
-from autoscale_kit.proxy import (ProxyConfig, TrainingDiverged, build_model, evaluate, plan_windows,
+from autoscale_kit.proxy import (Callbacks, ProxyConfig, TrainingDiverged, build_model, evaluate, plan_windows,
                                  prepare_tokens, preset, train_proxy)
 
 FAST = preset("tiny", n_layer=1, n_embd=32, n_head=2, seq_len=64, batch_size=8, eval_points=2,
@@ -82,7 +82,7 @@ def test_same_config_gives_identical_numbers(known_corpus):
 def test_curve_records_periodic_validation(known_corpus):
     seen = []
     r = train_proxy(known_corpus, Mixture({"pattern": 8000, "noise": 8000}), FAST.with_(eval_points=3),
-                    progress=False, on_eval=seen.append)
+                    progress=False, callbacks=Callbacks(on_eval=seen.append))
     assert len(r.curve) == 4 and seen == r.curve
     tokens = [row["tokens_seen"] for row in r.curve]
     assert tokens == sorted(tokens) and tokens[-1] == 16_000
@@ -148,7 +148,7 @@ def test_divergence_is_reported_with_what_to_change(known_corpus):
         train_proxy(known_corpus, Mixture({"noise": 64 * 8 * 30}), cfg, progress=False)
 
 
-def test_step_hook_can_reweight_the_loss(known_corpus):
+def test_on_batch_callback_can_reweight_the_loss(known_corpus):
     calls = []
 
     def hook(batch):
@@ -159,7 +159,8 @@ def test_step_hook_can_reweight_the_loss(known_corpus):
         return w / w.sum() if w.sum() else None
 
     plain = train_proxy(known_corpus, Mixture({"pattern": 2000, "noise": 2000}), FAST, progress=False)
-    r = train_proxy(known_corpus, Mixture({"pattern": 2000, "noise": 2000}), FAST, progress=False, step_hook=hook)
+    r = train_proxy(known_corpus, Mixture({"pattern": 2000, "noise": 2000}), FAST, progress=False,
+                    callbacks=Callbacks(on_batch=hook))
     assert [c[0] for c in calls] == list(range(r.steps))
     assert all(n == m and zero_masked and positive for _, n, m, zero_masked, positive in calls)
     assert r.tokens == {"pattern": 2000, "noise": 2000}

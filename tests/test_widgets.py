@@ -63,7 +63,7 @@ def test_predict_explorer_follows_the_slider():
     optima = [Mixture({"a": 50, "b": 50}), Mixture({"a": 150, "b": 250})]
     ex = PredictExplorer(optima)
     ex.slider.value = 10_000
-    assert ex.prediction.tokens.total == pytest.approx(10_000)
+    assert ex.prediction.optimum.total == pytest.approx(10_000)
     w_small = ex.prediction.weights["b"]
     ex.slider.value = 100_000
     assert ex.prediction.weights["b"] > w_small             # b grows faster than a along the path

@@ -1,0 +1,56 @@
+"""Where methods' proxy runs are measured on a corpus: `CorpusLab`, over the run store.
+
+The lab turns a method's `Probe`s into `RunSpec`s (the study's proxy config with the probe's seed,
+no loss curve: methods read final losses) and trains what the store does not hold yet, in this
+process, a local pool or on SLURM. See `methods` for the interface; `arena.OracleLab` is the same
+interface over a synthetic oracle.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from autoscale_kit.baselines import natural_weights
+from autoscale_kit.methods import CompareConfig, Probe
+from autoscale_kit.mixture import Mixture
+from autoscale_kit.runs import RunRecord, RunSpec, RunStore, run_many
+from autoscale_kit.studies import StudyConfig, available_tokens
+
+
+class CorpusLab:
+    kind = "corpus"
+    ambiguity = True     # DDO checks the alternative exact fits of under-determined laws
+    seed = 0             # added to the methods' sampling seeds (RegMix); the oracle arena varies it
+
+    def __init__(self, config: StudyConfig, store: RunStore | str = "runs", options: CompareConfig = CompareConfig(),
+                 *, executor=None, progress: bool = True):
+        self.config = config
+        self.store = store if isinstance(store, RunStore) else RunStore(store)
+        self.options = options
+        self.executor = executor
+        self.progress = progress
+        self.domains = config.corpus_ref.load().domains
+        self.budgets, self.target = config.budgets, config.target
+        self.ratios, self.min_ratio = config.ratios, config.min_ratio
+        self.objective, self.predict_method = config.objective, config.predict_method
+        self.ddo_seeds = config.ddo_seeds
+        self.cache: dict = {}
+
+    def spec(self, probe: Probe) -> RunSpec:
+        # methods read only the final losses: no loss curve along the way
+        return RunSpec(probe.mixture, self.config.proxy.with_(seed=probe.seed, eval_points=0),
+                       self.config.corpus_ref, label=probe.label)
+
+    def train(self, specs: Sequence[RunSpec]) -> list[RunRecord]:
+        """The stored runs of `specs`, training the missing ones (the study's executor and workers)."""
+        executor = self.executor or ("process" if self.config.workers > 1 else None)
+        return run_many(specs, self.store, executor=executor, workers=self.config.workers, progress=self.progress)
+
+    def measure(self, probes: Sequence[Probe]) -> list[RunRecord]:
+        return self.train([self.spec(p) for p in probes])
+
+    def exact(self, mixture: Mixture) -> Mixture:
+        return mixture.rounded()
+
+    def prior(self) -> dict[str, float]:
+        return natural_weights(available_tokens(self.config))

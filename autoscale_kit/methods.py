@@ -1,0 +1,338 @@
+"""Every way to pick a mixture, as one registry entry: what it trains, how results become weights.
+
+A method never trains or evaluates anything itself: it asks a *lab* to measure `Probe`s (a
+mixture at a budget, with a seed) and turns the measured runs into weights. Two labs implement
+the same small interface (`labs.CorpusLab`: proxy runs through the run store; `arena.OracleLab`:
+a synthetic oracle with a known optimum), so one definition of each method serves the pipeline,
+`compare`, the oracle arena, the CLI's `--methods` choices and the notebooks.
+
+A `Method` is:
+- `probes(lab)`: the proxy runs it needs (the lab measures every method's probes in one batch
+  first, so a pool of workers stays busy); methods whose runs are not plain proxy runs (DoReMi
+  trains with an online hook) return none and train inside `choose`;
+- `choose(lab)`: a `Choice` — the weights, the runs it used (their compute is its cost, unless it
+  says otherwise) and, for the cost table, whose runs it shares.
+
+Adding a method is one function pair and one `register(Method(...))` call, here or in your own
+module. What a lab offers a method: `domains`, `budgets` (DDO totals), `target`, `ratios`,
+`min_ratio`, `objective`, `ddo_seeds`, `predict_method`, `options` (a `CompareConfig`), `kind`
+("corpus" or "oracle"), `measure(probes)`, `exact(mixture)` (whole tokens on a corpus), `prior()`
+(natural weights on a corpus, uniform on an oracle), `cache` (a dict for shared results) and, on a
+corpus, `config` and `store`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from autoscale_kit.baselines import (MIXTURE_PRESETS, RegMixConfig, mixing_law_optimum, natural_weights,
+                                     preset_weights, regmix_optimum, regmix_sample, uniform_weights)
+from autoscale_kit.ddo import DDOResult, MeasuredPlan, PlannedRun, fit_ddo, objective_from, perturbation_plan, uniform_base
+from autoscale_kit.doremi import DoReMiConfig
+from autoscale_kit.errors import UserError
+from autoscale_kit.mixture import Mixture
+from autoscale_kit.predict import Prediction, predict_optimum
+
+
+# --- the shapes ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Probe:
+    """One proxy run a method asks for: a mixture (whole tokens on a corpus), a seed, a label for
+    people (not part of any key)."""
+
+    mixture: Mixture
+    seed: int
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Proxy compute a method spent: runs, training tokens, FLOPs (6 × parameters × tokens)."""
+
+    proxy_runs: int = 0
+    proxy_tokens: float = 0
+    proxy_flops: float = 0.0
+
+    @classmethod
+    def of(cls, runs: Sequence) -> "Cost":
+        return cls(len(runs), int(sum(r.total_tokens for r in runs)), float(sum(r.flops for r in runs)))
+
+    def to_dict(self) -> dict:
+        return {"proxy_runs": self.proxy_runs, "proxy_tokens": self.proxy_tokens, "proxy_flops": self.proxy_flops}
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A method's answer: weights, the runs it used, and what it cost."""
+
+    weights: dict[str, float]
+    runs: tuple = ()                 # measured runs the weights come from
+    cost: Cost | None = None         # None: Cost.of(runs)
+    name: str | None = None          # the mixture's name when it is not the method's (preset-llama)
+    shared: str = ""                 # "the RegMix runs": whose runs it shares, for the cost table
+    details: object = field(default=None, repr=False)
+
+    @property
+    def spent(self) -> Cost:
+        return self.cost if self.cost is not None else Cost.of(self.runs)
+
+
+def _no_probes(lab) -> list[Probe]:
+    return []
+
+
+@dataclass(frozen=True)
+class Method:
+    """One way to pick a mixture (see the module docstring)."""
+
+    name: str
+    summary: str
+    choose: Callable[[object], Choice]
+    probes: Callable[[object], list[Probe]] = _no_probes
+    labs: tuple[str, ...] = ("corpus", "oracle")   # where it can run
+
+
+METHODS: dict[str, Method] = {}
+STUDY_METHODS = ("autoscale", "uniform", "ddo-reused")   # what every study validates
+
+
+def register(method: Method) -> Method:
+    """Add a method to the registry (its name must be new); returns it."""
+    if not isinstance(method, Method):
+        raise UserError(f"register takes a methods.Method, got {type(method).__name__}")
+    if method.name in METHODS:
+        raise UserError(f"a method named {method.name!r} is registered already")
+    METHODS[method.name] = method
+    return method
+
+
+def get_method(name: str, lab_kind: str | None = None) -> Method:
+    if name not in METHODS:
+        raise UserError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
+    m = METHODS[name]
+    if lab_kind is not None and lab_kind not in m.labs:
+        raise UserError(f"method {name!r} cannot run in the {lab_kind} lab (it runs in: {', '.join(m.labs)})")
+    return m
+
+
+def peer_methods(lab_kind: str = "corpus") -> tuple[str, ...]:
+    """The registered methods besides the study's own, that run on `lab_kind`."""
+    return tuple(n for n, m in METHODS.items() if n not in STUDY_METHODS and lab_kind in m.labs)
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    """Which peer methods run, and their options (budgets None: matched to DDO's proxy tokens)."""
+
+    methods: tuple[str, ...] = ("natural", "regmix", "mixing-law", "doremi")
+    mixture_preset: str = "llama"         # for "preset": a name in baselines.MIXTURE_PRESETS
+    regmix: RegMixConfig = RegMixConfig(runs=0)  # runs=0: as many as DDO's proxy tokens allow
+    regmix_total: int | None = None       # tokens per RegMix proxy run; None: DDO's smallest budget
+    doremi: DoReMiConfig = DoReMiConfig()
+    doremi_total: int | None = None       # tokens per DoReMi run; None: DDO's largest budget
+    doremi_reference: str = "natural"     # reference weights: natural | uniform
+
+    def __post_init__(self):
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown:
+            raise UserError(f"unknown method(s) {', '.join(sorted(unknown))}; choose from {', '.join(METHODS)}")
+        if "preset" in self.methods and self.mixture_preset not in MIXTURE_PRESETS:
+            raise UserError(f"unknown preset mixture {self.mixture_preset!r}; choose one of "
+                            f"{', '.join(MIXTURE_PRESETS)}")
+        if self.doremi_reference not in ("natural", "uniform"):
+            raise UserError(f"doremi_reference must be natural or uniform, got {self.doremi_reference!r}")
+
+
+def run_objective(run, objective: str) -> float:
+    """The study's objective for one measured run (works for mixtures with zero-token domains,
+    which a DDO runs table refuses)."""
+    v = run.val_loss
+    return float(objective_from(tuple(v), v.__getitem__, lambda d: math.exp(v[d]), objective))
+
+
+# --- DDO at one budget: shared by autoscale and ddo-reused ---------------------------------------
+
+@dataclass(frozen=True)
+class DDORound:
+    """DDO at one budget: the plan's runs as measured and the fitted optimum."""
+
+    total: float
+    plan: tuple[PlannedRun, ...]     # one per run (the plan repeated per DDO seed)
+    records: tuple
+    ddo: DDOResult
+
+    @property
+    def measured(self) -> MeasuredPlan:
+        """The plan and its runs, as DDO and the heat-maps take them."""
+        return MeasuredPlan.from_runs(self.plan, self.records)
+
+    @property
+    def table(self):
+        """The runs as a public runs table (DataFrame), with label, mean_loss and costs."""
+        from autoscale_kit.runs import runs_table
+
+        return runs_table(self.records)
+
+
+def ddo_plan(lab, total: float) -> list[tuple[PlannedRun, Probe]]:
+    """The DDO plan at one budget (base + each domain × each ratio) for every DDO seed."""
+    # On a corpus: round the base first, then perturb one domain of the rounded base, so every run
+    # differs from the base in exactly that domain, down to the token.
+    base = lab.exact(uniform_base(lab.domains, total))
+    out = []
+    for seed in lab.ddo_seeds:
+        for run in perturbation_plan(base, lab.ratios):
+            run = replace(run, mixture=lab.exact(run.mixture))
+            out.append((run, Probe(run.mixture, seed, f"ddo/{total}/{run.name}/seed{seed}")))
+    return out
+
+
+def ddo_round(lab, total: float) -> DDORound:
+    """DDO at `total`: measured (or loaded) and fitted once per lab."""
+    key = ("ddo", total)
+    if key not in lab.cache:
+        plan = ddo_plan(lab, total)
+        records = lab.measure([p for _, p in plan])
+        fitted = fit_ddo(MeasuredPlan.from_runs([r for r, _ in plan], records), lab.objective,
+                         min_ratio=lab.min_ratio, ambiguity=lab.ambiguity)
+        lab.cache[key] = DDORound(total, tuple(r for r, _ in plan), tuple(records), fitted)
+    return lab.cache[key]
+
+
+def _all_ddo_probes(lab) -> list[Probe]:
+    return [p for t in lab.budgets for _, p in ddo_plan(lab, t)]
+
+
+def _ddo_probes_at_largest(lab) -> list[Probe]:
+    return [p for _, p in ddo_plan(lab, lab.budgets[-1])]
+
+
+# --- the study's own methods --------------------------------------------------------------------
+
+def _autoscale(lab) -> Choice:
+    rounds = [ddo_round(lab, t) for t in lab.budgets]
+    prediction: Prediction = predict_optimum([r.ddo.optimum for r in rounds], lab.target, method=lab.predict_method)
+    return Choice(prediction.weights, tuple(r for rd in rounds for r in rd.records), details=prediction)
+
+
+def _ddo_reused(lab) -> Choice:
+    last = ddo_round(lab, lab.budgets[-1])
+    return Choice(last.ddo.weights, last.records, details=last.ddo)
+
+
+def _uniform(lab) -> Choice:
+    return Choice({d: 1.0 for d in lab.domains} if lab.kind == "corpus" else uniform_weights(lab.domains))
+
+
+register(Method("autoscale", "DDO at every budget, the AutoScale predictor to the target (Kang et al. 2025)",
+                _autoscale, _all_ddo_probes))
+register(Method("uniform", "equal weights", _uniform))
+register(Method("ddo-reused", "the DDO optimum at the largest budget, carried to the target unchanged",
+                _ddo_reused, _ddo_probes_at_largest))
+
+
+# --- fixed mixtures -----------------------------------------------------------------------------
+
+def _natural(lab) -> Choice:
+    return Choice(lab.prior())
+
+
+def _preset(lab) -> Choice:
+    name = lab.options.mixture_preset
+    return Choice(preset_weights(name, lab.domains), name=f"preset-{name}")
+
+
+register(Method("natural", "proportional to the tokens each domain holds", _natural, labs=("corpus",)))
+register(Method("preset", "a published fixed mixture (LLaMA's RedPajama weights by default) on the domains",
+                _preset, labs=("corpus",)))
+
+
+# --- RegMix and Data Mixing Laws: random mixtures at the smallest budget --------------------------
+
+def regmix_probes(lab) -> list[Probe]:
+    """RegMix's proxy runs: random mixtures around the prior at DDO's smallest budget (or
+    `options.regmix_total`), as many as DDO's proxy tokens buy when `options.regmix.runs` is 0."""
+    opts = lab.options
+    total = opts.regmix_total or lab.budgets[0]
+    runs = opts.regmix.runs
+    if runs <= 0:  # matched compute: DDO's proxy tokens over the RegMix run size
+        ddo_tokens = sum(p.mixture.total for p in _all_ddo_probes(lab))
+        runs = max(2, round(ddo_tokens / total))
+    config = replace(opts.regmix, runs=runs, seed=opts.regmix.seed + lab.seed)
+    seed = lab.ddo_seeds[0]
+    return [Probe(lab.exact(Mixture.from_weights(w, total)), seed, f"regmix/{total}/{i}/seed{seed}")
+            for i, w in enumerate(regmix_sample(lab.prior(), config))]
+
+
+def _regmix_runs(lab):
+    key = ("regmix-runs",)
+    if key not in lab.cache:
+        lab.cache[key] = tuple(lab.measure(regmix_probes(lab)))
+    return lab.cache[key]
+
+
+def _mixes(lab, runs) -> list[dict[str, float]]:
+    return [{d: r.tokens.get(d, 0) for d in lab.domains} for r in runs]
+
+
+def _regmix(lab) -> Choice:
+    runs = _regmix_runs(lab)
+    y = [run_objective(r, lab.objective) for r in runs]
+    res = regmix_optimum(_mixes(lab, runs), y, lab.prior(), lab.options.regmix)
+    return Choice(res.weights, runs, details=res)
+
+
+def _mixing_law(lab) -> Choice:
+    runs = _regmix_runs(lab)
+    obj = lab.objective
+    valid = [obj.split(":", 1)[1]] if obj.startswith(("loss:", "ppl:")) else list(runs[0].val_loss)
+    losses = {v: [r.val_loss[v] for r in runs] for v in valid}
+    res = mixing_law_optimum(_mixes(lab, runs), losses, lab.domains)
+    return Choice(res.weights, runs, shared="the RegMix runs" if "regmix" in lab.options.methods else "", details=res)
+
+
+register(Method("regmix", "LightGBM on random proxy mixtures, the mean of the top simulated mixtures (Liu et al. 2025)",
+                _regmix, regmix_probes))
+register(Method("mixing-law", "L_v(r) = c_v + k_v exp(t_v·r) per validation domain, minimised (Ye et al. 2025)",
+                _mixing_law, regmix_probes))
+
+
+# --- DoReMi: an online method, its own training loop ---------------------------------------------
+
+def _doremi(lab) -> Choice:
+    from autoscale_kit.doremi import run_doremi
+    from autoscale_kit.runs import _token_data, corpus_fingerprint
+
+    config, opts = lab.config, lab.options
+    p = config.proxy
+    data = _token_data(config.corpus_ref, p.tokenizer, p.seq_len, p.val_tokens)
+    ref = lab.prior() if opts.doremi_reference == "natural" else {d: 1.0 for d in lab.domains}
+    res = run_doremi(data, opts.doremi_total or config.budgets[-1], ref,
+                     p.with_(seed=config.ddo_seeds[0], eval_points=0), opts.doremi, store=lab.store.root,
+                     fingerprint=corpus_fingerprint(config.corpus_ref), progress=lab.progress)
+    return Choice(res.weights, cost=Cost(2, 2 * res.tokens, res.flops), details=res)
+
+
+register(Method("doremi", "Group DRO against a reference model, time-averaged online weights (Xie et al. 2023)",
+                _doremi, labs=("corpus",)))
+
+
+# --- running methods on a lab -------------------------------------------------------------------
+
+def choose_all(lab, names: Sequence[str]) -> dict[str, Choice]:
+    """Every named method's Choice on `lab`: their probes measured in one batch, then each chooses."""
+    methods = [get_method(n, lab.kind) for n in names]
+    probes = [p for m in methods for p in m.probes(lab)]
+    if probes:
+        lab.measure(probes)
+    return {m.name: m.choose(lab) for m in methods}
+
+
+def mixture_names(choices: Mapping[str, Choice]) -> dict[str, str]:
+    """Method name → the name its mixture goes by (preset → preset-llama)."""
+    return {m: c.name or m for m, c in choices.items()}
