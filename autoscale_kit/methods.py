@@ -2,7 +2,7 @@
 
 A method never trains or evaluates anything itself: it asks a *lab* to measure `Probe`s (a
 mixture at a budget, with a seed) and turns the measured runs into weights. Two labs implement
-the same small interface (`labs.CorpusLab`: proxy runs through the run store; `arena.OracleLab`:
+the same small interface (`labs.CorpusLab`: proxy runs through the run store; `arena.SyntheticLab`:
 a synthetic oracle with a known optimum), so one definition of each method serves the pipeline,
 `compare`, the oracle arena, the CLI's `--methods` choices and the notebooks.
 
@@ -27,11 +27,11 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping, Sequence
 
-import numpy as np
 
-from autoscale_kit.baselines import (MIXTURE_PRESETS, RegMixConfig, mixing_law_optimum, natural_weights,
-                                     preset_weights, regmix_optimum, regmix_sample, uniform_weights)
-from autoscale_kit.ddo import DDOResult, MeasuredPlan, PlannedRun, fit_ddo, objective_from, perturbation_plan, uniform_base
+from autoscale_kit.baselines import (MIXTURE_PRESETS, RegMixConfig, mixing_law_optimum, preset_weights, regmix_optimum,
+                                     regmix_sample, uniform_weights)
+from autoscale_kit.ddo import (DDOResult, MeasuredPlan, PlannedRun, fit_ddo, objective_from, perturbation_plan,
+                               uniform_base)
 from autoscale_kit.doremi import DoReMiConfig
 from autoscale_kit.errors import UserError
 from autoscale_kit.mixture import Mixture

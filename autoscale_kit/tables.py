@@ -205,7 +205,9 @@ def runs_frame(table: RunsTable, extra: Mapping[str, Sequence] | None = None) ->
     if table.seeds is not None:
         cols["seed"] = list(table.seeds)
     for j, d in enumerate(table.domains):
-        cols[f"{TOKENS}{d}"] = table.tokens[:, j]
+        col = table.tokens[:, j]
+        whole = np.isfinite(col).all() and (col == np.round(col)).all() and np.abs(col).max() < 2 ** 53
+        cols[f"{TOKENS}{d}"] = col.astype(np.int64) if whole else col   # whole tokens stay integers
     for d in table.eval_domains:
         if d in table.loss:
             cols[f"{LOSS}{d}"] = table.loss[d]

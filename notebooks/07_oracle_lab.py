@@ -16,11 +16,9 @@ seed = 0
 import numpy as np
 import pandas as pd
 
-from autoscale_kit.mixture import Mixture
 from autoscale_kit.oracle import random_oracle
 from autoscale_kit.pipeline import scale_from_env
 from autoscale_kit.plots import weight_trajectory_plotly
-from autoscale_kit.predict import predict_optimum
 from autoscale_kit.widgets import OracleLab
 
 scale = scale_from_env(scale)

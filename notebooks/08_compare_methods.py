@@ -24,7 +24,6 @@ store = "../runs"
 methods = ("natural", "preset", "regmix", "mixing-law", "doremi")
 
 # %%
-import numpy as np
 import pandas as pd
 
 from autoscale_kit.arena import compare_on_oracle

@@ -6,8 +6,6 @@ read the runs earlier ones trained.
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import pytest
