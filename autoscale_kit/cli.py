@@ -116,6 +116,36 @@ def _domain_list(text: str, flag: str) -> tuple[str, ...]:
     return tuple(names)
 
 
+def check_output_folder(path: str, flag: str) -> None:
+    """An output folder that will be written after long work: refused now if it cannot be."""
+    from pathlib import Path
+
+    from autoscale_kit.runs import check_writable_folder
+
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise UserError(f"{flag} {path!r} is a file; give a folder path")
+    parent = p.parent if str(p.parent) else Path(".")
+    check_writable_folder(p if p.exists() else parent, f"{flag} folder")
+
+
+def write_text_atomically(path: str, text: str, flag: str) -> None:
+    """Write a file through a temporary one renamed into place: the previous file stays on failure."""
+    import os
+    from pathlib import Path
+
+    p = Path(path)
+    if p.is_dir():
+        raise UserError(f"{flag} {path!r} is a folder; give a file path")
+    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, p)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"cannot write {path!r}: {exc.strerror or exc}") from None
+
+
 def _print_warnings(messages) -> None:
     for m in messages:
         print(f"warning: {m}", file=sys.stderr)
@@ -250,7 +280,12 @@ def _parse_assignments(text: str, what: str) -> dict[str, float]:
         if "=" not in part:
             raise UserError(f"{what}: expected domain=value pairs separated by commas, got {part!r}")
         k, v = part.split("=", 1)
-        out[k.strip()] = _assigned_number(v, f"{what} for {k.strip()!r}")
+        k = k.strip()
+        if not k:
+            raise UserError(f"{what}: a pair has no domain name ({part.strip()!r}); write domain=value")
+        if k in out:
+            raise UserError(f"{what}: domain {k!r} is given twice; give each domain once")
+        out[k] = _assigned_number(v, f"{what} for {k!r}")
     if not out:
         raise UserError(f"{what}: give at least one domain=value pair")
     return out
@@ -292,6 +327,8 @@ def _proxy_config(args):
         cfg = ProxyConfig.from_dict({**cfg.to_dict(), **data})
     changes = {}
     if args.seed is not None:
+        if args.seed < 0:
+            raise UserError(f"--seed must be a non-negative integer, got {args.seed}")
         changes["seed"] = args.seed
     if args.device:
         changes["device"] = args.device
@@ -302,7 +339,13 @@ def _run_train(args: argparse.Namespace) -> int:
     from autoscale_kit.mixture import Mixture
     from autoscale_kit.runs import CorpusRef, RunSpec, RunStore
 
-    domains = tuple(d.strip() for d in args.domains.split(",")) if args.domains else None
+    from autoscale_kit.proxy import resolve_device
+
+    domains = _domain_list(args.domains, "--domains") if args.domains else None
+    config = _proxy_config(args)
+    resolve_device(config)            # a device that does not exist: refused before anything else
+    store = RunStore(args.store)
+    store.check_writable()
     ref = CorpusRef(args.corpus, domains)
     corpus = ref.load()
     if args.tokens:
@@ -315,8 +358,8 @@ def _run_train(args: argparse.Namespace) -> int:
         total = parse_tokens(args.total)
         weights = _parse_assignments(args.weights, "--weights") if args.weights else {d: 1.0 for d in corpus.domains}
         mixture = Mixture.from_weights(weights, total).rounded()
-    spec = RunSpec(mixture, _proxy_config(args), ref, label="cli/train")
-    rec = RunStore(args.store).run(spec, progress=not args.quiet)
+    spec = RunSpec(mixture, config, ref, label="cli/train")
+    rec = store.run(spec, progress=not args.quiet)
     if args.json:
         _print_json({"run": rec.key, "path": str(rec.path), "tokens": rec.tokens, "val_loss": rec.val_loss,
                      "mean_val_loss": rec.mean_val_loss, "wall_time": rec.wall_time})
@@ -347,7 +390,7 @@ def _run_runs(args: argparse.Namespace) -> int:
     records = [r for r in store.records() if args.label is None or args.label in r.label]
     table = store.table(records)
     if args.csv:
-        table.to_csv(args.csv, index=False)
+        write_text_atomically(args.csv, table.to_csv(index=False), "--csv")
         print(f"wrote {len(table)} runs to {args.csv}")
     else:
         import pandas as pd
@@ -391,15 +434,17 @@ def _run_demo(args: argparse.Namespace) -> int:
         except ValueError:
             raise UserError(f"--seeds must be integers separated by commas, got {args.seeds!r}") from None
     if args.domains:
-        overrides["domains"] = tuple(d.strip() for d in args.domains.split(","))
+        overrides["domains"] = _domain_list(args.domains, "--domains")
     if args.corpus:
         overrides["corpus"] = args.corpus
-    if args.workers:
+    if args.workers is not None:
         overrides["workers"] = args.workers
     config = study_config(args.scale, **overrides)
+    out = args.out or f"reports/{config.name}"
+    check_output_folder(out, "--out")
     t0 = time.time()
     result = run_study(config, args.store, progress=not args.quiet)
-    page = write_report(result, args.out or f"reports/{config.name}")
+    page = write_report(result, out)
     print(summarize_speedup(result.speedup).to_string(index=False))
     for w in result.warnings:
         print(f"warning: {w}")
@@ -446,7 +491,7 @@ def _run_compare(args: argparse.Namespace) -> int:
     if unknown:
         raise UserError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(peer_methods('corpus'))}")
     cmp = CompareConfig(methods=methods, mixture_preset=args.mixture_preset, regmix=RegMixConfig(runs=args.regmix_runs))
-    config = study_config(args.scale, **({"workers": args.workers} if args.workers else {}))
+    config = study_config(args.scale, **({"workers": args.workers} if args.workers is not None else {}))
     result = compare_methods(config, args.store, cmp, progress=not (args.quiet or args.json))
     if args.json:
         _print_json(_json_safe(result.summary()))

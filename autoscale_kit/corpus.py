@@ -421,6 +421,7 @@ def hf_records(name: str, *, split: str = "train", max_records: int | None = 100
         import datasets
     except ImportError:
         raise UserError("reading a Hugging Face dataset needs the 'datasets' package: pip install datasets") from None
+    _check_hub_reachable(name)
     try:
         ds = datasets.load_dataset(name, split=split, streaming=True, **kwargs)
     except Exception as exc:  # network, missing dataset, bad files: all user-fixable
@@ -429,6 +430,27 @@ def hf_records(name: str, *, split: str = "train", max_records: int | None = 100
         if max_records is not None and i >= max_records:
             break
         yield f"{name}[{i}]", record
+
+
+def _check_hub_reachable(name: str) -> None:
+    """Fail at once, in one line, when a Hub dataset is asked for and the Hub cannot be reached
+    (offline mode, or its host does not resolve), instead of the client's minute of retries."""
+    import os
+    import socket
+    from urllib.parse import urlparse
+
+    if Path(name).exists():
+        return  # a local dataset folder or script
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes") or \
+            os.environ.get("HF_DATASETS_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return  # offline mode: the datasets cache answers (or refuses) at once
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError:
+        raise UserError(f"cannot reach the Hugging Face Hub ({host} does not resolve: no network?) to read "
+                        f"{name!r}; copy the data to a local folder or .jsonl file, or set HF_HUB_OFFLINE=1 to use "
+                        f"the local datasets cache") from None
 
 
 def from_documents(name: str, documents: Mapping[str, Sequence[tuple[str, str]]], *,
@@ -458,6 +480,18 @@ def load(source: str | Path | None = None, *, domains: Sequence[str] | None = No
     one domain per subfolder or file; a .jsonl(.xz/.gz) file → RedPajama-format records;
     'hf:<name>' → a Hugging Face dataset with the same record format.
     """
+    if domains is not None:
+        if isinstance(domains, str):
+            raise UserError(f"domains must be a list of names, got the string {domains!r}")
+        domains = list(domains)
+        bad = [d for d in domains if not isinstance(d, str) or not d.strip()]
+        if bad:
+            raise UserError(f"domain names must be non-empty strings, got {bad[0]!r}")
+        twice = sorted({d for d in domains if domains.count(d) > 1})
+        if twice:
+            raise UserError(f"domain {twice[0]!r} is named twice; name each domain once")
+        if not domains:
+            raise UserError("no domains selected; name at least one")
     if source is None:
         return load_bundled(domains)
     src = str(source)

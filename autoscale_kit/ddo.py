@@ -59,14 +59,10 @@ def uniform_base(domains: Sequence[str], total: float) -> Mixture:
     return Mixture.uniform(domains, total)
 
 
-def perturbation_plan(base: Mixture, ratios: Sequence[float] = (1 / 5, 3)) -> list[PlannedRun]:
-    """The base run, then for each domain and ratio a run with only that domain scaled by the ratio.
-
-    The paper's GPT-2 plan uses ratios 1/5 and 3, its BERT plan 1/3 and 2; any list works, and
-    more ratios per domain (e.g. 1/5, 1/2, 2, 3) make the per-domain laws identifiable.
-    """
-    if not isinstance(base, Mixture):
-        raise UserError(f"the base run must be a Mixture, got {type(base).__name__}")
+def check_ratios(ratios) -> list[float]:
+    """Perturbation ratios as floats: positive, finite, not 1, each once."""
+    if isinstance(ratios, (str, bytes)) or not hasattr(ratios, "__iter__"):
+        raise UserError(f"perturbation ratios must be a list of numbers (e.g. 0.2, 3), got {ratios!r}")
     clean: list[float] = []
     for r in ratios:
         try:
@@ -82,6 +78,18 @@ def perturbation_plan(base: Mixture, ratios: Sequence[float] = (1 / 5, 3)) -> li
         clean.append(v)
     if not clean:
         raise UserError("give at least one perturbation ratio (the paper uses 1/5 and 3)")
+    return clean
+
+
+def perturbation_plan(base: Mixture, ratios: Sequence[float] = (1 / 5, 3)) -> list[PlannedRun]:
+    """The base run, then for each domain and ratio a run with only that domain scaled by the ratio.
+
+    The paper's GPT-2 plan uses ratios 1/5 and 3, its BERT plan 1/3 and 2; any list works, and
+    more ratios per domain (e.g. 1/5, 1/2, 2, 3) make the per-domain laws identifiable.
+    """
+    if not isinstance(base, Mixture):
+        raise UserError(f"the base run must be a Mixture, got {type(base).__name__}")
+    clean = check_ratios(ratios)
     plan = [PlannedRun("base", base)]
     for d in base.domains:
         if base[d] <= 0:

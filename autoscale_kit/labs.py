@@ -14,7 +14,8 @@ from autoscale_kit.baselines import natural_weights
 from autoscale_kit.methods import CompareConfig, Probe
 from autoscale_kit.mixture import Mixture
 from autoscale_kit.runs import RunRecord, RunSpec, RunStore, run_many
-from autoscale_kit.studies import StudyConfig, available_tokens
+from autoscale_kit.errors import UserError
+from autoscale_kit.studies import StudyConfig, available_tokens, check_objective
 
 
 class CorpusLab:
@@ -30,11 +31,25 @@ class CorpusLab:
         self.executor = executor
         self.progress = progress
         self.domains = config.corpus_ref.load().domains
+        self._check(config)
         self.budgets, self.target = config.budgets, config.target
         self.ratios, self.min_ratio = config.ratios, config.min_ratio
         self.objective, self.predict_method = config.objective, config.predict_method
         self.ddo_seeds = config.ddo_seeds
         self.cache: dict = {}
+
+    def _check(self, config: StudyConfig) -> None:
+        """Everything that would fail after training, refused before any: the store, the domains,
+        the objective, the predictor, the target against the data there is."""
+        self.store.check_writable()
+        if len(self.domains) < 2:
+            raise UserError(f"a study needs at least two domains to mix; the corpus gives {', '.join(self.domains)}")
+        check_objective(config.objective, self.domains)
+        if config.proxy.repetition == "refuse":
+            have = available_tokens(config)
+            if config.target > sum(have.values()):
+                raise UserError(f"the target {config.target:,} tokens is more than the corpus holds without "
+                                f"repetition ({sum(have.values()):,}); lower the target or use repetition='repeat'")
 
     def spec(self, probe: Probe) -> RunSpec:
         # methods read only the final losses: no loss curve along the way
@@ -43,6 +58,13 @@ class CorpusLab:
 
     def train(self, specs: Sequence[RunSpec]) -> list[RunRecord]:
         """The stored runs of `specs`, training the missing ones (the study's executor and workers)."""
+        from autoscale_kit.runs import _token_data
+        from autoscale_kit.tokendata import check_mixture
+
+        p = self.config.proxy
+        data = _token_data(self.config.corpus_ref, p.tokenizer, p.seq_len, p.val_tokens)
+        for s in specs:   # a run that cannot train is refused before any trains
+            check_mixture(s.mixture, data, s.config)
         executor = self.executor or ("process" if self.config.workers > 1 else None)
         return run_many(specs, self.store, executor=executor, workers=self.config.workers, progress=self.progress)
 

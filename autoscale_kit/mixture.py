@@ -28,7 +28,14 @@ class Mixture:
     pairs: tuple[tuple[str, float], ...]   # (domain, tokens) in order; `items()` as for a dict
 
     def __init__(self, tokens: Mapping[str, float] | Iterable[tuple[str, float]]):
+        if isinstance(tokens, Mixture):
+            tokens = tokens.pairs
+        if isinstance(tokens, (str, bytes)) or not (isinstance(tokens, Mapping) or hasattr(tokens, "__iter__")):
+            raise UserError(f"a mixture is built from {{domain: tokens}} or (domain, tokens) pairs, got {tokens!r}")
         pairs = list(tokens.items()) if isinstance(tokens, Mapping) else list(tokens)
+        for p in pairs:
+            if not isinstance(p, tuple) or len(p) != 2:
+                raise UserError(f"a mixture is built from (domain, tokens) pairs, got the item {p!r}")
         if not pairs:
             raise UserError("a mixture needs at least one domain")
         seen: set[str] = set()
@@ -47,7 +54,11 @@ class Mixture:
             if v < 0:
                 raise UserError(f"tokens for domain {name!r} must be non-negative, got {v}")
             clean.append((name, v))
-        if sum(v for _, v in clean) <= 0:
+        total = sum(v for _, v in clean)
+        if not math.isfinite(total):
+            raise UserError("the mixture's quantities overflow (their total is not a finite number); use smaller "
+                            "quantities or another unit")
+        if total <= 0:
             raise UserError("a mixture needs a positive total number of tokens")
         object.__setattr__(self, "pairs", tuple(clean))
 
@@ -55,8 +66,10 @@ class Mixture:
     @classmethod
     def from_weights(cls, weights: Mapping[str, float], total: float) -> "Mixture":
         """Tokens = weight × total, after normalising the weights to sum to one."""
-        if not (isinstance(total, (int, float)) and math.isfinite(total) and total > 0):
+        if isinstance(total, bool) or not (isinstance(total, (int, float)) and math.isfinite(total) and total > 0):
             raise UserError(f"the total number of tokens must be a positive number, got {total!r}")
+        if not isinstance(weights, Mapping):
+            raise UserError(f"weights must be a {{domain: weight}} mapping, got {weights!r}")
         ws = {}
         for name, w in weights.items():
             try:
@@ -66,6 +79,8 @@ class Mixture:
             if not math.isfinite(ws[name]) or ws[name] < 0:
                 raise UserError(f"weight for domain {name!r} must be a finite non-negative number, got {w!r}")
         s = sum(ws.values())
+        if not math.isfinite(s):
+            raise UserError("the weights overflow (their sum is not a finite number); use smaller weights")
         if s <= 0:
             raise UserError("weights must not all be zero")
         return cls({d: w / s * total for d, w in ws.items()})

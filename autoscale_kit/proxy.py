@@ -16,6 +16,7 @@ Design choices:
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Callable, Mapping, Sequence
@@ -68,25 +69,49 @@ class ProxyConfig:
     family: str = "gpt2"             # model family (families.FAMILIES)
 
     def __post_init__(self):
+        def integer(name: str, low: int) -> None:
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                what = "a positive integer" if low == 1 else f"an integer >= {low}"
+                raise UserError(f"ProxyConfig.{name} must be {what}, got {v!r}")
+
+        def number(name: str, low: float, high: float, *, low_open: bool = False, high_open: bool = False) -> None:
+            v = getattr(self, name)
+            ok = not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
+            ok = ok and (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
+            if not ok:
+                lo, hi = ("(" if low_open else "[") + f"{low:g}", f"{high:g}" + (")" if high_open else "]")
+                raise UserError(f"ProxyConfig.{name} must be a number in {lo}, {hi}, got {v!r}")
+
         for name in ("n_layer", "n_head", "n_embd", "seq_len", "batch_size", "eval_batch_size", "val_tokens",
                      "curve_val_tokens"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or v < 1:
-                raise UserError(f"ProxyConfig.{name} must be a positive integer, got {v!r}")
+            integer(name, 1)
+        integer("seed", 0)
+        integer("eval_points", 0)
         if self.n_embd % self.n_head:
             raise UserError(f"ProxyConfig.n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not (self.lr > 0 and math.isfinite(self.lr)):
             raise UserError(f"ProxyConfig.lr must be a positive number, got {self.lr!r}")
-        if not 0 <= self.warmup_frac < 1:
-            raise UserError(f"ProxyConfig.warmup_frac must be in [0, 1), got {self.warmup_frac!r}")
+        number("warmup_frac", 0, 1, high_open=True)
+        number("min_lr_ratio", 0, 1)
+        number("weight_decay", 0, math.inf, high_open=True)
+        number("beta1", 0, 1, high_open=True)
+        number("beta2", 0, 1, high_open=True)
+        number("grad_clip", 0, math.inf, high_open=True)   # 0 turns clipping off
+        if self.threads is not None:
+            integer("threads", 1)
+        if not isinstance(self.compile, bool):
+            raise UserError(f"ProxyConfig.compile must be true or false, got {self.compile!r}")
+        if not isinstance(self.device, str) or not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", self.device):
+            raise UserError(f"ProxyConfig.device must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}")
+        if not isinstance(self.tokenizer, str) or not self.tokenizer:
+            raise UserError(f"ProxyConfig.tokenizer must be 'bytes' or the path of a local tokenizer, got {self.tokenizer!r}")
         if self.repetition not in ("refuse", "repeat"):
             raise UserError(f"ProxyConfig.repetition must be 'refuse' or 'repeat', got {self.repetition!r}")
         if self.dtype not in ("auto", "float32", "bfloat16"):
             raise UserError(f"ProxyConfig.dtype must be auto, float32 or bfloat16, got {self.dtype!r}")
         if self.family not in FAMILIES:
             raise UserError(f"ProxyConfig.family must be one of {', '.join(FAMILIES)}, got {self.family!r}")
-        if self.eval_points < 0:
-            raise UserError(f"ProxyConfig.eval_points must be >= 0, got {self.eval_points!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -97,7 +122,10 @@ class ProxyConfig:
         unknown = set(data) - known
         if unknown:
             raise UserError(f"unknown proxy config field(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
-        return cls(**data)
+        try:
+            return cls(**data)
+        except TypeError as exc:  # a value of the wrong type met a comparison
+            raise UserError(f"proxy config: {' '.join(str(exc).split())}") from None
 
     def with_(self, **changes) -> "ProxyConfig":
         return replace(self, **changes)
@@ -131,20 +159,36 @@ def count_parameters(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def resolve_device(config: ProxyConfig, *, check: bool = True) -> tuple[str, str]:
+    """(device, dtype) a run of `config` trains on here: "auto" resolved, and (with `check`) a
+    device that does not exist refused before anything is trained."""
+    import torch
+
+    device = config.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    elif not check:
+        pass
+    elif device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise UserError(f"device {device!r} was asked for but CUDA is not available; use device='cpu' or 'auto'")
+        index = int(device.split(":")[1]) if ":" in device else 0
+        if index >= torch.cuda.device_count():
+            raise UserError(f"device {device!r} does not exist: this machine has {torch.cuda.device_count()} CUDA "
+                            f"device(s), cuda:0 to cuda:{torch.cuda.device_count() - 1}")
+    elif device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise UserError("device 'mps' was asked for but Apple's MPS is not available here; use device='cpu' or 'auto'")
+    dtype = config.dtype
+    if dtype == "auto":
+        dtype = "bfloat16" if device.startswith("cuda") else "float32"
+    return device, dtype
+
+
 def _device_and_dtype(config: ProxyConfig):
     import torch
 
-    if config.device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    else:
-        device = config.device
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise UserError(f"device {device!r} was asked for but CUDA is not available; use device='cpu' or 'auto'")
-    if config.dtype == "auto":
-        amp = torch.bfloat16 if device.startswith("cuda") else None
-    else:
-        amp = torch.bfloat16 if config.dtype == "bfloat16" else None
-    return device, amp
+    device, dtype = resolve_device(config)
+    return device, (torch.bfloat16 if dtype == "bfloat16" else None)
 
 
 def _lr_at(step: int, total: int, config: ProxyConfig) -> float:

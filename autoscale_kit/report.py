@@ -1,6 +1,7 @@
 """A study's report folder: figures, the public tables, a JSON summary and one Markdown page.
 
 Design choices:
+- Written atomically: into a temporary folder beside the target, swapped into place at the end.
 - Drawn from a StudyResult alone (which is itself read from the run store), so the report can be
   redrawn at any time without training.
 - Tables use the public formats: `runs.csv` (runs table, every run of the study) and
@@ -11,13 +12,17 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
+import uuid
 from pathlib import Path
 
 import pandas as pd
 
 from autoscale_kit import plots
 from autoscale_kit.pipeline import StudyResult, summarize_speedup
-from autoscale_kit.runs import runs_table
+from autoscale_kit.errors import UserError
+from autoscale_kit.runs import check_writable_folder, runs_table
 from autoscale_kit.tables import write_optima_table
 
 
@@ -59,24 +64,45 @@ def figures(result: StudyResult) -> dict[str, object]:
 
 
 def write_report(result: StudyResult, out: str | Path) -> Path:
-    """Write the report folder; returns the path of report.md."""
+    """Write the report folder; returns the path of report.md.
+
+    Everything is written into a temporary folder beside `out` and swapped into place at the
+    end, so a kill or a full disk leaves the previous report (or none), never half of one."""
     import matplotlib.pyplot as plt
 
     out = Path(out)
-    (out / "figures").mkdir(parents=True, exist_ok=True)
-    for stem, fig in figures(result).items():
-        fig.tight_layout()
-        fig.savefig(out / "figures" / f"{stem}.png", dpi=110)
-        plt.close(fig)
-
-    records = [r for sc in result.rounds for r in sc.records] + [r for v in result.validation.values() for r in v]
-    runs_table(records).to_csv(out / "runs.csv", index=False)
-    write_optima_table([sc.ddo.optimum for sc in result.rounds] + [result.prediction.optimum], out / "optima.csv",
-                       labels=[f"ddo-{sc.total}" for sc in result.rounds] + [f"predicted-{result.config.target}"])
-    summary = result.summary()
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
-    result.speedup.to_csv(out / "speedup.csv", index=False)
-    (out / "report.md").write_text(_page(result, summary))
+    check_writable_folder(out.parent if out.parent != Path("") else Path("."), "report folder's parent")
+    if out.exists() and not out.is_dir():
+        raise UserError(f"report folder {str(out)!r} is a file; give a folder path")
+    tmp = out.parent / f".tmp-{out.name}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    old = None
+    try:
+        (tmp / "figures").mkdir(parents=True)
+        for stem, fig in figures(result).items():
+            fig.tight_layout()
+            fig.savefig(tmp / "figures" / f"{stem}.png", dpi=110)
+            plt.close(fig)
+        records = [r for sc in result.rounds for r in sc.records] + [r for v in result.validation.values() for r in v]
+        runs_table(records).to_csv(tmp / "runs.csv", index=False)
+        write_optima_table([sc.ddo.optimum for sc in result.rounds] + [result.prediction.optimum], tmp / "optima.csv",
+                           labels=[f"ddo-{sc.total}" for sc in result.rounds] + [f"predicted-{result.config.target}"])
+        summary = result.summary()
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+        result.speedup.to_csv(tmp / "speedup.csv", index=False)
+        (tmp / "report.md").write_text(_page(result, summary))
+        if out.exists():
+            old = out.parent / f".old-{out.name}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+            os.rename(out, old)
+        os.rename(tmp, out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        if old is not None and old.exists() and not out.exists():
+            os.rename(old, out)   # put the previous report back
+        raise UserError(f"cannot write the report to {str(out)!r}: {exc.strerror or exc}; free some space or "
+                        f"choose a writable folder") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return out / "report.md"
 
 

@@ -13,6 +13,7 @@ Design choices:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -30,7 +31,7 @@ import pandas as pd
 from autoscale_kit import corpus as corpus_mod
 from autoscale_kit.errors import UserError
 from autoscale_kit.mixture import Mixture
-from autoscale_kit.proxy import ProxyConfig, TokenData, prepare_tokens, train_proxy
+from autoscale_kit.proxy import ProxyConfig, TokenData, prepare_tokens, resolve_device, train_proxy
 from autoscale_kit.tables import RunsTable, runs_frame
 
 TRAINING_VERSION = 1  # bump when a change to training changes the numbers of a stored run
@@ -73,28 +74,63 @@ def _token_data(ref: CorpusRef, tokenizer: str, seq_len: int, val_tokens: int) -
 @dataclass(frozen=True)
 class RunSpec:
     """One run to train: a mixture (whole tokens), a proxy config, a corpus; the label is a name
-    for people and not part of the key."""
+    for people and not part of the key.
+
+    Settings that resolve differently on different machines are resolved when the spec is made,
+    and the run trains with what they resolved to: `threads=None` becomes this process's torch
+    thread count, `device="auto"` the device found here (cuda, else cpu), `dtype="auto"` bfloat16
+    on CUDA and float32 elsewhere. An explicit device is taken as given (a SLURM login node
+    without a GPU can specify runs for GPU nodes) and checked where the run trains."""
 
     mixture: Mixture
     config: ProxyConfig = ProxyConfig()
     corpus: CorpusRef = CorpusRef()
     label: str = ""
+    resolved: tuple = field(init=False, compare=False, repr=False)   # (device, dtype, threads)
+
+    def __post_init__(self):
+        if not isinstance(self.mixture, Mixture):
+            raise UserError(f"RunSpec.mixture must be a Mixture, got {type(self.mixture).__name__}")
+        if not isinstance(self.config, ProxyConfig):
+            raise UserError(f"RunSpec.config must be a ProxyConfig, got {type(self.config).__name__}")
+        import torch
+
+        device, dtype = resolve_device(self.config, check=False)
+        threads = self.config.threads or torch.get_num_threads()
+        object.__setattr__(self, "resolved", (device, dtype, int(threads)))
+
+    @property
+    def train_config(self) -> ProxyConfig:
+        """The config the run trains with: the resolved device, dtype and thread count."""
+        device, dtype, threads = self.resolved
+        return self.config.with_(device=device, dtype=dtype, threads=threads)
 
     def identity(self) -> dict:
         """Everything the key covers: the training-code version, the corpus content and its
-        domains, the mixture in whole tokens and every ProxyConfig field (seed, size, schedule,
-        device, dtype, threads, …). The family is left out for the default GPT-2, so that keys made
-        before families existed still name the same runs."""
+        domains, the mixture in whole tokens, every ProxyConfig field (seed, size, schedule,
+        device, dtype, threads, …) and what the machine-dependent ones resolved to. So that keys
+        made before families and resolution existed still name the same runs, the default GPT-2
+        family is left out, and so are resolved values equal to what those runs used (a CPU in
+        float32; an explicitly fixed thread count)."""
         proxy = self.config.to_dict()
         if proxy.get("family") == "gpt2":
             del proxy["family"]
-        return {
+        device, dtype, threads = self.resolved
+        resolved = {}
+        if (device, dtype) != ("cpu", "float32"):
+            resolved.update(device=device, dtype=dtype)
+        if self.config.threads is None:
+            resolved["threads"] = threads
+        out = {
             "training_version": TRAINING_VERSION,
             "corpus": {"fingerprint": corpus_fingerprint(self.corpus),
                        "domains": list(self.corpus.load().domains)},
             "mixture": {d: int(round(v)) for d, v in self.mixture.items()},
             "proxy": proxy,
         }
+        if resolved:
+            out["resolved"] = resolved
+        return out
 
     @property
     def key(self) -> str:
@@ -159,36 +195,105 @@ class RunRecord:
             raise UserError(f"run folder {str(path)!r} is damaged ({what}); delete it to train the run again") from None
 
 
+def _tmp_name(name: str) -> str:
+    return f".tmp-{name}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def _tmp_owner(tmp: Path) -> str:
+    """The folder name a temporary folder was being written for (".tmp-<name>-<pid>-<rand>")."""
+    return tmp.name[len(".tmp-"):].rsplit("-", 2)[0]
+
+
 def write_folder(path: Path, files: dict[str, str], complete: str = MARKER) -> None:
     """Write `files` (name → text, in order) into the folder `path` atomically: under a temporary
     name beside it, then renamed into place. If another process finished the same folder first
-    (its `complete` file exists), theirs is kept; a stale unfinished folder is replaced."""
+    (its `complete` file exists), theirs is kept; a stale unfinished folder is replaced. On any
+    failure (a full disk) the temporary folder is removed and what was there before is kept."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".tmp-{path.name}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-    tmp.mkdir()
-    for name, text in files.items():
-        (tmp / name).write_text(text)
+    tmp = path.parent / _tmp_name(path.name)
     try:
-        os.rename(tmp, path)
-    except OSError:
-        if (path / complete).is_file():
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            shutil.rmtree(path, ignore_errors=True)
+        tmp.mkdir()
+        for name, text in files.items():
+            (tmp / name).write_text(text)
+        try:
             os.rename(tmp, path)
+        except OSError:
+            if (path / complete).is_file():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                shutil.rmtree(path, ignore_errors=True)
+                os.rename(tmp, path)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise UserError(f"cannot write {str(path)!r}: {exc.strerror or exc}; free some space or choose a "
+                        f"writable folder") from None
+
+
+def check_writable_folder(path: Path, what: str, *, room: int = 1 << 20) -> None:
+    """Refuse, before any work, a folder that is a file, cannot be created or written, or has less
+    than `room` bytes free (enough for the metadata of a run or a report)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{what} {str(path)!r} is a file, not a folder; give a folder path")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / _tmp_name("write-check")
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"{what} {str(path)!r} is not writable ({exc.strerror or exc}); choose another folder "
+                        f"or fix its permissions") from None
+    free = shutil.disk_usage(path).free
+    if free < room:
+        raise UserError(f"{what} {str(path)!r} has only {free:,} bytes free; free some space first")
+
+
+@contextlib.contextmanager
+def _locked(lock: Path, *, blocking: bool = True):
+    """An exclusive lock on a file (fcntl.flock): held by at most one process of any that share the
+    folder; released when the block ends or the process dies. Yields whether it was taken."""
+    import fcntl
+
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 class RunStore:
-    """A folder of run folders. Safe to share between processes: each run is renamed into place."""
+    """A folder of run folders that many processes can share.
+
+    Each run is claimed (a lock file in `.locks/`) while it trains: a process that asks for a run
+    another one is training waits for it and loads the result instead of training it again.
+    Finished folders are renamed into place, so nothing half-written ever looks finished.
+    `trained` lists the keys this object trained (the rest it loaded)."""
 
     def __init__(self, root: str | Path = "runs"):
+        if isinstance(root, RunStore):
+            root = root.root
+        if not isinstance(root, (str, os.PathLike)):
+            raise UserError(f"a run store is a folder path, got {type(root).__name__}")
         self.root = Path(root)
+        self.trained: list[str] = []
 
     def path(self, key: str) -> Path:
         return self.root / key
 
+    def lock_path(self, key: str) -> Path:
+        return self.root / ".locks" / f"{key}.lock"
+
     def is_done(self, key: str) -> bool:
         return (self.path(key) / MARKER).is_file()
+
+    def check_writable(self) -> None:
+        check_writable_folder(self.root, "run store")
 
     def load(self, key: str) -> RunRecord:
         if not self.is_done(key):
@@ -204,38 +309,56 @@ class RunStore:
         return sorted(recs, key=lambda r: (r.finished_at, r.key))
 
     def clean(self, key: str | None = None) -> int:
-        """Remove temporary folders of interrupted runs (of one key, or all); returns how many."""
+        """Remove temporary folders of interrupted runs (of one key, or all) whose run nobody is
+        training now (its claim can be taken); a live process's folder is left alone. Returns how
+        many were removed."""
         if not self.root.is_dir():
             return 0
         pattern = f".tmp-{key}-*" if key else ".tmp-*"
         n = 0
-        for p in self.root.glob(pattern):
-            shutil.rmtree(p, ignore_errors=True)
-            n += 1
+        for p in sorted(self.root.glob(pattern)):
+            owner = _tmp_owner(p)
+            if key is not None and owner != key:
+                continue
+            with _locked(self.lock_path(owner), blocking=False) as free:
+                if free and p.exists():
+                    shutil.rmtree(p, ignore_errors=True)
+                    n += 1
         return n
 
+    def _remove_stale(self, key: str) -> None:
+        """Called with the key's claim held: every temporary folder of this key is stale."""
+        for p in self.root.glob(f".tmp-{key}-*"):
+            if _tmp_owner(p) == key:
+                shutil.rmtree(p, ignore_errors=True)
+
     def run(self, spec: RunSpec, *, progress: bool = True) -> RunRecord:
-        """The stored run for `spec`, training it first if needed."""
+        """The stored run for `spec`, training it first if needed (once, whoever else asks)."""
         key = spec.key
         if self.is_done(key):
             return self.load(key)
-        ref = spec.corpus
-        data = _token_data(ref, spec.config.tokenizer, spec.config.seq_len, spec.config.val_tokens)
-        result = train_proxy(data, spec.mixture, spec.config, progress=progress)
-        config = {"key": key, "label": spec.label, **spec.identity(),
-                  "corpus_source": ref.source}
-        metrics = {
-            "val_loss": result.val_loss, "mean_val_loss": result.mean_val_loss, "tokens": result.tokens,
-            "total_tokens": int(sum(result.tokens.values())), "steps": result.steps, "n_params": result.n_params,
-            "wall_time": result.wall_time, "device": result.device, "tokens_per_second": result.tokens_per_second,
-            "finished_at": time.time(),
-        }
-        write_folder(self.path(key), {
-            "config.json": json.dumps(config, indent=2),
-            "metrics.json": json.dumps(metrics, indent=2),
-            "curve.csv": pd.DataFrame(result.curve).to_csv(index=False),
-            MARKER: time.strftime("%Y-%m-%dT%H:%M:%S") + "\n",  # written last
-        })
+        self.check_writable()
+        with _locked(self.lock_path(key)):
+            if self.is_done(key):   # another process finished it while this one waited
+                return self.load(key)
+            self._remove_stale(key)
+            ref = spec.corpus
+            data = _token_data(ref, spec.config.tokenizer, spec.config.seq_len, spec.config.val_tokens)
+            result = train_proxy(data, spec.mixture, spec.train_config, progress=progress)
+            config = {"key": key, "label": spec.label, **spec.identity(), "corpus_source": ref.source}
+            metrics = {
+                "val_loss": result.val_loss, "mean_val_loss": result.mean_val_loss, "tokens": result.tokens,
+                "total_tokens": int(sum(result.tokens.values())), "steps": result.steps,
+                "n_params": result.n_params, "wall_time": result.wall_time, "device": result.device,
+                "tokens_per_second": result.tokens_per_second, "finished_at": time.time(),
+            }
+            write_folder(self.path(key), {
+                "config.json": json.dumps(config, indent=2),
+                "metrics.json": json.dumps(metrics, indent=2),
+                "curve.csv": pd.DataFrame(result.curve).to_csv(index=False),
+                MARKER: time.strftime("%Y-%m-%dT%H:%M:%S") + "\n",  # written last
+            })
+            self.trained.append(key)
         return self.load(key)
 
     def table(self, records: Iterable[RunRecord] | None = None) -> pd.DataFrame:
@@ -262,9 +385,11 @@ def _worker_init(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _train_in_worker(root: str, spec: RunSpec) -> str:
-    RunStore(root).run(spec, progress=False)
-    return spec.key
+def _train_in_worker(root: str, spec: RunSpec) -> bool:
+    """Train (or load) one run in a worker; True when this worker trained it."""
+    store = RunStore(root)
+    store.run(spec, progress=False)
+    return bool(store.trained)
 
 
 def process_pool(workers: int = 2) -> ProcessPoolExecutor:
@@ -289,11 +414,12 @@ def run_many(specs: Sequence[RunSpec], store: RunStore | str | Path = "runs", *,
     store = store if isinstance(store, RunStore) else RunStore(store)
     todo: dict[str, RunSpec] = {}
     for s in specs:
+        if not isinstance(s, RunSpec):
+            raise UserError(f"run_many takes RunSpecs, got {type(s).__name__}")
         if not store.is_done(s.key):
             todo.setdefault(s.key, s)
-    for key in todo:
-        store.clean(key)
     if todo:
+        store.check_writable()
         if executor is None:
             bar = tqdm(list(todo.values()), desc="runs", unit="run", disable=not progress)
             for s in bar:
@@ -309,8 +435,9 @@ def run_many(specs: Sequence[RunSpec], store: RunStore | str | Path = "runs", *,
                         futures = [ex.submit(_train_in_worker, str(store.root), s) for s in todo.values()]
                 else:
                     futures = [ex.submit(_train_in_worker, str(store.root), s) for s in todo.values()]
-                for f in tqdm(futures, desc="runs", unit="run", disable=not progress):
-                    f.result()
+                for s, f in zip(list(todo.values()), tqdm(futures, desc="runs", unit="run", disable=not progress)):
+                    if f.result():
+                        store.trained.append(s.key)
             finally:
                 if own:
                     ex.shutdown()

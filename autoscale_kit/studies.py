@@ -10,9 +10,31 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, replace
 
+from autoscale_kit.ddo import check_ratios
 from autoscale_kit.errors import UserError
 from autoscale_kit.proxy import ProxyConfig, preset
 from autoscale_kit.runs import CorpusRef
+
+
+PREDICT_METHODS = ("auto", "continuous", "least-squares")   # the step rule has no target: not for a study
+
+
+def check_objective(objective, domains) -> None:
+    """Refuse an objective the study cannot compute, before anything is trained."""
+    if not isinstance(objective, str):
+        raise UserError(f"the objective must be a name, got {objective!r}")
+    if objective in ("mean-loss", "mean-ppl"):
+        return
+    for prefix in ("loss:", "ppl:"):
+        if objective.startswith(prefix):
+            d = objective[len(prefix):].strip()
+            if not d:
+                raise UserError(f"objective {objective!r} names no domain; write {prefix}<domain>")
+            if domains is not None and d not in domains:
+                raise UserError(f"objective {objective!r}: {d!r} is not one of the study's domains "
+                                f"({', '.join(domains)})")
+            return
+    raise UserError(f"unknown objective {objective!r}; use mean-loss, mean-ppl, loss:<domain> or ppl:<domain>")
 
 
 @dataclass(frozen=True)
@@ -34,6 +56,44 @@ class StudyConfig:
     workers: int = 1                                 # local processes (each with proxy.threads threads)
 
     def __post_init__(self):
+        def whole(name, values, low):
+            for v in values:
+                if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                    raise UserError(f"StudyConfig.{name} must hold integers >= {low}, got {v!r}")
+
+        if not isinstance(self.name, str) or not self.name.strip() or "/" in self.name:
+            raise UserError(f"StudyConfig.name must be a non-empty name without '/', got {self.name!r}")
+        if not isinstance(self.proxy, ProxyConfig):
+            raise UserError(f"StudyConfig.proxy must be a ProxyConfig, got {type(self.proxy).__name__}")
+        for name in ("budgets", "ratios", "ddo_seeds", "seeds"):
+            if not isinstance(getattr(self, name), tuple):
+                raise UserError(f"StudyConfig.{name} must be a tuple, got {getattr(self, name)!r}")
+        whole("budgets", self.budgets, 1)
+        whole("target", (self.target,), 1)
+        whole("seeds", self.seeds, 0)
+        whole("ddo_seeds", self.ddo_seeds, 0)
+        whole("workers", (self.workers,), 1)
+        for name in ("seeds", "ddo_seeds"):
+            values = getattr(self, name)
+            if len(set(values)) != len(values):
+                raise UserError(f"StudyConfig.{name} names a seed twice: {list(values)}")
+        if self.domains is not None:
+            if not isinstance(self.domains, tuple) or any(not isinstance(d, str) or not d for d in self.domains):
+                raise UserError(f"StudyConfig.domains must be a tuple of names, got {self.domains!r}")
+            if len(set(self.domains)) != len(self.domains):
+                twice = next(d for d in self.domains if self.domains.count(d) > 1)
+                raise UserError(f"StudyConfig.domains names {twice!r} twice; name each domain once")
+            if len(self.domains) < 2:
+                raise UserError(f"a study needs at least two domains to mix, got {list(self.domains)}")
+        check_ratios(self.ratios)
+        if isinstance(self.min_ratio, bool) or not isinstance(self.min_ratio, (int, float)) or \
+                not 0 <= self.min_ratio < 1:
+            raise UserError(f"StudyConfig.min_ratio must be a number in [0, 1) (the paper uses 0.2): the lower "
+                            f"bounds of all domains must leave room below the total; got {self.min_ratio!r}")
+        check_objective(self.objective, self.domains)
+        if self.predict_method not in PREDICT_METHODS:
+            raise UserError(f"StudyConfig.predict_method must be one of {', '.join(PREDICT_METHODS)}, "
+                            f"got {self.predict_method!r}")
         if len(self.budgets) < 2:
             raise UserError(f"a study needs DDO at two or more budgets, got {list(self.budgets)}")
         if sorted(self.budgets) != list(self.budgets) or len(set(self.budgets)) != len(self.budgets):

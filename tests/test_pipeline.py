@@ -73,7 +73,7 @@ def test_unknown_scale_preset():
 
 
 @pytest.mark.parametrize("scale", ["smoke", "small", "medium"])
-def test_ddo_plan_has_a_base_run_down_to_the_token(scale):
+def test_ddo_plan_has_a_base_run_down_to_the_token(scale, tmp_path):
     """Totals that do not divide evenly between the domains must still give runs that each differ
     from the base in exactly one domain (found as such by DDO), in whole tokens."""
     from autoscale_kit.labs import CorpusLab
@@ -81,7 +81,7 @@ def test_ddo_plan_has_a_base_run_down_to_the_token(scale):
     from autoscale_kit.tables import find_base_run, read_runs_table
 
     config = study_config(scale)
-    lab = CorpusLab(config, "unused-store")
+    lab = CorpusLab(config, tmp_path / "store")
     for total in config.budgets:
         specs = [lab.spec(probe) for _, probe in ddo_plan(lab, total)]
         domains = specs[0].mixture.domains
