@@ -125,8 +125,7 @@ def check_output_folder(path: str, flag: str) -> None:
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise UserError(f"{flag} {path!r} is a file; give a folder path")
-    parent = p.parent if str(p.parent) else Path(".")
-    check_writable_folder(p if p.exists() else parent, f"{flag} folder")
+    check_writable_folder(p, f"{flag} folder")
 
 
 def write_text_atomically(path: str, text: str, flag: str) -> None:

@@ -63,6 +63,20 @@ def figures(result: StudyResult) -> dict[str, object]:
     return figs
 
 
+def _remove_dead_leftovers(out: Path) -> None:
+    """Temporary folders an earlier, killed write of this report left beside it (their process is gone)."""
+    for p in out.parent.glob(f".tmp-{out.name}-*-*"):
+        try:
+            pid = int(p.name[len(f".tmp-{out.name}-"):].split("-")[0])
+            os.kill(pid, 0)
+        except ValueError:
+            continue
+        except ProcessLookupError:
+            shutil.rmtree(p, ignore_errors=True)
+        except PermissionError:
+            continue   # alive, another user's
+
+
 def write_report(result: StudyResult, out: str | Path) -> Path:
     """Write the report folder; returns the path of report.md.
 
@@ -71,9 +85,9 @@ def write_report(result: StudyResult, out: str | Path) -> Path:
     import matplotlib.pyplot as plt
 
     out = Path(out)
-    check_writable_folder(out.parent if out.parent != Path("") else Path("."), "report folder's parent")
-    if out.exists() and not out.is_dir():
-        raise UserError(f"report folder {str(out)!r} is a file; give a folder path")
+    check_writable_folder(out, "report folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _remove_dead_leftovers(out)
     tmp = out.parent / f".tmp-{out.name}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     old = None
     try:

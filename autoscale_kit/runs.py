@@ -33,6 +33,7 @@ from autoscale_kit.errors import UserError
 from autoscale_kit.mixture import Mixture
 from autoscale_kit.proxy import ProxyConfig, TokenData, prepare_tokens, resolve_device, train_proxy
 from autoscale_kit.tables import RunsTable, runs_frame
+from autoscale_kit.tokendata import check_mixture
 
 TRAINING_VERSION = 1  # bump when a change to training changes the numbers of a stored run
 MARKER = "COMPLETE"
@@ -230,20 +231,28 @@ def write_folder(path: Path, files: dict[str, str], complete: str = MARKER) -> N
 
 
 def check_writable_folder(path: Path, what: str, *, room: int = 1 << 20) -> None:
-    """Refuse, before any work, a folder that is a file, cannot be created or written, or has less
-    than `room` bytes free (enough for the metadata of a run or a report)."""
+    """Refuse, before any work, a folder that is a file, could not be created or written, or has
+    less than `room` bytes free (enough for the metadata of a run or a report). Creates nothing:
+    for a folder yet to be made, its nearest existing parent is checked."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise UserError(f"{what} {str(path)!r} is a file, not a folder; give a folder path")
+    existing = path
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"{what} {str(path)!r} cannot be made: {str(existing)!r} is a file")
+    probe = existing / _tmp_name("write-check")
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / _tmp_name("write-check")
         probe.write_text("ok")
-        probe.unlink()
     except OSError as exc:
         raise UserError(f"{what} {str(path)!r} is not writable ({exc.strerror or exc}); choose another folder "
                         f"or fix its permissions") from None
-    free = shutil.disk_usage(path).free
+    finally:
+        probe.unlink(missing_ok=True)
+    free = shutil.disk_usage(existing).free
     if free < room:
         raise UserError(f"{what} {str(path)!r} has only {free:,} bytes free; free some space first")
 
@@ -338,12 +347,13 @@ class RunStore:
         if self.is_done(key):
             return self.load(key)
         self.check_writable()
+        ref = spec.corpus
+        data = _token_data(ref, spec.config.tokenizer, spec.config.seq_len, spec.config.val_tokens)
+        check_mixture(spec.mixture, data, spec.config)    # refused before anything is claimed or written
         with _locked(self.lock_path(key)):
             if self.is_done(key):   # another process finished it while this one waited
                 return self.load(key)
             self._remove_stale(key)
-            ref = spec.corpus
-            data = _token_data(ref, spec.config.tokenizer, spec.config.seq_len, spec.config.val_tokens)
             result = train_proxy(data, spec.mixture, spec.train_config, progress=progress)
             config = {"key": key, "label": spec.label, **spec.identity(), "corpus_source": ref.source}
             metrics = {

@@ -123,9 +123,8 @@ def test_process_pool_gives_the_same_numbers(domain_folder: Path, tmp_path: Path
     par = run_many(specs, RunStore(tmp_path / "pool"), executor="process", progress=False)
     for a, b in zip(seq, par):
         assert a.key == b.key and a.tokens == b.tokens
-        # another process may use another thread count: same data, same steps, losses agree closely
-        for d in a.val_loss:
-            assert a.val_loss[d] == pytest.approx(b.val_loss[d], rel=1e-3)
+        # the key holds the thread count the spec resolved to, and the worker trains with it: equal numbers
+        assert a.val_loss == b.val_loss
 
 
 def test_submitit_local_executor(domain_folder: Path, tmp_path: Path):
