@@ -137,6 +137,7 @@ class StudyResult:
     speedup: pd.DataFrame
     warnings: tuple[str, ...] = field(default=())
     choices: dict[str, Choice] = field(default_factory=dict, repr=False)  # mixture name -> the method's Choice
+    trained: tuple[str, ...] = ()                # keys of the runs this call trained (the rest were loaded)
 
     @property
     def optima(self) -> list[Mixture]:
@@ -199,4 +200,4 @@ def run_study(config: StudyConfig, store: RunStore | str = "runs", *, methods: S
     records = iter(lab.train(flat))
     validation = {name: tuple(next(records) for _ in v) for name, v in specs.items()}
     return StudyResult(config, rounds, prediction, mixtures, validation, speedup_table(validation),
-                       tuple(messages) + tuple(prediction.warnings), by_name)
+                       tuple(messages) + tuple(prediction.warnings), by_name, tuple(lab.store.trained))

@@ -6,6 +6,9 @@ Design choices:
   a killed run leaves nothing that looks finished and is simply trained again on the next call.
 - The key hashes the corpus content (not its path), the mixture in whole tokens, the proxy config
   and a training-code version: the same run asked for by two studies is trained once.
+- Shared by many processes: a run is claimed (`fcntl.flock` on `.locks/<key>.lock`) while it
+  trains, so a second process asking for it waits and loads it; temporary folders are removed only
+  when their run is not claimed. A store that cannot be written is refused before training.
 - `run_many(specs, executor=None)`: finished runs are loaded, the rest trained — in this process,
   in a local process pool (`executor="process"` or any `concurrent.futures` executor), or on SLURM
   through a submitit executor. Workers receive small picklable specs and load the corpus themselves.

@@ -59,7 +59,8 @@ class StudyConfig:
         def whole(name, values, low):
             for v in values:
                 if isinstance(v, bool) or not isinstance(v, int) or v < low:
-                    raise UserError(f"StudyConfig.{name} must hold integers >= {low}, got {v!r}")
+                    what = "positive integers" if low == 1 else f"integers >= {low}"
+                    raise UserError(f"StudyConfig.{name} must hold {what}, got {v!r}")
 
         if not isinstance(self.name, str) or not self.name.strip() or "/" in self.name:
             raise UserError(f"StudyConfig.name must be a non-empty name without '/', got {self.name!r}")

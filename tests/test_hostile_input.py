@@ -287,3 +287,23 @@ def test_a_study_with_a_store_that_is_a_file_trains_nothing(tmp_path, monkeypatc
     with pytest.raises(UserError, match="more than the corpus holds"):
         run_study(study_config("smoke", target=10 ** 10), tmp_path / "runs", progress=False)
     assert not (tmp_path / "runs").exists()
+
+
+def test_an_unreachable_hub_fails_at_once_in_one_line(monkeypatch, capsys):
+    import socket
+
+    import datasets
+
+    def no_network(*a, **k):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    def retrying_client(*a, **k):
+        raise AssertionError("the dataset client was called: it would retry for a minute")
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    monkeypatch.setattr(datasets, "load_dataset", retrying_client)
+    code = main(["corpus", "hf:someone/some-dataset"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "cannot reach the Hugging Face Hub" in err

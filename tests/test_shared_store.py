@@ -208,3 +208,25 @@ def test_atomic_runs_csv_keeps_the_old_table_on_failure(domain_folder: Path, tmp
     assert "No space left" in err and target.read_text() == good
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".table")] == []
     assert main(["runs", "--store", str(store), "--csv", str(tmp_path)]) == 2   # a folder is not a file
+
+
+@pytest.mark.slow
+def test_two_demos_at_once_on_one_store_train_each_run_once(tmp_path: Path):
+    """Two `autoscale-kit demo --scale smoke` started together on one store: between them every run
+    of the study is trained exactly once (each says how many it trained), and both reports agree."""
+    env = {**os.environ, "TQDM_DISABLE": "1", "MPLBACKEND": "Agg"}
+    store = tmp_path / "shared"
+    procs = [subprocess.Popen([sys.executable, "-m", "autoscale_kit", "demo", "--scale", "smoke", "--quiet",
+                               "--store", str(store), "--out", str(tmp_path / f"report{i}")],
+                              cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(2)]
+    trained = []
+    for p in procs:
+        out, err = p.communicate(timeout=900)
+        assert p.returncode == 0, err
+        line = next(ln for ln in out.splitlines() if ln.startswith("runs: "))
+        trained.append(int(line.split()[1]))
+    finished = [d for d in store.iterdir() if d.is_dir() and not d.name.startswith(".")]
+    assert sum(trained) == len(finished) > 0, (trained, len(finished))
+    a, b = ((tmp_path / f"report{i}" / "speedup.csv").read_text() for i in range(2))
+    assert a == b
