@@ -448,7 +448,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     for w in result.warnings:
         print(f"warning: {w}")
     n_runs = sum(len(r.records) for r in result.rounds) + sum(len(v) for v in result.validation.values())
-    print(f"runs: {len(result.trained)} trained here, the others of {n_runs} loaded from {args.store}")
+    print(f"runs: {len(result.trained)} of {n_runs} trained here, the rest loaded from the store {args.store}")
     print(f"report: {page}  ({time.time() - t0:.0f} s)")
     return 0
 
