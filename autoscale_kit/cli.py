@@ -118,31 +118,9 @@ def _domain_list(text: str, flag: str) -> tuple[str, ...]:
 
 def check_output_folder(path: str, flag: str) -> None:
     """An output folder that will be written after long work: refused now if it cannot be."""
-    from pathlib import Path
-
     from autoscale_kit.runs import check_writable_folder
 
-    p = Path(path)
-    if p.exists() and not p.is_dir():
-        raise UserError(f"{flag} {path!r} is a file; give a folder path")
-    check_writable_folder(p, f"{flag} folder")
-
-
-def write_text_atomically(path: str, text: str, flag: str) -> None:
-    """Write a file through a temporary one renamed into place: the previous file stays on failure."""
-    import os
-    from pathlib import Path
-
-    p = Path(path)
-    if p.is_dir():
-        raise UserError(f"{flag} {path!r} is a folder; give a file path")
-    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, p)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UserError(f"cannot write {path!r}: {exc.strerror or exc}") from None
+    check_writable_folder(path, f"{flag} folder")
 
 
 def _print_warnings(messages) -> None:
@@ -389,6 +367,8 @@ def _run_runs(args: argparse.Namespace) -> int:
     records = [r for r in store.records() if args.label is None or args.label in r.label]
     table = store.table(records)
     if args.csv:
+        from autoscale_kit.tables import write_text_atomically
+
         write_text_atomically(args.csv, table.to_csv(index=False), "--csv")
         print(f"wrote {len(table)} runs to {args.csv}")
     else:

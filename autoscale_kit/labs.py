@@ -58,13 +58,6 @@ class CorpusLab:
 
     def train(self, specs: Sequence[RunSpec]) -> list[RunRecord]:
         """The stored runs of `specs`, training the missing ones (the study's executor and workers)."""
-        from autoscale_kit.runs import _token_data
-        from autoscale_kit.tokendata import check_mixture
-
-        p = self.config.proxy
-        data = _token_data(self.config.corpus_ref, p.tokenizer, p.seq_len, p.val_tokens)
-        for s in specs:   # a run that cannot train is refused before any trains
-            check_mixture(s.mixture, data, s.config)
         executor = self.executor or ("process" if self.config.workers > 1 else None)
         return run_many(specs, self.store, executor=executor, workers=self.config.workers, progress=self.progress)
 

@@ -226,6 +226,8 @@ def _ddo_reused(lab) -> Choice:
 
 
 def _uniform(lab) -> Choice:
+    # {d: 1} on a corpus: the whole-token mixture (and so the run key) stays what it always was; 1/K
+    # summed over 7 domains is not exactly 1 and could move a token in the rounding
     return Choice({d: 1.0 for d in lab.domains} if lab.kind == "corpus" else uniform_weights(lab.domains))
 
 
@@ -306,11 +308,11 @@ register(Method("mixing-law", "L_v(r) = c_v + k_v exp(t_v·r) per validation dom
 
 def _doremi(lab) -> Choice:
     from autoscale_kit.doremi import run_doremi
-    from autoscale_kit.runs import _token_data, corpus_fingerprint
+    from autoscale_kit.runs import corpus_fingerprint, token_data
 
     config, opts = lab.config, lab.options
     p = config.proxy
-    data = _token_data(config.corpus_ref, p.tokenizer, p.seq_len, p.val_tokens)
+    data = token_data(config.corpus_ref, p)
     ref = lab.prior() if opts.doremi_reference == "natural" else {d: 1.0 for d in lab.domains}
     res = run_doremi(data, opts.doremi_total or config.budgets[-1], ref,
                      p.with_(seed=config.ddo_seeds[0], eval_points=0), opts.doremi, store=lab.store.root,

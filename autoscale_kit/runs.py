@@ -75,6 +75,11 @@ def _token_data(ref: CorpusRef, tokenizer: str, seq_len: int, val_tokens: int) -
     return prepare_tokens(ref.load(), cfg)
 
 
+def token_data(ref: CorpusRef, config: ProxyConfig) -> TokenData:
+    """The corpus's token streams as runs of `config` read them (cached per process)."""
+    return _token_data(ref, config.tokenizer, config.seq_len, config.val_tokens)
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """One run to train: a mixture (whole tokens), a proxy config, a corpus; the label is a name
@@ -351,7 +356,7 @@ class RunStore:
             return self.load(key)
         self.check_writable()
         ref = spec.corpus
-        data = _token_data(ref, spec.config.tokenizer, spec.config.seq_len, spec.config.val_tokens)
+        data = token_data(ref, spec.config)
         check_mixture(spec.mixture, data, spec.config)    # refused before anything is claimed or written
         with _locked(self.lock_path(key)):
             if self.is_done(key):   # another process finished it while this one waited
@@ -433,6 +438,8 @@ def run_many(specs: Sequence[RunSpec], store: RunStore | str | Path = "runs", *,
             todo.setdefault(s.key, s)
     if todo:
         store.check_writable()
+        for s in todo.values():   # a run that cannot train is refused before any of them trains
+            check_mixture(s.mixture, token_data(s.corpus, s.config), s.config)
         if executor is None:
             bar = tqdm(list(todo.values()), desc="runs", unit="run", disable=not progress)
             for s in bar:

@@ -157,8 +157,8 @@ def scale_from_env(default: str = "small") -> str:
 
 def available_tokens(config: StudyConfig) -> dict[str, int]:
     """Training tokens each domain holds without repetition (whole windows)."""
-    from autoscale_kit.runs import _token_data
+    from autoscale_kit.runs import token_data
 
     p = config.proxy
-    data = _token_data(config.corpus_ref, p.tokenizer, p.seq_len, p.val_tokens)
+    data = token_data(config.corpus_ref, p)
     return {d: data.available_tokens(d, p.seq_len) for d in data.domains}

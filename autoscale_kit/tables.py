@@ -294,10 +294,25 @@ def write_optima_table(optima: Sequence[Mixture], path, labels: Sequence[str] | 
     frame = pd.DataFrame({"scale": list(labels),
                           **{f"{TOKENS}{d}": [m[d] for m in optima] for d in domains}})
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    frame.to_csv(tmp, index=False, float_format="%.17g")
-    tmp.replace(path)
+    write_text_atomically(path, frame.to_csv(index=False, float_format="%.17g"), "the optima table")
     return path
+
+
+def write_text_atomically(path, text: str, what: str) -> None:
+    """Write a file through a temporary one renamed into place: on any failure the previous file
+    stays as it was and no temporary file is left."""
+    import os
+
+    p = Path(path)
+    if p.is_dir():
+        raise UserError(f"{what} {str(path)!r} is a folder; give a file path")
+    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, p)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
 
 
 # --- the base run ------------------------------------------------------------------------------
