@@ -146,6 +146,7 @@ def main(argv=None) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     corpus = corpus_mod.load(args.corpus)
+    start = time.time()
     rows = []
     for name in args.presets.split(","):
         cfg = preset(name, eval_points=0, val_tokens=512, curve_val_tokens=512, device=args.device)
@@ -178,7 +179,7 @@ def main(argv=None) -> dict:
               f"ratio {r['ratio']:.3f}  MFU proxy {r['proxy_mfu']:.1%} plain {r['plain_mfu']:.1%}  "
               f"(peak {peak:,.0f} GFLOP/s, {device}, {r['threads']} threads)", flush=True)
     out = {"machine": platform.platform(), "torch": torch.__version__, "steps": args.steps,
-           "repeats": args.repeats, "results": rows}
+           "repeats": args.repeats, "elapsed_s": time.time() - start, "results": rows}
     Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json_out).write_text(json.dumps(out, indent=2))
     return out
