@@ -52,8 +52,10 @@ class CorpusLab:
                                 f"repetition ({sum(have.values()):,}); lower the target or use repetition='repeat'")
 
     def spec(self, probe: Probe) -> RunSpec:
-        # methods read only the final losses: no loss curve along the way
-        return RunSpec(probe.mixture, self.config.proxy.with_(seed=probe.seed, eval_points=0),
+        # methods read only the final losses: no loss curve along the way, unless the probe asks
+        # for one (a landscape's runs, shared with `landscape run`)
+        config = self.config.proxy.with_(seed=probe.seed)
+        return RunSpec(probe.mixture, config if probe.curve else config.with_(eval_points=0),
                        self.config.corpus_ref, label=probe.label)
 
     def train(self, specs: Sequence[RunSpec]) -> list[RunRecord]:

@@ -48,6 +48,7 @@ class Probe:
     mixture: Mixture
     seed: int
     label: str = ""
+    curve: bool = False      # keep the study's loss curve (a landscape's runs, shared with `landscape run`)
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ class Method:
     choose: Callable[[object], Choice]
     probes: Callable[[object], list[Probe]] = _no_probes
     labs: tuple[str, ...] = ("corpus", "oracle")   # where it can run
+    default: bool = True     # part of the default comparison (False: asked for by name, e.g. the landscape grids)
 
 
 METHODS: dict[str, Method] = {}
@@ -120,9 +122,11 @@ def get_method(name: str, lab_kind: str | None = None) -> Method:
     return m
 
 
-def peer_methods(lab_kind: str = "corpus") -> tuple[str, ...]:
-    """The registered methods besides the study's own, that run on `lab_kind`."""
-    return tuple(n for n, m in METHODS.items() if n not in STUDY_METHODS and lab_kind in m.labs)
+def peer_methods(lab_kind: str = "corpus", *, defaults_only: bool = False) -> tuple[str, ...]:
+    """The registered methods besides the study's own, that run on `lab_kind` (with
+    `defaults_only`, those a comparison runs when none are named)."""
+    return tuple(n for n, m in METHODS.items() if n not in STUDY_METHODS and lab_kind in m.labs
+                 and (m.default or not defaults_only))
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,8 @@ class CompareConfig:
     doremi: DoReMiConfig = DoReMiConfig()
     doremi_total: int | None = None       # tokens per DoReMi run; None: DDO's largest budget
     doremi_reference: str = "natural"     # reference weights: natural | uniform
+    landscape_step: float = 1 / 3         # for landscape-reused / landscape-model: the grid's step
+    landscape_bootstrap: int = 100        # and the bootstrap draws of its intervals
 
     def __post_init__(self):
         unknown = [m for m in self.methods if m not in METHODS]
@@ -146,6 +152,12 @@ class CompareConfig:
                             f"{', '.join(MIXTURE_PRESETS)}")
         if self.doremi_reference not in ("natural", "uniform"):
             raise UserError(f"doremi_reference must be natural or uniform, got {self.doremi_reference!r}")
+        from autoscale_kit.landscape import _grid_divisions
+
+        _grid_divisions(self.landscape_step)
+        b = self.landscape_bootstrap
+        if isinstance(b, bool) or not isinstance(b, int) or b < 2:
+            raise UserError(f"landscape_bootstrap must be an integer >= 2, got {b!r}")
 
 
 def run_objective(run, objective: str) -> float:
@@ -322,6 +334,54 @@ def _doremi(lab) -> Choice:
 
 register(Method("doremi", "Group DRO against a reference model, time-averaged online weights (Xie et al. 2023)",
                 _doremi, labs=("corpus",)))
+
+
+# --- the measured landscape as a method: a grid at the small budgets -----------------------------
+
+def landscape_probes(lab) -> list[Probe]:
+    """The landscape design (`landscape.design_points`, the step of `options.landscape_step`) at
+    every budget below the target, one run per validation seed, with loss curves: the same runs
+    `autoscale-kit landscape run` trains for that design."""
+    from autoscale_kit.landscape import design_points, point_name
+
+    out = []
+    for total in lab.budgets:
+        for point in design_points(lab.domains, lab.options.landscape_step):
+            mix = lab.exact(Mixture.from_weights(point, total))
+            out += [Probe(mix, seed, f"landscape/{total}/{point_name(point)}/seed{seed}", curve=True)
+                    for seed in lab.config.seeds]
+    return out
+
+
+def landscape_fit(lab):
+    """The landscape of the small budgets, fitted once per lab (with the target prediction)."""
+    key = ("landscape",)
+    if key not in lab.cache:
+        from autoscale_kit.landscape import fit_landscape, landscape_runs
+
+        runs = lab.measure(landscape_probes(lab))
+        lab.cache[key] = (tuple(runs), fit_landscape(landscape_runs(runs), lab.objective, target=lab.target,
+                                                     n_boot=lab.options.landscape_bootstrap))
+    return lab.cache[key]
+
+
+def _landscape_reused(lab) -> Choice:
+    runs, fit = landscape_fit(lab)
+    return Choice(fit.scales[-1].optimum, runs, details=fit)
+
+
+def _landscape_model(lab) -> Choice:
+    runs, fit = landscape_fit(lab)
+    return Choice(fit.target.optimum, runs, shared="the landscape runs" if "landscape-reused" in lab.options.methods
+                  else "", details=fit)
+
+
+register(Method("landscape-reused", "a grid over the simplex at the largest budget below the target, its fitted "
+                "optimum reused (the DataDecide rule: trust the small-scale ranking)", _landscape_reused,
+                landscape_probes, labs=("corpus",), default=False))
+register(Method("landscape-model", "grids at every budget below the target, the cross-budget model's optimum "
+                "(the measured landscape plus its backtested change)", _landscape_model, landscape_probes,
+                labs=("corpus",), default=False))
 
 
 # --- running methods on a lab -------------------------------------------------------------------

@@ -9,6 +9,12 @@ Each has `fit(X, y)` and `predict(X)`, X of shape (runs, domains) holding weight
                 best (c, β) is a linear least-squares solve, so only (log a, log b) are searched.
 - `mixing-law`  Data Mixing Laws' form L(w) = c + k·exp(Σ_j t_j w_j), fitted with a Huber loss
                 from several starts (for each floor c, log(L − c) is linear in w: that gives t).
+- `scheffe-quadratic`, `scheffe-cubic`  the classical mixture-experiment polynomials (Scheffé 1958):
+                Σ β_i w_i + Σ_{i<j} β_ij w_i w_j (+ Σ_{i<j<k} β_ijk w_i w_j w_k, the special cubic);
+                linear least squares, so cheap enough to refit in a bootstrap.
+- `transfer-law` a power law in the effective data a validation set sees:
+                L(w) = c + k (Σ_i T_i w_i + ε)^(-b), T on the simplex (softmax), c, k, b, ε > 0.
+                Substitute domains get similar T_i, so cutting both together costs what it does.
 `make_surrogate(name)` builds one by name; `SURROGATES` lists the names.
 
 ARCHITECTURE.md files "the forms used by baselines" under `laws`; these are regressors over whole
@@ -19,13 +25,15 @@ fits, so they live here, next to each other, behind one interface.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 from scipy.optimize import least_squares
 
 from autoscale_kit.errors import UserError
 
-SURROGATES = ("regmix-lightgbm", "linear", "ddo-law", "mixing-law")
+SURROGATES = ("regmix-lightgbm", "linear", "ddo-law", "mixing-law")       # the methods' regressors
+SURFACE_FORMS = ("scheffe-quadratic", "scheffe-cubic", "mixing-law", "transfer-law")   # landscape surfaces
 
 
 def _check(X, y=None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -42,6 +50,17 @@ def _check(X, y=None) -> tuple[np.ndarray, np.ndarray | None]:
     if not np.all(np.isfinite(y)):
         raise UserError("losses must be finite numbers (a NaN or inf is in the data)")
     return X, y
+
+
+def _quiet(fit):
+    """Trial steps of the nonlinear solvers may overflow; that is handled (clipped, rejected), so
+    the numpy warnings it raises would only alarm the user."""
+    def wrapped(self, X, y):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return fit(self, X, y)
+    wrapped.__doc__ = fit.__doc__
+    return wrapped
 
 
 class _Surrogate:
@@ -149,20 +168,28 @@ class MixingLawSurrogate(_Surrogate):
 
     name = "mixing-law"
 
-    def __init__(self, huber_delta: float = 0.02, floors: tuple[float, ...] = (0.0, 0.5, 0.8, 0.9, 0.95, 0.98)):
+    def __init__(self, huber_delta: float = 0.02, floors: tuple[float, ...] = (0.0, 0.5, 0.8, 0.9, 0.95, 0.98),
+                 start: np.ndarray | None = None):
         self.huber_delta = huber_delta
         self.floors = floors  # starting c as fractions of the smallest loss
+        self.start = start    # a previous fit's parameters: the only start (bootstrap refits)
 
     @staticmethod
     def _model(p, X):
         # the exponent is clipped so that a wild trial step of the solver cannot overflow
         return np.exp(p[0]) + np.exp(np.clip(p[1] + X @ p[2:], -50.0, 50.0))
 
+    @_quiet
     def fit(self, X, y):
         X, y = _check(X, y)
         if (y <= 0).any():
             raise UserError("the mixing law needs positive losses")
         K = X.shape[1]
+        if self.start is not None and len(self.start) == K + 2:
+            res = least_squares(lambda p: self._model(p, X) - y, np.asarray(self.start, float), loss="huber",
+                                f_scale=self.huber_delta, max_nfev=100 * (K + 2))
+            self.p, self.n_features = res.x, K
+            return self
         best = None
         for q in self.floors:
             c0 = q * y.min()
@@ -187,10 +214,118 @@ class MixingLawSurrogate(_Surrogate):
         return self._model(self.p, X)
 
 
-_CLASSES = {c.name: c for c in (LightGBMSurrogate, LinearSurrogate, DDOLawSurrogate, MixingLawSurrogate)}
+class ScheffeSurrogate(_Surrogate):
+    """Scheffé's mixture polynomial (no intercept: it is Σ β_i w_i on the simplex)."""
+
+    name = "scheffe-quadratic"
+
+    def __init__(self, cubic: bool = False):
+        self.cubic = cubic
+        if cubic:
+            self.name = "scheffe-cubic"
+
+    def terms(self, K: int) -> int:
+        return K + K * (K - 1) // 2 + (K * (K - 1) * (K - 2) // 6 if self.cubic else 0)
+
+    def _design(self, X):
+        K = X.shape[1]
+        cols = [X[:, i] for i in range(K)]
+        cols += [X[:, i] * X[:, j] for i in range(K) for j in range(i + 1, K)]
+        if self.cubic:
+            cols += [X[:, i] * X[:, j] * X[:, k] for i in range(K) for j in range(i + 1, K) for k in range(j + 1, K)]
+        return np.column_stack(cols)
+
+    def fit(self, X, y):
+        X, y = _check(X, y)
+        A = self._design(X / X.sum(axis=1, keepdims=True))
+        self.coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+        self.n_features = X.shape[1]
+        return self
+
+    @property
+    def params(self) -> dict:
+        return {"coef": self.coef.tolist()}
+
+    def predict(self, X) -> np.ndarray:
+        X = self._check_predict(X)
+        return self._design(X / X.sum(axis=1, keepdims=True)) @ self.coef
+
+
+class ScheffeCubicSurrogate(ScheffeSurrogate):
+    name = "scheffe-cubic"
+
+    def __init__(self):
+        super().__init__(cubic=True)
+
+
+class TransferLawSurrogate(_Surrogate):
+    """c + k (T·w + ε)^(-b): one power law in the data a validation set effectively sees.
+
+    p = (log c, log k, log b, log ε, z_1 … z_{K-1}); T = softmax(0, z). Starts: T uniform, and T
+    concentrated on each of the domains whose runs reach the lowest losses."""
+
+    name = "transfer-law"
+
+    def __init__(self, start: np.ndarray | None = None):
+        self.start = start     # a previous fit's parameters: the only start (bootstrap refits)
+
+    def terms(self, K: int) -> int:
+        return K + 3
+
+    @staticmethod
+    def _transfer(z):
+        e = np.exp(np.clip(np.r_[0.0, z], -30, 30))
+        return e / e.sum()
+
+    def _model(self, p, X):
+        eff = X @ self._transfer(p[4:]) + np.exp(p[3])
+        return np.exp(p[0]) + np.exp(p[1]) * eff ** (-np.exp(np.clip(p[2], -10, 3)))
+
+    @_quiet
+    def fit(self, X, y):
+        X, y = _check(X, y)
+        X = X / X.sum(axis=1, keepdims=True)
+        if (y <= 0).any():
+            raise UserError("the transfer law needs positive losses")
+        K = X.shape[1]
+        if self.start is not None and len(self.start) == K + 3:
+            res = least_squares(lambda p: self._model(p, X) - y, np.asarray(self.start, float), max_nfev=60 * (K + 4))
+            self.p, self.n_features = res.x, K
+            return self
+        lo = float(y.min())
+        starts = [np.zeros(K - 1)]
+        for j in np.argsort([y[X[:, i] >= X[:, i].max() - 1e-9].mean() for i in range(K)])[:2]:
+            z = np.full(K, -3.0)
+            z[j] = 3.0
+            starts.append(z[1:] - z[0])
+        best = None
+        for z0 in starts:
+            for c_frac in (0.5, 0.9):
+                p0 = np.r_[math.log(c_frac * lo), math.log(max(y.mean() - c_frac * lo, 1e-3)), math.log(0.5),
+                           math.log(0.05), z0]
+                res = least_squares(lambda p: self._model(p, X) - y, p0, max_nfev=60 * (K + 4))
+                cost = float(res.cost)
+                if best is None or cost < best[0]:
+                    best = (cost, res.x)
+        self.p = best[1]
+        self.n_features = K
+        return self
+
+    @property
+    def params(self) -> dict:
+        return {"c": float(np.exp(self.p[0])), "k": float(np.exp(self.p[1])), "b": float(np.exp(self.p[2])),
+                "eps": float(np.exp(self.p[3])), "transfer": self._transfer(self.p[4:]).tolist()}
+
+    def predict(self, X) -> np.ndarray:
+        X = self._check_predict(X)
+        return self._model(self.p, X / X.sum(axis=1, keepdims=True))
+
+
+_CLASSES = {c.name: c for c in (LightGBMSurrogate, LinearSurrogate, DDOLawSurrogate, MixingLawSurrogate,
+                                ScheffeSurrogate, ScheffeCubicSurrogate, TransferLawSurrogate)}
 
 
 def make_surrogate(name: str, **params) -> _Surrogate:
     if name not in _CLASSES:
-        raise UserError(f"unknown surrogate {name!r}; choose one of {', '.join(SURROGATES)}")
+        raise UserError(f"unknown surrogate {name!r}; choose one of {', '.join(_CLASSES)}")
     return _CLASSES[name](**params)

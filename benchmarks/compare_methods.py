@@ -81,7 +81,7 @@ def main(argv=None) -> int:
     p.add_argument("--scales", type=float, nargs=2, default=[3e8, 1.2e9])
     p.add_argument("--target-factor", type=float, default=16.0)
     p.add_argument("--scale", default="small", help="study scale for the corpus part; 'none' skips it")
-    p.add_argument("--methods", default=",".join(peer_methods("corpus")), help="peer methods on the corpus")
+    p.add_argument("--methods", default=",".join(peer_methods("corpus", defaults_only=True)), help="peer methods on the corpus")
     p.add_argument("--store", default=str(ROOT / "runs"))
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--json-out", default=str(ROOT / "benchmarks" / "results" / "compare_methods.json"))
