@@ -332,6 +332,13 @@ class BudgetFit:
                 "warnings": list(self.warnings)}
 
 
+def _residual_inflation(points: int, params: int) -> float:
+    """sqrt(G / (G - p)): a fit with p parameters on G design points leaves residuals smaller than
+    the errors (it absorbed p of G degrees of freedom); the wild bootstrap inflates them back
+    (the small-sample correction of clustered residuals, HC1-style)."""
+    return math.sqrt(points / max(points - params, 1))
+
+
 def _check_losses(runs: LandscapeRuns) -> None:
     for d, v in runs.losses.items():
         bad = ~np.isfinite(v)
@@ -345,7 +352,7 @@ def fit_budget(runs: LandscapeRuns, objective: str = "mean-loss", *, forms=None,
     """The surface (form chosen by held-out error), its minimiser and a bootstrap interval over
     design points and seeds, for runs at one budget."""
     from autoscale_kit.bootstrap import bootstrap, clusters_of
-    from autoscale_kit.surface import (choose_surface, measured_objective, minimise_on_simplex,
+    from autoscale_kit.surface import (choose_surface, form_terms, measured_objective, minimise_on_simplex,
                                        objective_domains, point_groups, refit)
     from autoscale_kit.surrogates import SURFACE_FORMS
 
@@ -360,7 +367,8 @@ def fit_budget(runs: LandscapeRuns, objective: str = "mean-loss", *, forms=None,
     names = objective_domains(tuple(Y), objective)
 
     fitted = {d: law.predict(W) for d, law in zip(surface.eval_domains, surface.laws)}
-    resid = {d: Y[d] - fitted[d] for d in names}
+    inflate = _residual_inflation(len(set(groups.tolist())), form_terms(surface.form, K))
+    resid = {d: inflate * (Y[d] - fitted[d]) for d in names}
 
     def statistic(signs):   # wild bootstrap: the design kept, each point's residuals flipped together
         s = refit(surface, W, {d: fitted[d] + signs * resid[d] for d in names})
@@ -589,7 +597,7 @@ def fit_landscape(runs: LandscapeRuns, objective: str = "mean-loss", *, target: 
     bootstrap interval over every budget's design points and seeds) and the predicted objective
     of each `query` mixture."""
     from autoscale_kit.bootstrap import bootstrap
-    from autoscale_kit.surface import minimise_on_simplex, objective_domains, point_groups, refit
+    from autoscale_kit.surface import form_terms, minimise_on_simplex, objective_domains, point_groups, refit
 
     _check_losses(runs)
     totals = runs.budgets
@@ -631,7 +639,8 @@ def fit_landscape(runs: LandscapeRuns, objective: str = "mean-loss", *, target: 
             r = np.flatnonzero(runs.budget == t)
             W_t = runs.weights[r]
             fit_t = {d: law.predict(W_t) for d, law in zip(s.surface.eval_domains, s.surface.laws)}
-            parts.append((r, W_t, fit_t, {d: runs.losses[d][r] - fit_t[d] for d in names}, s.surface))
+            inflate = _residual_inflation(s.points, form_terms(s.surface.form, K))
+            parts.append((r, W_t, fit_t, {d: inflate * (runs.losses[d][r] - fit_t[d]) for d in names}, s.surface))
 
         def statistic(signs):   # the wild bootstrap of every budget at once, then the model and its optimum
             surfaces = [refit(surf, W_t, {d: fit_t[d] + signs[r] * res[d] for d in names})

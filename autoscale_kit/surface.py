@@ -144,7 +144,8 @@ def hull_vertices(P: np.ndarray) -> np.ndarray:
 
 
 def cross_validate(W, Y: Mapping[str, np.ndarray], form: str, objective: str = "mean-loss", *,
-                   groups: np.ndarray | None = None, max_loo: int = 40, folds: int = 8, seed: int = 0) -> float:
+                   groups: np.ndarray | None = None, max_loo: int = 40, folds: int = 8, seed: int = 0,
+                   full: Surface | None = None, vertex: np.ndarray | None = None) -> float:
     """Root-mean-square held-out error of the objective, holding out whole design points that
     lie inside the design's convex hull (each fold's fit starts from the all-data fit's
     parameters, which speeds the nonlinear forms and changes only where their search begins): a vertex (a corner of the simplex, say) held out can only
@@ -155,9 +156,10 @@ def cross_validate(W, Y: Mapping[str, np.ndarray], form: str, objective: str = "
     names = objective_domains(tuple(Y), objective)
     y = measured_objective(Y, names, objective)
     ids = np.unique(groups)
-    first = np.array([np.flatnonzero(groups == g)[0] for g in ids])
-    vertex = hull_vertices(W[first])
-    ids = ids[~vertex]
+    if vertex is None:   # per design point, in the order of np.unique(groups)
+        first = np.array([np.flatnonzero(groups == g)[0] for g in ids])
+        vertex = hull_vertices(W[first])
+    ids = ids[~np.asarray(vertex)]
     if len(ids) == 0:
         raise UserError("every design point is a vertex of the design: nothing to hold out")
     if len(ids) <= max_loo:
@@ -166,7 +168,8 @@ def cross_validate(W, Y: Mapping[str, np.ndarray], form: str, objective: str = "
         perm = np.random.default_rng(seed).permutation(ids)
         fold_of = {g: i % folds for i, g in enumerate(perm)}
     fold = np.array([fold_of.get(g, -1) for g in groups])
-    full = fit_surface(W, {d: np.asarray(Y[d]) for d in names}, form, objective)
+    if full is None:
+        full = fit_surface(W, {d: np.asarray(Y[d]) for d in names}, form, objective)
     err = []
     for f in np.unique(fold[fold >= 0]):
         test = fold == f
@@ -189,15 +192,19 @@ def choose_surface(W, Y: Mapping[str, np.ndarray], objective: str = "mean-loss",
     W = np.asarray(W, dtype=float)
     for f in forms:
         form_terms(f, W.shape[1])   # unknown names refused
-    n_points = len(set(point_groups(W)))
-    cv, skipped = {}, {}
+    groups = point_groups(W)
+    ids = np.unique(groups)
+    n_points = len(ids)
+    vertex = hull_vertices(W[[np.flatnonzero(groups == g)[0] for g in ids]])
+    cv, skipped, fitted = {}, {}, {}
     for f in forms:
         need = form_terms(f, W.shape[1]) + 2   # a leave-one-out fold still has more points than parameters
         if n_points < need:
             skipped[f] = f"needs at least {need} distinct mixtures, the runs hold {n_points}"
             continue
         try:
-            cv[f] = cross_validate(W, Y, f, objective)
+            fitted[f] = fit_surface(W, Y, f, objective, domains)
+            cv[f] = cross_validate(W, Y, f, objective, groups=groups, full=fitted[f], vertex=vertex)
         except (UserError, np.linalg.LinAlgError, ValueError) as exc:
             skipped[f] = " ".join(str(exc).split())
     usable = {f: v for f, v in cv.items() if math.isfinite(v)}
@@ -205,7 +212,7 @@ def choose_surface(W, Y: Mapping[str, np.ndarray], objective: str = "mean-loss",
         raise UserError(f"no surface form can be fitted to these runs ({n_points} distinct mixtures on "
                         f"{W.shape[1]} domains): " + "; ".join(f"{f}: {why}" for f, why in skipped.items()))
     best = min(usable, key=usable.get)
-    return SurfaceChoice(fit_surface(W, Y, best, objective, domains), cv, skipped)
+    return SurfaceChoice(fitted[best], cv, skipped)
 
 
 # --- the minimiser --------------------------------------------------------------------------------
