@@ -79,22 +79,7 @@ def _json_safe(obj):
     return obj
 
 
-_SUFFIXES = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
-
-
-def parse_tokens(text: str) -> float:
-    """A token count: 5e9, 5000000000, or with a suffix 300k, 300M, 5B (also G), 1.5T."""
-    raw = str(text).strip().replace("_", "")
-    factor = 1.0
-    if raw and raw[-1].lower() in _SUFFIXES:
-        factor, raw = _SUFFIXES[raw[-1].lower()], raw[:-1]
-    try:
-        value = float(raw) * factor
-    except ValueError:
-        raise UserError(f"cannot read {text!r} as a number of tokens; write e.g. 5e9, 5B or 300M") from None
-    if not math.isfinite(value) or value <= 0:
-        raise UserError(f"the number of tokens must be positive and finite, got {text!r}")
-    return value
+from autoscale_kit.mixture import parse_tokens  # noqa: E402  (re-exported: `cli.parse_tokens`)
 
 
 def _tokens_arg(text: str) -> float:

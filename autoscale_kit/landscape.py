@@ -267,7 +267,7 @@ def _group_totals(totals: np.ndarray) -> np.ndarray:
 
 
 def _scale_column(frame: pd.DataFrame, name: str) -> np.ndarray:
-    from autoscale_kit.cli import parse_tokens
+    from autoscale_kit.mixture import parse_tokens
 
     values = []
     for i, v in enumerate(frame["scale"].tolist()):
@@ -622,9 +622,10 @@ def fit_landscape(runs: LandscapeRuns, objective: str = "mean-loss", *, target: 
                         "budget's landscape shape and extrapolates only its level; measure a third budget to test "
                         "whether the shape's change can be extrapolated")
     elif model is not None and not model.backtest["held"]:
-        warnings.append(f"the backtest did not support extrapolating the landscape's change (reusing "
-                        f"{model.backtest['fitted_from'][-1]:,.6g} predicted {model.backtest['predicted']:,.6g} "
-                        f"better); the model shrinks the change by λ = {model.shrink:.2f}")
+        warnings.append(f"the backtest did not support extrapolating the landscape's change (reusing the "
+                        f"{model.backtest['fitted_from'][-1]:,.0f}-token landscape predicted the "
+                        f"{model.backtest['predicted']:,.0f}-token one better); the model shrinks the change by "
+                        f"λ = {model.shrink:.2f}")
     pred = None
     if target is not None:
         w, v = minimise_on_simplex(lambda X: model.predict(X, target), K)
@@ -726,3 +727,30 @@ def shipped_landscape(name: str = "bundled") -> Path:
         raise UserError(f"no shipped landscape {name!r} in {SHIPPED}; train it with "
                         f"`python benchmarks/landscape.py --name {name}`")
     return path
+
+
+# --- what notebooks draw --------------------------------------------------------------------
+
+def budget_views(runs: LandscapeRuns, fit: Mapping, objective: str | None = None, lattice: int = 30) -> list[dict]:
+    """Per budget, what `plots.landscape_ternary` draws: the surface of the form `fit` recorded
+    (refitted on the runs: fast, no model choice or bootstrap), its values on a lattice, the
+    design points with their mean measured objective, the optimum and the bootstrap optima.
+    `fit` is a `LandscapeFit.to_dict()` (as shipped in fit.json, with `bootstrap_optima`)."""
+    from autoscale_kit.surface import fit_surface, measured_objective, objective_domains, point_groups, simplex_lattice
+
+    objective = objective or fit["objective"]
+    L = simplex_lattice(len(runs.domains), lattice)
+    out = []
+    for s in fit["scales"]:
+        at = runs.at(s["total"])
+        names = objective_domains(tuple(at.losses), objective)
+        surface = fit_surface(at.weights, at.losses, s["form"], objective, runs.domains)
+        y = measured_objective(at.losses, names, objective)
+        g = point_groups(at.weights)
+        ids = np.unique(g)
+        out.append({"total": s["total"], "lattice": L, "values": surface(L),
+                    "points": np.array([at.weights[g == i][0] for i in ids]),
+                    "measured": np.array([y[g == i].mean() for i in ids]), "optimum": s["optimum"],
+                    "cloud": np.asarray(s.get("bootstrap_optima", []), dtype=float).reshape(-1, len(runs.domains)),
+                    "surface": surface})
+    return out

@@ -32,7 +32,7 @@ from autoscale_kit.methods import Choice, CompareConfig, choose_all, run_objecti
 from autoscale_kit.runs import RunRecord, RunStore
 
 ARENA_METHODS = ("autoscale", "ddo-reused", "uniform", "natural", "regmix", "mixing-law", "doremi",
-                 "landscape-reused", "landscape-model")
+                 "landscape-reused", "landscape-model", "landscape-extrapolated")
 OPTIMUM = "landscape-optimum"
 
 

@@ -372,8 +372,20 @@ def _landscape_reused(lab) -> Choice:
 
 def _landscape_model(lab) -> Choice:
     runs, fit = landscape_fit(lab)
-    return Choice(fit.target.optimum, runs, shared="the landscape runs" if "landscape-reused" in lab.options.methods
-                  else "", details=fit)
+    return Choice(fit.target.optimum, runs, shared="the landscape runs", details=fit)
+
+
+def _landscape_extrapolated(lab) -> Choice:
+    """The cross-budget model with its shrinkage set to 1: the landscape's change with log budget
+    extrapolated in full, whatever a backtest would say (with two budgets there is none)."""
+    from dataclasses import replace as _replace
+
+    from autoscale_kit.surface import minimise_on_simplex
+
+    runs, fit = landscape_fit(lab)
+    model = _replace(fit.model, shrink=1.0)
+    w, _ = minimise_on_simplex(lambda X: model.predict(X, lab.target), len(lab.domains))
+    return Choice(dict(zip(lab.domains, map(float, w))), runs, shared="the landscape runs", details=fit)
 
 
 register(Method("landscape-reused", "a grid over the simplex at the largest budget below the target, its fitted "
@@ -381,6 +393,9 @@ register(Method("landscape-reused", "a grid over the simplex at the largest budg
                 landscape_probes, labs=("corpus",), default=False))
 register(Method("landscape-model", "grids at every budget below the target, the cross-budget model's optimum "
                 "(the measured landscape plus its backtested change)", _landscape_model, landscape_probes,
+                labs=("corpus",), default=False))
+register(Method("landscape-extrapolated", "grids at every budget below the target, the landscape's change with "
+                "log budget extrapolated in full (λ = 1)", _landscape_extrapolated, landscape_probes,
                 labs=("corpus",), default=False))
 
 

@@ -145,3 +145,23 @@ class Mixture:
     def __repr__(self) -> str:
         body = ", ".join(f"{d}={v:.6g}" for d, v in self.pairs)
         return f"Mixture({body}; total={self.total:.6g})"
+
+
+# --- token counts as people write them ------------------------------------------------------
+
+_SUFFIXES = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
+
+
+def parse_tokens(text: str) -> float:
+    """A token count: 5e9, 5000000000, or with a suffix 300k, 300M, 5B (also G), 1.5T."""
+    raw = str(text).strip().replace("_", "")
+    factor = 1.0
+    if raw and raw[-1].lower() in _SUFFIXES:
+        factor, raw = _SUFFIXES[raw[-1].lower()], raw[:-1]
+    try:
+        value = float(raw) * factor
+    except ValueError:
+        raise UserError(f"cannot read {text!r} as a number of tokens; write e.g. 5e9, 5B or 300M") from None
+    if not math.isfinite(value) or value <= 0:
+        raise UserError(f"the number of tokens must be positive and finite, got {text!r}")
+    return value

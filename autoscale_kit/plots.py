@@ -219,3 +219,96 @@ def weights_over_steps(trajectory: Sequence[Sequence[float]], domains: Sequence[
     ax.set_title(title)
     ax.legend(fontsize=8, ncol=2)
     return fig
+
+
+def _tokens_label(total: float) -> str:
+    for div, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if total >= div:
+            return f"{total / div:.4g}{unit}"
+    return f"{total:.4g}"
+
+
+def landscape_ternary(domains: Sequence[str], budgets: Sequence[dict], marks: Mapping[str, Mapping[str, float]]
+                      | None = None, title: str = "The measured landscape"):
+    """A ternary map of the objective at each budget, with a slider over budgets.
+
+    `budgets`: one dict per budget with `total`, `lattice` (weights, n × 3), `values` (the fitted
+    objective there), `points` (design weights, m × 3), `measured` (their mean objective),
+    `optimum` ({d: w}), `cloud` (bootstrap optima, k × 3). `marks`: named mixtures ({d: w}) drawn
+    on every budget (methods' recommendations). The optimum's path across budgets is drawn on
+    every budget too."""
+    import plotly.graph_objects as go
+
+    if len(domains) != 3:
+        raise ValueError("a ternary map needs exactly three domains")
+    a, b, c = domains
+    fig = go.Figure()
+    per_budget = []
+    lo = min(float(np.min(x["values"])) for x in budgets)
+    hi = max(float(np.quantile(x["values"], 0.9)) for x in budgets)
+    for k, x in enumerate(budgets):
+        L, P, C = (np.asarray(x[key], dtype=float) for key in ("lattice", "points", "cloud"))
+        start = len(fig.data)
+        fig.add_trace(go.Scatterternary(a=L[:, 0], b=L[:, 1], c=L[:, 2], mode="markers", name="fitted objective",
+                                        marker=dict(symbol="hexagon", size=9, color=x["values"], colorscale="Viridis",
+                                                    cmin=lo, cmax=hi, line=dict(width=0),
+                                                    colorbar=dict(title="objective", x=1.08)),
+                                        hovertemplate="%{a:.2f} / %{b:.2f} / %{c:.2f}<br>%{marker.color:.4f}"
+                                                      "<extra>fitted</extra>", showlegend=False))
+        if len(C):
+            fig.add_trace(go.Scatterternary(a=C[:, 0], b=C[:, 1], c=C[:, 2], mode="markers", name="bootstrap optima",
+                                            marker=dict(size=4, color="white", opacity=0.6,
+                                                        line=dict(width=0.5, color="black")),
+                                            hoverinfo="skip"))
+        fig.add_trace(go.Scatterternary(a=P[:, 0], b=P[:, 1], c=P[:, 2], mode="markers+text", name="measured runs",
+                                        text=[f"{v:.3f}" for v in x["measured"]], textposition="top center",
+                                        textfont=dict(size=10, color="white"),
+                                        marker=dict(size=10, color="rgba(0,0,0,0)", symbol="circle",
+                                                    line=dict(width=2, color="white")),
+                                        hovertemplate="measured %{text}<extra></extra>"))
+        o = x["optimum"]
+        fig.add_trace(go.Scatterternary(a=[o[a]], b=[o[b]], c=[o[c]], mode="markers", name="fitted optimum",
+                                        marker=dict(size=16, symbol="star", color="#C44E52",
+                                                    line=dict(width=1, color="white"))))
+        per_budget.append(range(start, len(fig.data)))
+    shared = len(fig.data)
+    path = [x["optimum"] for x in budgets]
+    fig.add_trace(go.Scatterternary(a=[p[a] for p in path], b=[p[b] for p in path], c=[p[c] for p in path],
+                                    mode="lines+markers+text", name="optimum's path",
+                                    text=[_tokens_label(x["total"]) for x in budgets], textposition="bottom right",
+                                    line=dict(color="#C44E52", dash="dot"), marker=dict(size=6, color="#C44E52")))
+    for i, (name, w) in enumerate((marks or {}).items()):
+        s = sum(w.values())
+        fig.add_trace(go.Scatterternary(a=[w[a] / s], b=[w[b] / s], c=[w[c] / s], mode="markers", name=name,
+                                        marker=dict(size=11, symbol="diamond", color=color_of(i),
+                                                    line=dict(width=1, color="black"))))
+    n = len(fig.data)
+    steps = []
+    for k, x in enumerate(budgets):
+        visible = [False] * n
+        for j in per_budget[k]:
+            visible[j] = True
+        for j in range(shared, n):
+            visible[j] = True
+        steps.append(dict(method="update", label=_tokens_label(x["total"]),
+                          args=[{"visible": visible}, {"title": f"{title}: {_tokens_label(x['total'])} tokens"}]))
+    for j in range(shared):
+        fig.data[j].visible = j in per_budget[-1]
+    fig.update_layout(title=f"{title}: {_tokens_label(budgets[-1]['total'])} tokens", height=620,
+                      ternary=dict(sum=1, aaxis=dict(title=a), baxis=dict(title=b), caxis=dict(title=c)),
+                      sliders=[dict(active=len(budgets) - 1, steps=steps, currentvalue=dict(prefix="budget: "),
+                                    pad=dict(t=40))],
+                      legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def regret_bars_plotly(table: pd.DataFrame, title: str = "Regret at the target"):
+    """Each method's regret (objective minus the landscape optimum's) with its interval over seeds."""
+    import plotly.graph_objects as go
+
+    t = table.sort_values("regret")
+    fig = go.Figure(go.Bar(x=t["method"], y=t["regret"], marker_color=[color_of(i) for i in range(len(t))],
+                           error_y=dict(type="data", symmetric=False, array=(t["regret_hi"] - t["regret"]).tolist(),
+                                        arrayminus=(t["regret"] - t["regret_lo"]).tolist())))
+    fig.update_layout(title=title, yaxis_title="regret (nats)", height=420)
+    return fig

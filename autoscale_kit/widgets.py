@@ -319,3 +319,40 @@ class SurrogateExplorer:
             self.figure.data[0].x, self.figure.data[0].y = list(y_test), list(predicted)
             self.figure.data[1].x, self.figure.data[1].y = [lo, hi], [lo, hi]
             self.figure.layout.title = f"{self.surrogate.value}: Spearman ρ = {rho:.3f} on {len(y_test)} held-out runs"
+
+
+class LandscapeQuery:
+    """Pick a mixture and a budget: the objective the measured landscapes give it at each measured
+    budget, and the cross-budget model's prediction at the chosen budget (`CrossBudget.predict`,
+    the same call as `landscape fit --query`)."""
+
+    def __init__(self, domains: Sequence[str], model, total: float | None = None):
+        w = _widgets()
+        self.domains = tuple(domains)
+        self.model = model
+        top = max(model.totals)
+        self.sliders = MixtureSliders(self.domains, total=total or 4 * top, max_total=max(64 * top, 1e4),
+                                      on_change=lambda m: self._update())
+        self.sliders.total.min = math.log10(top)
+        self.out = w.HTML()
+        self.state: dict = {}
+        self._update()
+        self.widget = w.VBox([self.sliders.widget, self.out])
+
+    def _update(self) -> None:
+        import numpy as np
+
+        try:
+            m = self.sliders.mixture
+        except UserError as exc:
+            self.out.value = f"<b style='color:#b00'>{exc}</b>"
+            return
+        W = np.array([[m.weights[d] for d in self.domains]])
+        measured = {t: float(s(W)[0]) for t, s in zip(self.model.totals, self.model.surfaces)}
+        predicted = float(self.model.predict(W, m.total)[0])
+        self.state = {"measured": measured, "predicted": predicted, "total": m.total}
+        rows = "".join(f"<tr><td>{_fmt_tokens(t)}</td><td>{v:.4f}</td><td>fitted to runs</td></tr>"
+                       for t, v in measured.items())
+        rows += (f"<tr><td><b>{_fmt_tokens(m.total)}</b></td><td><b>{predicted:.4f}</b></td>"
+                 f"<td>cross-budget model (λ = {self.model.shrink:.2f})</td></tr>")
+        self.out.value = f"<table><tr><th>budget</th><th>objective</th><th>from</th></tr>{rows}</table>"

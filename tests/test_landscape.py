@@ -413,3 +413,33 @@ def test_arena_scores_every_method_by_regret(tmp_path):
     assert t.loc["uniform", "tokens_to_uniform"] == pytest.approx(c.budgets[-1])
     assert t.loc["landscape-reused", "proxy_runs"] == len(c.points) * len(c.seeds) * (len(c.budgets) - 1)
     json.dumps(a.to_dict(), default=float)
+
+
+# --- what the notebook draws -----------------------------------------------------------------------
+
+def test_ternary_views_slider_and_query_widget():
+    from autoscale_kit.plots import landscape_ternary
+    from autoscale_kit.widgets import LandscapeQuery
+
+    o = random_oracle("transfer", DOMS, seed=7)
+    runs = read_landscape(oracle_table(o, [1e6, 4e6, 1.6e7], 0.25))
+    fit = fit_landscape(runs, n_boot=4)
+    d = fit.to_dict()
+    for s, out in zip(fit.scales, d["scales"]):
+        out["bootstrap_optima"] = s.samples.tolist()
+    from autoscale_kit.landscape import budget_views
+
+    views = budget_views(runs, d, lattice=10)
+    assert [v["total"] for v in views] == [1e6, 4e6, 1.6e7]
+    assert len(views[0]["points"]) == 15 and views[0]["cloud"].shape == (4, 3)
+    fig = landscape_ternary(DOMS, views, {"uniform": {d_: 1.0 for d_ in DOMS}})
+    steps = fig.layout.sliders[0].steps
+    assert [s.label for s in steps] == ["1M", "4M", "16M"]
+    assert sum(tr.visible is not False for tr in fig.data) < len(fig.data)     # one budget shown at a time
+    model = cross_budget([v["total"] for v in views], [v["surface"] for v in views], 3)
+    q = LandscapeQuery(DOMS, model)
+    q.sliders.set_weights({"a": 1.0, "b": 0.0, "c": 0.0})
+    corner = q.state["predicted"]
+    q.sliders.set_weights({"a": 1.0, "b": 1.0, "c": 1.0})
+    assert q.state["predicted"] != corner and set(q.state["measured"]) == {1e6, 4e6, 1.6e7}
+    assert q.state["predicted"] == pytest.approx(float(model.predict([[1 / 3] * 3], q.state["total"])[0]), rel=1e-6)

@@ -1,0 +1,139 @@
+# %% [markdown]
+# # The measured landscape: ground truth for every method
+#
+# A mixture method answers "which weights are best at this budget?". To know whether an answer is
+# right, we need the answer itself: the objective of *every* mixture, at several budgets. With three
+# domains that is a triangle (a ternary plot), and on a laptop it can be measured directly: a grid of
+# mixtures over the triangle, corners and edges included, each trained with two seeds at three
+# budgets 16× apart.
+#
+# From the measured runs at each budget the toolkit fits a smooth surface (the form — a Scheffé
+# polynomial, Data Mixing Laws' exponential law, or a power law in the data each validation set
+# effectively sees — chosen by held-out error), finds its minimiser, and puts an interval on the
+# optimal weights with a bootstrap over design points and seeds. Then it asks the paper's question:
+# **does the optimum move with the budget?** And it judges every method — AutoScale, DDO reused,
+# RegMix, Data Mixing Laws, DoReMi, uniform, natural, and "reuse the smaller budget's measured
+# optimum" — by its **regret** at the largest budget: the loss of its mixture, trained there, minus
+# the loss of the landscape's optimum.
+#
+# The bundled landscape ships with the toolkit (`data/landscape/bundled`, made by
+# `python benchmarks/landscape.py`), so this notebook draws real results in seconds. Set
+# `retrain = True` to train a landscape yourself (the smoke-size one takes about a minute).
+
+# %% tags=["parameters"]
+scale = "small"
+name = "bundled"
+store = "../runs"
+retrain = False
+
+# %%
+import json
+
+import pandas as pd
+
+from autoscale_kit.landscape import budget_views, cross_budget, read_landscape, shipped_landscape
+from autoscale_kit.pipeline import scale_from_env
+from autoscale_kit.plots import landscape_ternary, loss_curves_plotly, regret_bars_plotly
+
+scale = scale_from_env(scale)
+folder = shipped_landscape(name)
+runs = read_landscape(folder / "runs.csv")
+fit = json.loads((folder / "fit.json").read_text())
+arena = json.loads((folder / "arena.json").read_text())
+made = json.loads((folder / "landscape.json").read_text())
+print(f"{made['runs']} runs: {', '.join(runs.domains)} at {', '.join(f'{t:,.0f}' for t in runs.budgets)} tokens, "
+      f"seeds {made['config']['seeds']}; made by `{made['how']}`")
+
+# %% [markdown]
+# ## The landscape at each budget
+# Colour: the fitted objective (mean validation loss over the three domains, nats per byte; darker
+# is better). Open circles: the measured mixtures, labelled with their mean over seeds. Red star:
+# the fitted optimum; white dots around it: the optima of the bootstrap refits (where the optimum
+# could be, given the seed noise). The dotted red path joins the optima across budgets, and the
+# diamonds are the mixtures each method recommended for the largest budget. Move the slider.
+
+# %%
+views = budget_views(runs, fit)
+marks = {m: w for m, w in arena["weights"].items() if m != "landscape-optimum"}
+landscape_ternary(runs.domains, views, marks)
+
+# %% [markdown]
+# ## Did the optimum move?
+# Per budget: the optimum's weights with their interval. Between two budgets the optimum "moved"
+# in a domain when the two intervals do not overlap.
+
+# %%
+rows = []
+for s in fit["scales"]:
+    rows.append({"budget": f"{s['total']:,.0f}", "form": s["form"], "runs": s["runs"],
+                 **{d: f"{s['optimum'][d]:.0%} [{s['interval'][d][0]:.0%}, {s['interval'][d][1]:.0%}]"
+                    for d in runs.domains},
+                 "objective (fitted)": round(s["objective"], 4), "best measured": round(s["best_measured_objective"], 4)})
+display(pd.DataFrame(rows))
+pd.DataFrame([{"from": f"{m['from']:,.0f}", "to": f"{m['to']:,.0f}",
+               **{d: f"{v:+.0%}" for d, v in m["shift"].items()},
+               "beyond the intervals": ", ".join(m["beyond_interval"]) or "no"} for m in fit["moved"]])
+
+# %% [markdown]
+# ## Could the smaller budgets have told us?
+# The backtest predicts the largest budget's landscape from the two smaller ones (extrapolating how
+# its shape changed with log budget) and compares that with simply reusing the middle budget's
+# landscape. Its verdict sets how far the cross-budget model trusts the extrapolation (λ: 0 reuse,
+# 1 full extrapolation).
+
+# %%
+bt = fit["backtest"]
+pd.DataFrame({"landscape error (nats)": [bt["error_reused"], bt["error_extrapolated"], bt["error_shrunk"]],
+              "regret of its optimum (nats)": [bt["regret_reused"], bt["regret_extrapolated"], bt["regret_shrunk"]]},
+             index=["reuse the middle budget", "extrapolate (λ = 1)", f"shrunk (λ = {bt['shrink']:.2f})"])
+
+# %% [markdown]
+# ## Every method, judged at the largest budget
+# Regret: the method's measured objective minus the landscape optimum's, both trained at the
+# largest budget with the same two seeds (paired by seed; the interval is the range over the
+# seeds). Below zero: the method's mixture beat the fitted optimum — the optimum is itself an
+# estimate. `tokens_to_uniform`: the tokens each mixture needed to reach uniform's final
+# objective (NaN when a seed never reached it).
+
+# %%
+table = pd.DataFrame(arena["table"])
+regret_bars_plotly(table, title=f"Regret at {arena['target']:,.0f} tokens")
+
+# %%
+cols = ["method", *[f"w:{d}" for d in runs.domains], "proxy_runs", "objective", "regret", "regret_lo", "regret_hi",
+        "tokens_to_uniform", "reached"]
+table[cols].sort_values("regret").round(4)
+
+# %%
+curves = pd.read_csv(folder / "arena_curves.csv")
+loss_curves_plotly({m: [g.reset_index(drop=True) for _, g in c.groupby("seed")] for m, c in curves.groupby("mixture")},
+                   title=f"Mean validation loss during the {arena['target']:,.0f}-token runs")
+
+# %% [markdown]
+# ## Ask the landscape about your own mixture
+# The cross-budget model predicts the objective of any mixture at any larger budget from the
+# measured landscapes (the same call as `autoscale-kit landscape fit runs.csv --target T --query
+# MIX.csv`). Move the weights and the budget.
+
+# %%
+from autoscale_kit.widgets import LandscapeQuery
+
+model = cross_budget([v["total"] for v in views], [v["surface"] for v in views], len(runs.domains))
+query = LandscapeQuery(runs.domains, model)
+query.widget
+
+# %% [markdown]
+# ## Train a landscape yourself
+# The same pipeline at the smoke size (2 seeds, a grid of step 1/2, 30k–120k tokens; about a
+# minute on a laptop) — or any `LandscapeConfig`: the runs go to the run store and resume. From
+# the command line: `autoscale-kit landscape run --preset smoke` then `autoscale-kit landscape fit
+# reports/landscape --target 480k`.
+
+# %%
+if retrain or scale == "smoke":
+    from autoscale_kit.landscape import (describe, fit_landscape, landscape_config, landscape_runs,
+                                         train_landscape)
+
+    config = landscape_config("smoke" if scale == "smoke" else name)
+    mine = fit_landscape(landscape_runs(train_landscape(config, store)), target=4 * config.budgets[-1], n_boot=20)
+    print(describe(mine))
