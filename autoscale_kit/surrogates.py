@@ -52,6 +52,16 @@ def _check(X, y=None) -> tuple[np.ndarray, np.ndarray | None]:
     return X, y
 
 
+def _best_start(fun, starts, **options) -> np.ndarray:
+    """`least_squares` from each start; the parameters of the lowest cost (the first on ties)."""
+    best = None
+    for p0 in starts:
+        res = least_squares(fun, p0, **options)
+        if best is None or float(res.cost) < best[0]:
+            best = (float(res.cost), res.x)
+    return best[1]
+
+
 def _quiet(fit):
     """Trial steps of the nonlinear solvers may overflow; that is handled (clipped, rejected), so
     the numpy warnings it raises would only alarm the user."""
@@ -196,18 +206,14 @@ class MixingLawSurrogate(_Surrogate):
                                 jac=lambda p: self._jac(p, X), f_scale=self.huber_delta, max_nfev=100 * (K + 2))
             self.p, self.n_features = res.x, K
             return self
-        best = None
+        starts = []
         for q in self.floors:
             c0 = q * y.min()
             A = np.column_stack([np.ones(len(X)), X])
             lin, *_ = np.linalg.lstsq(A, np.log(y - c0), rcond=None)
-            p0 = np.r_[math.log(max(c0, 1e-6)), lin]
-            res = least_squares(lambda p: self._model(p, X) - y, p0, loss="huber", f_scale=self.huber_delta,
-                                max_nfev=100 * (K + 2))
-            cost = float(res.cost)
-            if best is None or cost < best[0]:
-                best = (cost, res.x)
-        self.p = best[1]
+            starts.append(np.r_[math.log(max(c0, 1e-6)), lin])
+        self.p = _best_start(lambda p: self._model(p, X) - y, starts, loss="huber", f_scale=self.huber_delta,
+                             max_nfev=100 * (K + 2))
         self.n_features = K
         return self
 
@@ -323,17 +329,10 @@ class TransferLawSurrogate(_Surrogate):
             z = np.full(K, -3.0)
             z[j] = 3.0
             starts.append(z[1:] - z[0])
-        best = None
-        for z0 in starts:
-            for c_frac in (0.5, 0.9):
-                p0 = np.r_[math.log(c_frac * lo), math.log(max(y.mean() - c_frac * lo, 1e-3)), math.log(0.5),
-                           math.log(0.05), z0]
-                res = least_squares(lambda p: self._model(p, X) - y, p0, jac=lambda p: self._jac(p, X),
-                                    max_nfev=60 * (K + 4))
-                cost = float(res.cost)
-                if best is None or cost < best[0]:
-                    best = (cost, res.x)
-        self.p = best[1]
+        p0s = [np.r_[math.log(c_frac * lo), math.log(max(y.mean() - c_frac * lo, 1e-3)), math.log(0.5),
+                     math.log(0.05), z0] for z0 in starts for c_frac in (0.5, 0.9)]
+        self.p = _best_start(lambda p: self._model(p, X) - y, p0s, jac=lambda p: self._jac(p, X),
+                             max_nfev=60 * (K + 4))
         self.n_features = K
         return self
 

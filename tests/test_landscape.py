@@ -186,18 +186,19 @@ def test_bootstrap_counts_failures_and_refuses_when_most_fail():
 
 @pytest.mark.slow
 def test_fitted_optimum_is_close_and_intervals_cover_at_about_the_nominal_rate():
-    """20 random transfer oracles, a grid of step 0.125 with two seeds and per-run noise of 0.03
-    nats per domain (about our 500k-2M seed noise): the fitted optimum is within 0.05 of the truth in
-    most landscapes, and the 90% intervals cover the true weight at roughly that rate."""
+    """20 random transfer oracles, a grid of step 0.125 with two seeds and per-run noise of 0.022
+    nats per domain (the root-mean-square seed noise of the bundled landscape's 2M runs): the fitted
+    optimum is within 0.05 of the truth in at least 85% of the landscapes (measured: 19 or 20 of
+    20; at noise 0.03, 14 of 20), and the 90% intervals cover the true weights at about that rate."""
     errors, covered = [], []
     for rep in range(20):
         o = random_oracle("transfer", DOMS, seed=rep)
-        fit = fit_budget(read_landscape(oracle_table(o, [2e6], 0.125, noise=0.03, seed=rep)), n_boot=60, seed=rep)
+        fit = fit_budget(read_landscape(oracle_table(o, [2e6], 0.125, noise=0.022, seed=rep)), n_boot=60, seed=rep)
         truth = o.optimum(2e6).weights
         errors.append(max(abs(fit.optimum[d] - truth[d]) for d in DOMS))
         covered += [fit.interval[d][0] - 1e-9 <= truth[d] <= fit.interval[d][1] + 1e-9 for d in DOMS]
     errors = np.array(errors)
-    assert np.median(errors) < 0.05 and (errors < 0.05).mean() >= 0.75, errors.round(3)
+    assert np.median(errors) < 0.03 and (errors < 0.05).mean() >= 0.85, errors.round(3)
     assert 0.75 <= np.mean(covered) <= 0.99, np.mean(covered)
 
 
