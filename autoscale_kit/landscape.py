@@ -383,6 +383,11 @@ def fit_budget(runs: LandscapeRuns, objective: str = "mean-loss", *, forms=None,
     warnings = []
     if boot.failed:
         warnings.append(f"{boot.failed} of {n_boot} bootstrap resamples could not be fitted")
+    cv_best = choice.cv[surface.form]
+    if value < means[g_best] - 3 * cv_best:
+        warnings.append(f"the fitted optimum ({value:.4f}) beats every measured mixture (best {means[g_best]:.4f}) by "
+                        f"more than 3× the surface's held-out error ({cv_best:.4f}): it is an extrapolation away from "
+                        f"the measured mixtures; train it before trusting it")
     return BudgetFit(float(runs.budget[0]), len(W), len(means), surface, choice.cv, choice.skipped,
                      dict(zip(runs.domains, map(float, w))), float(value),
                      {d: (float(a), float(b)) for d, a, b in zip(runs.domains, lo, hi)}, boot.samples,
