@@ -244,9 +244,10 @@ def landscape_ternary(domains: Sequence[str], budgets: Sequence[dict], marks: Ma
     a, b, c = domains
     fig = go.Figure()
     per_budget = []
-    lo = min(float(np.min(x["values"])) for x in budgets)
-    hi = max(float(np.quantile(x["values"], 0.9)) for x in budgets)
     for k, x in enumerate(budgets):
+        # each budget on its own colour range (its minimum to its 90th percentile): the shape is what
+        # the slider compares; the levels are in the hover and the colour bar
+        lo, hi = float(np.min(x["values"])), float(np.quantile(x["values"], 0.9))
         L, P, C = (np.asarray(x[key], dtype=float) for key in ("lattice", "points", "cloud"))
         start = len(fig.data)
         fig.add_trace(go.Scatterternary(a=L[:, 0], b=L[:, 1], c=L[:, 2], mode="markers", name="fitted objective",
@@ -257,14 +258,13 @@ def landscape_ternary(domains: Sequence[str], budgets: Sequence[dict], marks: Ma
                                                       "<extra>fitted</extra>", showlegend=False))
         if len(C):
             fig.add_trace(go.Scatterternary(a=C[:, 0], b=C[:, 1], c=C[:, 2], mode="markers", name="bootstrap optima",
-                                            marker=dict(size=4, color="white", opacity=0.6,
-                                                        line=dict(width=0.5, color="black")),
+                                            marker=dict(size=4, color="#FF9DA7", opacity=0.7, line=dict(width=0)),
                                             hoverinfo="skip"))
         fig.add_trace(go.Scatterternary(a=P[:, 0], b=P[:, 1], c=P[:, 2], mode="markers+text", name="measured runs",
                                         text=[f"{v:.3f}" for v in x["measured"]], textposition="top center",
                                         textfont=dict(size=10, color="white"),
                                         marker=dict(size=10, color="rgba(0,0,0,0)", symbol="circle",
-                                                    line=dict(width=2, color="white")),
+                                                    line=dict(width=2, color="#F28E2B")),
                                         hovertemplate="measured %{text}<extra></extra>"))
         o = x["optimum"]
         fig.add_trace(go.Scatterternary(a=[o[a]], b=[o[b]], c=[o[c]], mode="markers", name="fitted optimum",
@@ -280,8 +280,8 @@ def landscape_ternary(domains: Sequence[str], budgets: Sequence[dict], marks: Ma
     for i, (name, w) in enumerate((marks or {}).items()):
         s = sum(w.values())
         fig.add_trace(go.Scatterternary(a=[w[a] / s], b=[w[b] / s], c=[w[c] / s], mode="markers", name=name,
-                                        marker=dict(size=11, symbol="diamond", color=color_of(i),
-                                                    line=dict(width=1, color="black"))))
+                                        marker=dict(size=11, symbol="diamond" if i < len(PALETTE) else "square",
+                                                    color=color_of(i), line=dict(width=1, color="black"))))
     n = len(fig.data)
     steps = []
     for k, x in enumerate(budgets):

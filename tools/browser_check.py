@@ -39,6 +39,7 @@ EXPECT = {
     "06_paper_figures": {"plots": 1, "widgets": 0},
     "07_oracle_lab": {"plots": 2, "widgets": 1},
     "08_compare_methods": {"plots": 4, "widgets": 1},
+    "09_landscape": {"plots": 3, "widgets": 1},
 }
 
 
