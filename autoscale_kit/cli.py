@@ -562,7 +562,10 @@ def _run_landscape(args: argparse.Namespace) -> int:
         config = ls.landscape_config(args.preset, **changes)
         check_output_folder(args.out, "--out")
         records = ls.train_landscape(config, args.store, progress=not args.quiet)
-        how = "autoscale-kit landscape " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["landscape"] else ["run"])
+        how = (f"autoscale-kit landscape run --domains {','.join(config.domains)} --scales "
+               f"{','.join(str(b) for b in config.budgets)} --step {config.step:.6g} --seeds "
+               f"{','.join(str(s) for s in config.seeds)} --random-points {config.random_points}"
+               + (f" --model {args.model}" if args.model else f" (proxy of the {args.preset} preset)"))
         out = ls.write_landscape_folder(config, records, args.out, how=how)
         print(f"{len(records)} runs ({len(config.points)} mixtures × {len(config.budgets)} budgets × "
               f"{len(config.seeds)} seeds); runs table: {out / 'runs.csv'}")
