@@ -393,10 +393,7 @@ def _run_demo(args: argparse.Namespace) -> int:
 
     overrides = {}
     if args.seeds:
-        try:
-            overrides["seeds"] = tuple(int(s) for s in args.seeds.split(","))
-        except ValueError:
-            raise UserError(f"--seeds must be integers separated by commas, got {args.seeds!r}") from None
+        overrides["seeds"] = _int_list(args.seeds, "--seeds")
     if args.domains:
         overrides["domains"] = _domain_list(args.domains, "--domains")
     if args.corpus:

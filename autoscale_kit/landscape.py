@@ -27,6 +27,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import asdict, dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -339,6 +340,16 @@ def _residual_inflation(points: int, params: int) -> float:
     return math.sqrt(points / max(points - params, 1))
 
 
+def _wild_parts(surface, W, Y, names, points: int) -> tuple[dict, dict]:
+    """What the wild bootstrap of one budget flips: the surface's fitted values at W and the
+    residuals, inflated for the parameters the fit absorbed, per validation domain."""
+    from autoscale_kit.surface import form_terms
+
+    fitted = {d: law.predict(W) for d, law in zip(surface.eval_domains, surface.laws)}
+    inflate = _residual_inflation(points, form_terms(surface.form, W.shape[1]))
+    return fitted, {d: inflate * (Y[d] - fitted[d]) for d in names}
+
+
 def _check_losses(runs: LandscapeRuns) -> None:
     for d, v in runs.losses.items():
         bad = ~np.isfinite(v)
@@ -352,8 +363,8 @@ def fit_budget(runs: LandscapeRuns, objective: str = "mean-loss", *, forms=None,
     """The surface (form chosen by held-out error), its minimiser and a bootstrap interval over
     design points and seeds, for runs at one budget."""
     from autoscale_kit.bootstrap import bootstrap, clusters_of
-    from autoscale_kit.surface import (choose_surface, form_terms, measured_objective, minimise_on_simplex,
-                                       objective_domains, point_groups, refit)
+    from autoscale_kit.surface import (choose_surface, measured_objective, minimise_on_simplex, objective_domains,
+                                       point_groups, refit)
     from autoscale_kit.surrogates import SURFACE_FORMS
 
     _check_losses(runs)
@@ -366,9 +377,7 @@ def fit_budget(runs: LandscapeRuns, objective: str = "mean-loss", *, forms=None,
     groups = point_groups(W)
     names = objective_domains(tuple(Y), objective)
 
-    fitted = {d: law.predict(W) for d, law in zip(surface.eval_domains, surface.laws)}
-    inflate = _residual_inflation(len(set(groups.tolist())), form_terms(surface.form, K))
-    resid = {d: inflate * (Y[d] - fitted[d]) for d in names}
+    fitted, resid = _wild_parts(surface, W, Y, names, len(set(groups.tolist())))
 
     def statistic(signs):   # wild bootstrap: the design kept, each point's residuals flipped together
         s = refit(surface, W, {d: fitted[d] + signs * resid[d] for d in names})
@@ -421,15 +430,28 @@ class CrossBudget:
     totals: tuple[float, ...]
     surfaces: tuple
     shrink: float
-    level: tuple[float, float]            # level(N) = a + b log N
     backtest: dict | None
+
+    @cached_property
+    def centres(self) -> np.ndarray:
+        """Each budget's level: its mean log objective over the reference points (computed once:
+        the minimiser calls `predict` thousands of times)."""
+        G = _reference_points(len(self.surfaces[0].domains))
+        return np.array([_log_surface(s, G).mean() for s in self.surfaces])
+
+    @cached_property
+    def level(self) -> tuple[float, float]:
+        """(a, b) of level(N) = a + b log N, least squares through the budgets' levels."""
+        x, levels = np.log(np.asarray(self.totals)), self.centres
+        if len(x) == 1:
+            return float(levels[0]), 0.0
+        b = float(((x - x.mean()) * (levels - levels.mean())).sum() / ((x - x.mean()) ** 2).sum())
+        return float(levels.mean() - b * x.mean()), b
 
     def _shape(self, W) -> tuple[np.ndarray, np.ndarray]:
         """h at the largest budget and the slope, at weights W."""
-        K = np.atleast_2d(W).shape[1]
-        G = _reference_points(K)
         logs = np.log(np.asarray(self.totals))
-        H = np.stack([_log_surface(s, W) - _log_surface(s, G).mean() for s in self.surfaces])
+        H = np.stack([_log_surface(s, W) - c for s, c in zip(self.surfaces, self.centres)])
         if len(self.totals) == 1:
             return H[-1], np.zeros(H.shape[1])
         x = logs - logs.mean()
@@ -444,16 +466,6 @@ class CrossBudget:
         return np.exp(a + b * math.log(total) + h + self.shrink * slope * step)
 
 
-def _level_line(totals, surfaces, K) -> tuple[float, float]:
-    G = _reference_points(K)
-    levels = np.array([_log_surface(s, G).mean() for s in surfaces])
-    x = np.log(np.asarray(totals))
-    if len(x) == 1:
-        return float(levels[0]), 0.0
-    b = float(((x - x.mean()) * (levels - levels.mean())).sum() / ((x - x.mean()) ** 2).sum())
-    return float(levels.mean() - b * x.mean()), b
-
-
 def backtest(totals: Sequence[float], surfaces: Sequence, K: int, *, full: bool = True) -> dict | None:
     """Predict the largest budget's landscape from the smaller ones; compare with reusing the
     next-smaller landscape (errors in objective units on a lattice of the simplex, and, with
@@ -465,15 +477,16 @@ def backtest(totals: Sequence[float], surfaces: Sequence, K: int, *, full: bool 
     if len(totals) < 3:
         return None
     G = _reference_points(K)
-    past = CrossBudget(tuple(totals[:-1]), tuple(surfaces[:-1]), 1.0, _level_line(totals[:-1], surfaces[:-1], K), None)
+    past = CrossBudget(tuple(totals[:-1]), tuple(surfaces[:-1]), 1.0, None)
     h_prev, slope = past._shape(G)
     last = surfaces[-1]
-    h_last = _log_surface(last, G) - _log_surface(last, G).mean()
+    log_last = _log_surface(last, G)
+    level_last = float(log_last.mean())
+    h_last = log_last - level_last
     change = slope * math.log(totals[-1] / totals[-2])
     true_change = h_last - h_prev
     denom = float(change @ change)
     lam = float(np.clip(true_change @ change / denom, 0.0, 1.0)) if denom > 0 else 0.0
-    level_last = float(_log_surface(last, G).mean())
     truth = last(G)
 
     def error(lmb):   # objective units, shape only (the level set to the measured one)
@@ -512,7 +525,7 @@ def cross_budget(totals: Sequence[float], surfaces: Sequence, K: int, *, full: b
     totals, surfaces = tuple(float(t) for t in totals), tuple(surfaces)
     bt = backtest(totals, surfaces, K, full=full)
     lam = bt["shrink"] if bt else 0.0
-    return CrossBudget(totals, surfaces, lam, _level_line(totals, surfaces, K), bt)
+    return CrossBudget(totals, surfaces, lam, bt)
 
 
 # --- the whole landscape ----------------------------------------------------------------------
@@ -601,8 +614,8 @@ def fit_landscape(runs: LandscapeRuns, objective: str = "mean-loss", *, target: 
     """Fit every budget of `runs`; with `target`, the cross-budget model's optimum there (with a
     bootstrap interval over every budget's design points and seeds) and the predicted objective
     of each `query` mixture."""
-    from autoscale_kit.bootstrap import bootstrap
-    from autoscale_kit.surface import form_terms, minimise_on_simplex, objective_domains, point_groups, refit
+    from autoscale_kit.bootstrap import bootstrap, clusters_of
+    from autoscale_kit.surface import minimise_on_simplex, objective_domains, point_groups, refit
 
     _check_losses(runs)
     totals = runs.budgets
@@ -637,16 +650,13 @@ def fit_landscape(runs: LandscapeRuns, objective: str = "mean-loss", *, target: 
         names = objective_domains(tuple(runs.losses), objective)
         labels = [(t, g) for t in totals for g in point_groups(runs.at(t).weights)]
         index = np.concatenate([np.flatnonzero(runs.budget == t) for t in totals])
-        from autoscale_kit.bootstrap import clusters_of
-
         clusters = [index[c] for c in clusters_of(labels)]
         parts = []
         for t, s in zip(totals, scales):
             r = np.flatnonzero(runs.budget == t)
             W_t = runs.weights[r]
-            fit_t = {d: law.predict(W_t) for d, law in zip(s.surface.eval_domains, s.surface.laws)}
-            inflate = _residual_inflation(s.points, form_terms(s.surface.form, K))
-            parts.append((r, W_t, fit_t, {d: inflate * (runs.losses[d][r] - fit_t[d]) for d in names}, s.surface))
+            fit_t, res_t = _wild_parts(s.surface, W_t, {d: runs.losses[d][r] for d in names}, names, s.points)
+            parts.append((r, W_t, fit_t, res_t, s.surface))
 
         def statistic(signs):   # the wild bootstrap of every budget at once, then the model and its optimum
             surfaces = [refit(surf, W_t, {d: fit_t[d] + signs[r] * res[d] for d in names})

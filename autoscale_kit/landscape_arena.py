@@ -85,6 +85,11 @@ class LandscapeArena:
                 "refit": self.refit.to_dict() if self.refit is not None else None}
 
 
+def _whole_tokens(record: RunRecord) -> tuple[int, ...]:
+    """A run's mixture as whole tokens per domain: what identifies a mixture across seeds."""
+    return tuple(int(round(v)) for v in record.mixture.tokens.values())
+
+
 def _regret_interval(diffs: np.ndarray, level: float, n_boot: int, seed: int) -> tuple[float, float]:
     from autoscale_kit.bootstrap import bootstrap
 
@@ -143,13 +148,11 @@ def landscape_arena(config: LandscapeConfig, store: RunStore | str = "runs", *,
     # the best mixture measured at the target, over every mixture trained there with all the seeds
     by_mixture: dict = {}
     for r in at_target.values():
-        by_mixture.setdefault(tuple(int(round(v)) for v in r.mixture.tokens.values()), {})[r.seed] = \
-            run_objective(r, objective)
+        by_mixture.setdefault(_whole_tokens(r), {})[r.seed] = run_objective(r, objective)
     complete = {m: v for m, v in by_mixture.items() if set(v) == set(config.seeds)}
     best_tokens = min(complete, key=lambda m: np.mean(list(complete[m].values())))
     best_by_seed = complete[best_tokens]
-    best_names = [n for n, rs in target_runs.items()
-                  if tuple(int(round(v)) for v in rs[0].mixture.tokens.values()) == best_tokens]
+    best_names = [n for n, rs in target_runs.items() if _whole_tokens(rs[0]) == best_tokens]
     best_weights = dict(zip(config.domains, np.asarray(best_tokens, float) / sum(best_tokens)))
     best = {"mixture": best_names[0] if best_names else "grid point " + point_name(best_weights),
             "weights": best_weights, "objective": float(np.mean(list(best_by_seed.values())))}
