@@ -51,7 +51,8 @@ class SyntheticLab:
     def __init__(self, oracle, budgets: Sequence[float], target: float, *, ratios: Sequence[float] = (0.2, 3.0),
                  min_ratio: float = 0.2, noise: float = 0.0, seed: int = 0,
                  options: CompareConfig = CompareConfig(methods=()), objective: str = "mean-loss",
-                 predict_method: str = "auto", ambiguity: bool = False):
+                 predict_method: str = "auto", ambiguity: bool = False, surrogate: str = "separable",
+                 verify: int = 0, ddo_seeds: Sequence[int] = (0,)):
         budgets = sorted(float(b) for b in budgets)
         if len(budgets) < 2:
             raise UserError(f"the arena needs DDO at two or more budgets, got {budgets}")
@@ -62,7 +63,8 @@ class SyntheticLab:
         self.noise, self.seed = float(noise), int(seed)
         self.options, self.objective, self.predict_method = options, objective, predict_method
         self.ambiguity = ambiguity
-        self.ddo_seeds = (0,)
+        self.surrogate, self.verify = surrogate, int(verify)
+        self.ddo_seeds = tuple(ddo_seeds)
         self.cache: dict = {}
 
     def measure(self, probes: Sequence[Probe]) -> list[OracleRun]:

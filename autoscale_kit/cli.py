@@ -121,7 +121,9 @@ def _add_ddo(sub) -> None:
                     "ppl:<domain> columns, one base run and runs that each change one domain). Fits "
                     "y(x) = k(x + a)^-b + c per domain and solves the constrained optimum exactly.",
     )
-    p.add_argument("runs", help="the runs table (CSV)")
+    p.add_argument("runs", nargs="?", default=None,
+                   help="the runs table (CSV); or leave it out and give --scale and --budget to train (or load) "
+                        "that study's plan at that budget through the run store")
     p.add_argument("--objective", default="mean-ppl",
                    help="what to minimise: mean-ppl (default, the paper's: mean of per-domain perplexities), "
                         "mean-loss (mean of per-domain losses in nats), loss:<domain> or ppl:<domain>")
@@ -138,22 +140,79 @@ def _add_ddo(sub) -> None:
     p.add_argument("--base", default=None, help="the run id of the base run, when the table is ambiguous")
     p.add_argument("--no-ambiguity", action="store_true",
                    help="skip the check of alternative exact fits (3 points per domain)")
+    p.add_argument("--surrogate", choices=["separable", "transfer"], default="separable",
+                   help="separable: the paper's sum of one law per training domain (default); transfer: one law per "
+                        "validation domain in the data it effectively sees, so substitute domains are seen; uses "
+                        "every run of the table, runs that change several domains included")
+    p.add_argument("--verify", type=int, default=0, metavar="N",
+                   help="train the recommendation (with --scale/--budget) and accept it only if it beats the base by "
+                        "more than the noise, else step back towards the base: at most N candidates (default 0: off)")
+    p.add_argument("--scale", default=None, help="with --budget and no RUNS: the study preset whose plan is trained")
+    p.add_argument("--budget", type=_tokens_arg, default=None, help="with --scale: the DDO budget (e.g. 1M)")
+    p.add_argument("--store", default="runs", help="with --scale: the run store (default runs/)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.set_defaults(command="ddo")
+
+
+def _trained_round(args: argparse.Namespace):
+    """`ddo --scale S --budget B`: the study's plan at B trained or loaded, fitted, verified if asked."""
+    from dataclasses import replace
+
+    from autoscale_kit.labs import CorpusLab
+    from autoscale_kit.methods import ddo_round
+    from autoscale_kit.studies import study_config
+
+    config = study_config(args.scale)
+    budget = int(round(args.budget))
+    config = replace(config, budgets=tuple(sorted({*config.budgets, budget}))) if budget not in config.budgets \
+        else config
+    if args.objective != "mean-ppl":
+        config = replace(config, objective=args.objective)
+    config = replace(config, min_ratio=args.min_ratio)
+    lab = CorpusLab(config, args.store, progress=not args.json)
+    return ddo_round(lab, budget, args.surrogate, args.verify)
 
 
 def _run_ddo(args: argparse.Namespace) -> int:
     from autoscale_kit.ddo import fit_ddo
 
+    if isinstance(args.verify, int) and args.verify < 0:
+        raise UserError(f"--verify must be >= 0, got {args.verify}")
     validation = _domain_list(args.validation, "--validation") if args.validation else None
-    result = fit_ddo(args.runs, args.objective, validation=validation, min_ratio=args.min_ratio,
-                     max_ratio=args.max_ratio, amplitude=args.amplitude, base=args.base,
-                     ambiguity=not args.no_ambiguity)
+    verification = None
+    if args.runs is None:
+        if args.scale is None or args.budget is None:
+            raise UserError("give a runs table, or --scale and --budget to train that study's plan at that budget")
+        rd = _trained_round(args)
+        result, verification = rd.ddo, rd.verification
+        source = f"the {args.scale} plan at {int(args.budget):,} tokens"
+    else:
+        if args.verify:
+            raise UserError("--verify trains the recommendation, which a runs table cannot do; use --scale and "
+                            "--budget (or add the trained candidates to the table: the transfer form uses them)")
+        if args.scale is not None or args.budget is not None:
+            raise UserError("give either a runs table or --scale/--budget, not both")
+        result = fit_ddo(args.runs, args.objective, validation=validation, min_ratio=args.min_ratio,
+                         max_ratio=args.max_ratio, amplitude=args.amplitude, base=args.base,
+                         ambiguity=not args.no_ambiguity, surrogate=args.surrogate)
+        source = args.runs
     if args.json:
-        _print_json(_json_safe(result.to_dict()))
+        out = result.to_dict()
+        if verification is not None:
+            out["verification"] = verification.to_dict()
+            out["weights"], out["tokens"] = verification.answer.weights, verification.answer.tokens
+        _print_json(_json_safe(out))
         return 0
-    print(f"DDO on {args.runs}: objective {result.objective} over {', '.join(result.validation)}, "
-          f"base run {result.base_run}, total {result.optimum.total:.6g}")
+    print(f"DDO on {source}: objective {result.objective} over {', '.join(result.validation)}, "
+          f"{result.surrogate} surrogate on {result.n_runs} runs, base run {result.base_run}, "
+          f"total {result.optimum.total:.6g}")
+    if result.surrogate == "transfer":
+        _print_transfer(result)
+        if verification is not None:
+            print(f"verification: {verification.summary()}")
+            print("answer: " + ", ".join(f"{d} {w:.3f}" for d, w in verification.answer.weights.items()))
+        _print_warnings(result.warnings)
+        return 0
     header = f"{'domain':<20} {'tokens':>12} {'weight':>8} {'x':>8} {'bound':>6} " \
              f"{'a':>10} {'b':>10} {'c':>10} {'k':>10} {'rmse':>9}"
     print(header)
@@ -168,6 +227,19 @@ def _run_ddo(args: argparse.Namespace) -> int:
               f"{result.ambiguity.n_solutions} optima from equally exact fits")
     _print_warnings(result.warnings)
     return 0
+
+
+def _print_transfer(result) -> None:
+    print(f"{'domain':<20} {'tokens':>12} {'weight':>8} {'x':>8} {'bound':>6}")
+    for d in result.optimum.domains:
+        print(f"{d:<20} {result.optimum[d]:>12.6g} {result.weights[d]:>8.4f} {result.relative[d]:>8.4f} "
+              f"{result.at_bound.get(d, ''):>6}")
+    print(f"base objective {result.base_objective:.6g}; predicted at the optimum {result.predicted_objective:.6g}")
+    m = result.transfer.matrix()
+    print("transfer T[validation, training] (how much a token of the column teaches the row, own = 1):")
+    print(m.round(3).to_string())
+    laws = result.transfer.laws
+    print("laws: " + "; ".join(f"{v}: b {law.b:.3g}, rmse {law.rmse:.2g}" for v, law in laws.items()))
 
 
 COMMANDS["ddo"] = _run_ddo
@@ -380,9 +452,25 @@ def _add_demo(sub) -> None:
     p.add_argument("--seeds", default=None, help="validation seeds, e.g. 0,1,2 (default: the preset's)")
     p.add_argument("--domains", default=None, help="comma-separated domains (default: the preset's)")
     p.add_argument("--corpus", default=None, help="corpus source (default: the bundled corpus)")
+    p.add_argument("--surrogate", choices=["separable", "transfer"], default=None,
+                   help="DDO's surrogate: separable (the paper's) or transfer (sees substitute domains); "
+                        "default: the preset's")
+    p.add_argument("--verify", type=int, default=None, metavar="N",
+                   help="verify DDO at every budget: train its recommendation, accept it only if it beats the base "
+                        "by more than the noise, else step back (at most N candidates; default: the preset's)")
     p.add_argument("--workers", type=int, default=None, help="local worker processes")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(command="demo")
+
+
+def _ddo_overrides(args: argparse.Namespace) -> dict:
+    """--surrogate / --verify as StudyConfig overrides (checked there)."""
+    out = {}
+    if args.surrogate is not None:
+        out["surrogate"] = args.surrogate
+    if args.verify is not None:
+        out["verify"] = args.verify
+    return out
 
 
 def _run_demo(args: argparse.Namespace) -> int:
@@ -400,6 +488,7 @@ def _run_demo(args: argparse.Namespace) -> int:
         overrides["corpus"] = args.corpus
     if args.workers is not None:
         overrides["workers"] = args.workers
+    overrides.update(_ddo_overrides(args))
     config = study_config(args.scale, **overrides)
     out = args.out or f"reports/{config.name}"
     check_output_folder(out, "--out")
@@ -437,6 +526,12 @@ def _add_compare(sub) -> None:
     p.add_argument("--regmix-runs", type=int, default=0, help="RegMix proxy runs (default 0: as many as DDO's proxy "
                                                               "tokens buy at DDO's smallest scale)")
     p.add_argument("--store", default="runs", help="run store folder (default: runs)")
+    p.add_argument("--surrogate", choices=["separable", "transfer"], default=None,
+                   help="DDO's surrogate: separable (the paper's) or transfer (sees substitute domains); "
+                        "default: the preset's")
+    p.add_argument("--verify", type=int, default=None, metavar="N",
+                   help="verify DDO at every budget: train its recommendation, accept it only if it beats the base "
+                        "by more than the noise, else step back (at most N candidates; default: the preset's)")
     p.add_argument("--workers", type=int, default=None, help="local worker processes")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--json", action="store_true", help="print one JSON object (table, weights, the study's summary)")
@@ -456,7 +551,8 @@ def _run_compare(args: argparse.Namespace) -> int:
     if unknown:
         raise UserError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(peer_methods('corpus'))}")
     cmp = CompareConfig(methods=methods, mixture_preset=args.mixture_preset, regmix=RegMixConfig(runs=args.regmix_runs))
-    config = study_config(args.scale, **({"workers": args.workers} if args.workers is not None else {}))
+    config = study_config(args.scale, **({"workers": args.workers} if args.workers is not None else {}),
+                          **_ddo_overrides(args))
     result = compare_methods(config, args.store, cmp, progress=not (args.quiet or args.json))
     if args.json:
         _print_json(_json_safe(result.summary()))

@@ -41,13 +41,17 @@ OBJECTIVES = ("mean-ppl", "mean-loss", "loss:<domain>", "ppl:<domain>")
 
 # --- the perturbation plan ---------------------------------------------------------------------
 
+EXTRA = "*"        # PlannedRun.domain of a run outside the one-at-a-time plan (a verification run)
+SURROGATE_FORMS = ("separable", "transfer")
+
+
 @dataclass(frozen=True)
 class PlannedRun:
     """One run of a DDO plan: its name, its Mixture, and which domain/ratio it perturbs."""
 
     name: str
     mixture: Mixture
-    domain: str | None = None      # None for the base run
+    domain: str | None = None      # None for the base run, EXTRA for a run that changes several domains
     ratio: float = 1.0
 
 
@@ -130,16 +134,17 @@ class MeasuredPlan:
         if not base:
             raise UserError("the plan has no base run")
         perturbed = {d: tuple(i for i, p in enumerate(plan) if p.domain == d) for d in table.domains}
-        return cls(table, BaseRun(base[0], tuple(base), perturbed, table.tokens[base[0]].copy()))
+        extra = tuple(i for i, p in enumerate(plan) if p.domain == EXTRA)
+        return cls(table, BaseRun(base[0], tuple(base), perturbed, table.tokens[base[0]].copy(), extra))
 
 
-def _table_and_layout(runs, base=None) -> tuple[RunsTable, BaseRun]:
+def _table_and_layout(runs, base=None, extra: bool = False) -> tuple[RunsTable, BaseRun]:
     if isinstance(runs, MeasuredPlan):
         if base is not None:
             raise UserError("the base run of a measured plan is known; do not pass `base`")
         return runs.table, runs.layout
     table = runs if isinstance(runs, RunsTable) else read_runs_table(runs)
-    return table, find_base_run(table, base=base)
+    return table, find_base_run(table, base=base, extra=extra)
 
 
 def perturbation_effects(runs, metric: str = "loss", ratio: str = "up") -> pd.DataFrame:
@@ -350,14 +355,22 @@ class DDOResult:
     upper: dict[str, float]
     ambiguity: Ambiguity | None
     warnings: tuple[str, ...] = field(default=())
+    surrogate: str = "separable"     # the form whose optimum this is (transfer falls back to separable)
+    transfer: object = None          # the transfer.TransferFit, when the transfer form was fitted
+    n_runs: int = 0                  # runs the fit used (the transfer form uses every run of the table)
 
     def to_dict(self) -> dict:
         def finite(v):
             return v if math.isfinite(v) else None
+        fits = self.transfer.to_dict()["laws"] if self.surrogate == "transfer" else \
+            {d: f.to_dict() for d, f in self.fits.items()}
         return {"objective": self.objective, "validation": list(self.validation), "base_run": self.base_run, "base_objective": self.base_objective,
+                "surrogate": self.surrogate, "n_runs": self.n_runs,
                 "total": self.optimum.total, "weights": self.weights, "tokens": self.optimum.tokens,
                 "relative": self.relative, "predicted_objective": self.predicted_objective,
-                "fits": {d: f.to_dict() for d, f in self.fits.items()}, "multiplier": self.multiplier,
+                "fits": fits, "multiplier": self.multiplier,
+                "transfer_matrix": None if self.transfer is None else
+                {v: law["transfer"] for v, law in self.transfer.to_dict()["laws"].items()},
                 "at_bound": self.at_bound, "lower": self.lower,
                 "upper": {d: finite(v) for d, v in self.upper.items()},
                 "ambiguity": self.ambiguity.to_dict() if self.ambiguity else None,
@@ -399,8 +412,15 @@ def fit_ddo(runs, objective: str = "mean-ppl", *, validation: Sequence[str] | No
             min_ratio: float | Mapping[str, float] = 0.2,
             max_ratio: float | Mapping[str, float] | None = None, available: Mapping[str, float] | None = None,
             amplitude: str = "auto", base: int | str | None = None, ambiguity: bool = True,
-            ambiguity_threshold: float = 0.01, ambiguity_combinations: int = 8, seed: int = 0) -> DDOResult:
+            ambiguity_threshold: float = 0.01, ambiguity_combinations: int = 8, seed: int = 0,
+            surrogate: str = "separable") -> DDOResult:
     """Fit the per-domain laws and return the surrogate's exact optimum.
+
+    surrogate: "separable" (the paper's Σ_i y_i(x_i), one law per training domain, fitted on the
+    one-at-a-time runs) or "transfer" (one law per validation domain in the effective data it
+    sees, `autoscale_kit.transfer`, fitted on every run of the table — runs that change several
+    domains included — and minimised globally); when the runs cannot identify the transfer form,
+    the separable one is used and a warning says so.
 
     runs: a `MeasuredPlan` (the plan and its measured runs: the layout is known), or a runs table
     (path, DataFrame or RunsTable: the base run is found from the quantities). validation: the
@@ -413,13 +433,18 @@ def fit_ddo(runs, objective: str = "mean-ppl", *, validation: Sequence[str] | No
     if not isinstance(runs, (MeasuredPlan, RunsTable, pd.DataFrame, str)) and not hasattr(runs, "__fspath__"):
         raise UserError(f"fit_ddo needs a runs table (a CSV path, a DataFrame or a RunsTable) or a MeasuredPlan, "
                         f"got {type(runs).__name__}")
-    table, found = _table_and_layout(runs, base)
+    if surrogate not in SURROGATE_FORMS:
+        raise UserError(f"unknown surrogate {surrogate!r}; use one of {', '.join(SURROGATE_FORMS)}")
+    table, found = _table_and_layout(runs, base, extra=surrogate == "transfer")
     names = validation_domains(table, validation)
     values = objective_values(table, objective, names)
     domains = table.domains
     base_q = found.tokens
     base_obj = float(values[list(found.replicates)].mean())
     messages: list[str] = list(table.notes)
+    if found.extra and surrogate == "separable":
+        messages.append(f"the separable form uses only the one-at-a-time runs; {len(found.extra)} run(s) that "
+                        f"change several domains are not used (the transfer form uses them)")
 
     fits: dict[str, PowerLawFit] = {}
     points: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -457,13 +482,44 @@ def fit_ddo(runs, objective: str = "mean-ppl", *, validation: Sequence[str] | No
     if hi_x @ base_q < base_q.sum() * (1 - 1e-12):
         raise UserError(f"the upper bounds allow only {hi_x @ base_q:.6g} tokens in all, less than the base total "
                         f"{base_q.sum():.6g}; raise max-ratio or the available data")
-    fit_list = [fits[d] for d in domains]
-    sol = _solve_fits(fit_list, base_q, lo_x, hi_x)
-    x = sol.x
+    transfer_fit = None
+    if surrogate == "transfer":
+        transfer_fit = _transfer_fit(table, found, names)
+        if not transfer_fit.identified:
+            messages.append(f"the runs cannot identify the transfer form ({transfer_fit.reason}); the separable form "
+                            f"is used instead. Add runs (more perturbation ratios, or a verification run) to fit it")
+    if transfer_fit is not None and transfer_fit.identified:
+        from autoscale_kit.transfer import solve_transfer
+
+        # trust region: no domain beyond the largest quantity measured for it (the fitted transfer is
+        # an interpolation of the runs; past them it is a guess)
+        measured = table.tokens.max(axis=0) / base_q
+        capped = [d for j, d in enumerate(domains) if measured[j] < hi_x[j]]
+        hi_x = np.minimum(hi_x, measured)
+        if hi_x @ base_q < base_q.sum() * (1 - 1e-12):
+            raise UserError("the largest measured quantities do not add up to the base total; the transfer form "
+                            "needs runs above the base for some domains")
+        upper = hi_x * base_q
+        tsol = solve_transfer(transfer_fit, objective, float(base_q.sum()), lo_x * base_q, upper)
+        x = tsol.tokens / base_q
+        at_lo, at_hi, multiplier = tsol.at_lower, tsol.at_upper, tsol.multiplier
+        base_f, opt_f = transfer_fit.objective(np.vstack([base_q, tsol.tokens]), objective)
+        predicted = float(base_obj + opt_f - base_f)
+        used = "transfer"
+    else:
+        sol = _solve_fits([fits[d] for d in domains], base_q, lo_x, hi_x)
+        x = sol.x
+        at_lo, at_hi, multiplier = sol.at_lower, sol.at_upper, sol.multiplier
+        predicted = float(base_obj * (1.0 + sum(fits[d](x[j]) - fits[d](1.0) for j, d in enumerate(domains))))
+        used = "separable"
     tokens = Mixture(zip(domains, (x * base_q).tolist()))
-    change = sum(fits[d](x[j]) - fits[d](1.0) for j, d in enumerate(domains))
-    at_bound = {domains[i]: "lower" for i in sol.at_lower}
-    at_bound.update({domains[i]: "upper" for i in sol.at_upper})
+    at_bound = {domains[i]: "lower" for i in at_lo}
+    at_bound.update({domains[i]: "upper" for i in at_hi})
+    if used == "transfer":
+        held = [domains[i] for i in at_hi if domains[i] in capped]
+        if held:
+            messages.append(f"the transfer optimum is held at the largest measured quantity of {', '.join(held)} "
+                            f"(the fit is trusted only where runs were measured)")
     for j, d in enumerate(domains):
         hi_meas = float(points[d][0].max())
         if x[j] > 1.5 * hi_meas:
@@ -471,7 +527,7 @@ def fit_ddo(runs, objective: str = "mean-ppl", *, validation: Sequence[str] | No
                             f"{hi_meas:g}; the fitted law is extrapolated there")
 
     amb = None
-    if ambiguity:
+    if ambiguity and used == "separable":
         amb = _ambiguity(fits, points, base_q, lo_x, hi_x, x, amplitude, ambiguity_threshold,
                          ambiguity_combinations, seed)
         if amb is not None and amb.ambiguous:
@@ -484,11 +540,20 @@ def fit_ddo(runs, objective: str = "mean-ppl", *, validation: Sequence[str] | No
     return DDOResult(objective=objective, validation=names, base_run=table.run_ids[found.row], base_objective=base_obj,
                      base_tokens=Mixture(zip(domains, base_q.tolist())), optimum=tokens,
                      weights=tokens.weights, relative=dict(zip(domains, x.tolist())),
-                     predicted_objective=float(base_obj * (1.0 + change)), fits=fits,
-                     multiplier=sol.multiplier, at_bound=at_bound,
+                     predicted_objective=predicted, fits=fits,
+                     multiplier=multiplier, at_bound=at_bound,
                      lower=dict(zip(domains, (lo_x * base_q).tolist())),
                      upper=dict(zip(domains, (hi_x * base_q).tolist())), ambiguity=amb,
-                     warnings=tuple(messages))
+                     warnings=tuple(messages), surrogate=used, transfer=transfer_fit,
+                     n_runs=table.n_runs if used == "transfer" else
+                     len(found.replicates) + sum(len(v) for v in found.perturbed.values()))
+
+
+def _transfer_fit(table: RunsTable, found: BaseRun, names: Sequence[str]):
+    """The transfer laws of the objective's validation domains on every run of the table."""
+    from autoscale_kit.transfer import fit_transfer
+
+    return fit_transfer(table.tokens, {v: table.domain_loss(v) for v in names}, table.domains, found.replicates)
 
 
 def _ambiguity(fits, points, base_q, lo_x, hi_x, x_main, amplitude, threshold, n_comb, seed) -> Ambiguity | None:

@@ -36,6 +36,7 @@ class CorpusLab:
         self.ratios, self.min_ratio = config.ratios, config.min_ratio
         self.objective, self.predict_method = config.objective, config.predict_method
         self.ddo_seeds = config.ddo_seeds
+        self.surrogate, self.verify = config.surrogate, config.verify
         self.cache: dict = {}
 
     def _check(self, config: StudyConfig) -> None:

@@ -142,6 +142,7 @@ class CompareConfig:
     doremi_reference: str = "natural"     # reference weights: natural | uniform
     landscape_step: float = 1 / 3         # for landscape-reused / landscape-model: the grid's step
     landscape_bootstrap: int = 100        # and the bootstrap draws of its intervals
+    verify_runs: int = 3                  # candidates per budget for ddo-verified / autoscale-verified
 
     def __post_init__(self):
         unknown = [m for m in self.methods if m not in METHODS]
@@ -155,6 +156,9 @@ class CompareConfig:
         from autoscale_kit.landscape import _grid_divisions
 
         _grid_divisions(self.landscape_step)
+        v = self.verify_runs
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise UserError(f"verify_runs must be an integer >= 1, got {v!r}")
         b = self.landscape_bootstrap
         if isinstance(b, bool) or not isinstance(b, int) or b < 2:
             raise UserError(f"landscape_bootstrap must be an integer >= 2, got {b!r}")
@@ -171,12 +175,19 @@ def run_objective(run, objective: str) -> float:
 
 @dataclass(frozen=True)
 class DDORound:
-    """DDO at one budget: the plan's runs as measured and the fitted optimum."""
+    """DDO at one budget: the plan's runs as measured and the fitted optimum (and, when verified,
+    what training the recommendation showed)."""
 
     total: float
     plan: tuple[PlannedRun, ...]     # one per run (the plan repeated per DDO seed)
     records: tuple
     ddo: DDOResult
+    verification: object = None     # verify.Verification, when the round was verified
+
+    @property
+    def answer(self) -> Mixture:
+        """The mixture this budget hands on: the verified one when verified, else the optimum."""
+        return self.verification.answer if self.verification is not None else self.ddo.optimum
 
     @property
     def measured(self) -> MeasuredPlan:
@@ -204,15 +215,28 @@ def ddo_plan(lab, total: float) -> list[tuple[PlannedRun, Probe]]:
     return out
 
 
-def ddo_round(lab, total: float) -> DDORound:
-    """DDO at `total`: measured (or loaded) and fitted once per lab."""
-    key = ("ddo", total)
-    if key not in lab.cache:
-        plan = ddo_plan(lab, total)
-        records = lab.measure([p for _, p in plan])
-        fitted = fit_ddo(MeasuredPlan.from_runs([r for r, _ in plan], records), lab.objective,
-                         min_ratio=lab.min_ratio, ambiguity=lab.ambiguity)
-        lab.cache[key] = DDORound(total, tuple(r for r, _ in plan), tuple(records), fitted)
+def ddo_round(lab, total: float, surrogate: str | None = None, verify: int | None = None) -> DDORound:
+    """DDO at `total` with the given surrogate form and verification runs (default: the lab's
+    `surrogate` and `verify`): measured (or loaded) and fitted once per lab."""
+    surrogate = surrogate or getattr(lab, "surrogate", "separable")
+    verify = getattr(lab, "verify", 0) if verify is None else verify
+    key = ("ddo", total, surrogate, verify)
+    if key in lab.cache:
+        return lab.cache[key]
+    if verify:
+        from autoscale_kit.verify import verify_round
+
+        rd = ddo_round(lab, total, surrogate, 0)
+        check = verify_round(lab, total, rd.plan, rd.records, rd.ddo, verify, surrogate=surrogate,
+                             fit_options={"min_ratio": lab.min_ratio})
+        lab.cache[key] = replace(rd, verification=check)
+        return lab.cache[key]
+    plan = ddo_plan(lab, total)
+    records = lab.measure([p for _, p in plan])
+    fitted = fit_ddo(MeasuredPlan.from_runs([r for r, _ in plan], records), lab.objective,
+                     min_ratio=lab.min_ratio, ambiguity=lab.ambiguity and surrogate == "separable",
+                     surrogate=surrogate)
+    lab.cache[key] = DDORound(total, tuple(r for r, _ in plan), tuple(records), fitted)
     return lab.cache[key]
 
 
@@ -226,15 +250,47 @@ def _ddo_probes_at_largest(lab) -> list[Probe]:
 
 # --- the study's own methods --------------------------------------------------------------------
 
+def autoscale_from(lab, rounds: Sequence[DDORound]) -> Choice:
+    """The AutoScale prediction from the rounds' answers. Verified rounds hand on only what was
+    measured to beat the base: the prediction uses the budgets whose recommendation was accepted;
+    with fewer than two of them the trend is not supported by the runs, and the largest budget's
+    answer (verified) is reused at the target instead, with a warning saying so."""
+    runs = tuple(r for rd in rounds for r in _round_runs(rd))
+    fell_back = [r for r in rounds if r.verification is not None and r.verification.accepted is None]
+    kept = [r for r in rounds if r not in fell_back]
+    if len(kept) >= 2:
+        prediction: Prediction = predict_optimum([r.answer for r in kept], lab.target, method=lab.predict_method)
+    else:
+        last = rounds[-1]
+        prediction = Prediction(Mixture.from_weights(last.answer.weights, lab.target), last.answer.weights,
+                                "reused (prediction unsupported)", None, tuple(r.total for r in rounds), {}, None)
+    if fell_back:
+        where = ", ".join(f"{r.total:,.0f}" for r in fell_back)
+        note = (f"no recommendation beat its base at {where} tokens, so that budget has no verified optimum; "
+                + (f"the prediction uses the other {len(kept)} budgets" if len(kept) >= 2 else
+                   "with fewer than two verified optima the prediction is unsupported, and the largest budget's "
+                   "verified answer is reused at the target"))
+        prediction = replace(prediction, warnings=tuple(prediction.warnings) + (note,))
+    return Choice(prediction.weights, runs, details=prediction)
+
+
+def _round_runs(rd: DDORound) -> tuple:
+    """Every run a round measured: the plan's, and the verification candidates'."""
+    v = rd.verification
+    extra = () if v is None else tuple(v.runs)
+    return tuple(rd.records) + extra
+
+
 def _autoscale(lab) -> Choice:
-    rounds = [ddo_round(lab, t) for t in lab.budgets]
-    prediction: Prediction = predict_optimum([r.ddo.optimum for r in rounds], lab.target, method=lab.predict_method)
-    return Choice(prediction.weights, tuple(r for rd in rounds for r in rd.records), details=prediction)
+    return autoscale_from(lab, [ddo_round(lab, t) for t in lab.budgets])
+
+
+def _reused(rd: DDORound) -> Choice:
+    return Choice(rd.answer.weights, _round_runs(rd), details=rd.ddo if rd.verification is None else rd.verification)
 
 
 def _ddo_reused(lab) -> Choice:
-    last = ddo_round(lab, lab.budgets[-1])
-    return Choice(last.ddo.weights, last.records, details=last.ddo)
+    return _reused(ddo_round(lab, lab.budgets[-1]))
 
 
 def _uniform(lab) -> Choice:
@@ -248,6 +304,50 @@ register(Method("autoscale", "DDO at every budget, the AutoScale predictor to th
 register(Method("uniform", "equal weights", _uniform))
 register(Method("ddo-reused", "the DDO optimum at the largest budget, carried to the target unchanged",
                 _ddo_reused, _ddo_probes_at_largest))
+
+
+# --- transfer-aware and verified DDO (autoscale_kit.transfer, autoscale_kit.verify) ---------------
+
+def _verify_runs(lab) -> int:
+    return lab.options.verify_runs
+
+
+def _ddo_transfer(lab) -> Choice:
+    return _reused(ddo_round(lab, lab.budgets[-1], "transfer", 0))
+
+
+def _autoscale_transfer(lab) -> Choice:
+    return autoscale_from(lab, [ddo_round(lab, t, "transfer", 0) for t in lab.budgets])
+
+
+def _ddo_verified(lab) -> Choice:
+    return _reused(ddo_round(lab, lab.budgets[-1], "transfer", _verify_runs(lab)))
+
+
+def _autoscale_verified(lab) -> Choice:
+    return autoscale_from(lab, [ddo_round(lab, t, "transfer", _verify_runs(lab)) for t in lab.budgets])
+
+
+def _transfer_target(lab) -> Choice:
+    """One transfer law on the DDO runs of every budget (absolute quantities), minimised at the target."""
+    from autoscale_kit.transfer import transfer_at_target
+
+    rounds = [ddo_round(lab, t, "transfer", 0) for t in lab.budgets]
+    res = transfer_at_target(rounds, lab.target, lab.objective, lab.min_ratio)
+    return Choice(res.weights, tuple(r for rd in rounds for r in rd.records), details=res)
+
+
+register(Method("ddo-transfer", "DDO with the transfer-aware surrogate at the largest budget, reused",
+                _ddo_transfer, _ddo_probes_at_largest, default=False))
+register(Method("autoscale-transfer", "the AutoScale predictor fed transfer-aware DDO optima",
+                _autoscale_transfer, _all_ddo_probes, default=False))
+register(Method("ddo-verified", "transfer-aware DDO at the largest budget, its answer trained and accepted only if "
+                "it beats the base (else a short line search), reused", _ddo_verified, _ddo_probes_at_largest,
+                default=False))
+register(Method("autoscale-verified", "the AutoScale predictor fed verified transfer-aware optima",
+                _autoscale_verified, _all_ddo_probes, default=False))
+register(Method("transfer-target", "one transfer law fitted on the DDO runs of every budget, minimised at the target",
+                _transfer_target, _all_ddo_probes, default=False))
 
 
 # --- fixed mixtures -----------------------------------------------------------------------------

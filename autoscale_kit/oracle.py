@@ -10,6 +10,10 @@ Design choices:
   * "transfer"   `TransferOracle`:   loss_d = c_d + β_d (Σ_j T_dj N_j/u)^(-γ_d), T_dd = 1, T_dj ≥ 0:
     cross-domain transfer, outside both families but convex; optimum by SLSQP, then polished by
     Newton's method on the KKT system of its active set, and checked (KKT residual).
+  * "substitute" a `TransferOracle` in which groups of domains teach nearly the same thing
+    (T between members of a group 0.7–0.95, elsewhere 0–0.1): books, speeches and wikipedia;
+    Pile-CC and OpenWebText2. Cutting one member alone costs little, cutting the group a lot,
+    the case one-at-a-time runs and the separable surrogate cannot see.
 - Validation domains are the training domains (loss_d is measured on domain d). The objective is
   the mean of the per-domain losses (nats), i.e. DDO's "mean-loss".
 - Unit: the laws see quantities in u = 1e6 tokens (`TOKEN_UNIT`). `random_oracle` draws
@@ -32,7 +36,7 @@ from autoscale_kit.errors import UserError
 from autoscale_kit.mixture import Mixture
 
 TOKEN_UNIT = 1e6
-KINDS = ("separable", "power", "transfer")
+KINDS = ("separable", "power", "transfer", "substitute")
 
 
 class _Oracle:
@@ -266,12 +270,15 @@ def _polish_kkt(derivs, w: np.ndarray, lw: np.ndarray, tol: float = 1e-9) -> np.
     raise RuntimeError("the transfer oracle's optimum failed its KKT check; this is a bug")
 
 
-def random_oracle(kind: str, domains: int | Sequence[str] = 5, seed: int = 0, *, unit: float = TOKEN_UNIT):
+def random_oracle(kind: str, domains: int | Sequence[str] = 5, seed: int = 0, *, unit: float = TOKEN_UNIT,
+                  groups: Sequence[Sequence[str]] | None = None):
     """A seeded random oracle of the given kind ("separable", "power", "transfer").
 
     Draws: floor c ~ U(0.8, 2.0) nats, scale β ~ U(0.3, 0.8), exponents ~ U(0.1, 0.5) (the spread
     moves the optimum with scale), offsets A ~ log-U(0.05, 1) units of u (separable), transfer
-    T_dj ~ U(0, 0.3) off the diagonal (transfer).
+    T_dj ~ U(0, 0.3) off the diagonal (transfer); for "substitute", `groups` (default: the first
+    half of the domains, at least two, as one group) with T ~ U(0.7, 0.95) within a group and
+    U(0, 0.1) elsewhere.
     """
     if kind not in KINDS:
         raise UserError(f"unknown oracle kind {kind!r}; use one of {', '.join(KINDS)}")
@@ -286,6 +293,28 @@ def random_oracle(kind: str, domains: int | Sequence[str] = 5, seed: int = 0, *,
         return SeparableOracle(names, floor, scale, exponent, offset, unit)
     if kind == "power":
         return PowerLawOracle(names, floor, scale, exponent, unit)
-    T = rng.uniform(0.0, 0.3, (n, n))
+    if kind == "substitute":
+        T = _substitute_transfer(names, groups, rng)
+    else:
+        T = rng.uniform(0.0, 0.3, (n, n))
     np.fill_diagonal(T, 1.0)
     return TransferOracle(names, floor, scale, exponent, tuple(map(tuple, T.tolist())), unit)
+
+
+def _substitute_transfer(names: tuple[str, ...], groups, rng) -> np.ndarray:
+    n = len(names)
+    if n < 2:
+        raise UserError("a substitute oracle needs at least two domains")
+    if groups is None:
+        groups = [names[:max(2, n // 2)]]
+    T = rng.uniform(0.0, 0.1, (n, n))
+    seen: set[str] = set()
+    for g in groups:
+        g = list(g)
+        unknown = [d for d in g if d not in names]
+        if unknown or len(g) < 2 or seen & set(g):
+            raise UserError(f"substitute group {g}: give two or more of the oracle's domains, each in one group")
+        seen |= set(g)
+        idx = [names.index(d) for d in g]
+        T[np.ix_(idx, idx)] = rng.uniform(0.7, 0.95, (len(idx), len(idx)))
+    return T

@@ -142,6 +142,41 @@ def perturbation_heatmap(table: pd.DataFrame, ax=None, title: str = "Loss change
     return fig
 
 
+def transfer_next_to_measured(effects: pd.DataFrame, transfer: pd.DataFrame,
+                              title: str = "Measured effect of each domain and the transfer the fit found"):
+    """Two heat-maps with the same rows (training domains) and columns (validation domains): left,
+    the measured loss change when a domain is increased (`ddo.perturbation_effects`, nats per byte);
+    right, the fitted transfer T (a `transfer.TransferFit.matrix()`, transposed to match), how much a
+    token of the row's domain teaches the column's domain relative to one of its own (own = 1)."""
+    import matplotlib.pyplot as plt
+
+    measured = effects[[c for c in effects.columns if c != "mean"]]
+    T = transfer.T.reindex(index=measured.index, columns=measured.columns)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(3.0 + 1.5 * measured.shape[1], 1.2 + 0.5 * measured.shape[0]))
+    lim = float(np.nanmax(np.abs(measured.to_numpy(dtype=float)))) or 1.0
+    for ax, table, cmap, vmin, vmax, fmt, label, name in (
+            (left, measured, "RdBu_r", -lim, lim, "{:+.3f}", "loss change (nats per byte)", "measured (×up run)"),
+            (right, T, "Greens", 0.0, max(1.0, float(np.nanmax(T.to_numpy(dtype=float)))), "{:.2f}",
+             "transfer T (own domain = 1)", "fitted transfer")):
+        vals = table.to_numpy(dtype=float)
+        im = ax.imshow(vals, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+        ax.set_xticks(range(table.shape[1]), table.columns, rotation=30, ha="right")
+        ax.set_yticks(range(table.shape[0]), table.index)
+        ax.set_xlabel("validation domain")
+        for i in range(vals.shape[0]):
+            for j in range(vals.shape[1]):
+                dark = abs(vals[i, j] - vmin) / ((vmax - vmin) or 1.0)
+                dark = dark > 0.75 or (cmap == "RdBu_r" and abs(vals[i, j]) / lim > 0.6)
+                ax.text(j, i, fmt.format(vals[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if dark else "black")
+        fig.colorbar(im, ax=ax, shrink=0.8, label=label)
+        ax.set_title(name)
+    left.set_ylabel("training domain changed")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 # --- plotly (interactive) ------------------------------------------------------------------
 
 def weight_bars_plotly(weights: Mapping[str, Mapping[str, float]], title: str = "Domain weights"):

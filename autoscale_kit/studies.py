@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, replace
 
-from autoscale_kit.ddo import check_ratios
+from autoscale_kit.ddo import SURROGATE_FORMS, check_ratios
 from autoscale_kit.errors import UserError
 from autoscale_kit.proxy import ProxyConfig, preset
 from autoscale_kit.runs import CorpusRef
@@ -54,6 +54,8 @@ class StudyConfig:
     seeds: tuple[int, ...] = (0,)                    # validation runs repeated per seed
     predict_method: str = "auto"
     workers: int = 1                                 # local processes (each with proxy.threads threads)
+    surrogate: str = "separable"                     # DDO's surrogate: separable (the paper's) | transfer
+    verify: int = 0                                  # candidates trained per budget to verify DDO (0: off)
 
     def __post_init__(self):
         def whole(name, values, low):
@@ -92,6 +94,10 @@ class StudyConfig:
             raise UserError(f"StudyConfig.min_ratio must be a number in [0, 1) (the paper uses 0.2): the lower "
                             f"bounds of all domains must leave room below the total; got {self.min_ratio!r}")
         check_objective(self.objective, self.domains)
+        if self.surrogate not in SURROGATE_FORMS:
+            raise UserError(f"StudyConfig.surrogate must be one of {', '.join(SURROGATE_FORMS)}, got {self.surrogate!r}")
+        if isinstance(self.verify, bool) or not isinstance(self.verify, int) or self.verify < 0:
+            raise UserError(f"StudyConfig.verify must be an integer >= 0 (candidate runs per budget), got {self.verify!r}")
         if self.predict_method not in PREDICT_METHODS:
             raise UserError(f"StudyConfig.predict_method must be one of {', '.join(PREDICT_METHODS)}, "
                             f"got {self.predict_method!r}")

@@ -325,6 +325,7 @@ class BaseRun:
     replicates: tuple[int, ...]            # every row equal to the base (including `row`)
     perturbed: dict[str, tuple[int, ...]]  # domain -> rows that change only that domain
     tokens: np.ndarray                     # the base quantities, one per domain
+    extra: tuple[int, ...] = ()            # rows that change several domains (verification, line search)
 
 
 def _differing(tokens: np.ndarray, ref: np.ndarray, rtol: float) -> np.ndarray:
@@ -332,13 +333,18 @@ def _differing(tokens: np.ndarray, ref: np.ndarray, rtol: float) -> np.ndarray:
     return np.abs(tokens - ref) > rtol * np.maximum(np.abs(tokens), np.abs(ref))
 
 
-def find_base_run(table: RunsTable, *, base: int | str | None = None, rtol: float = 1e-9) -> BaseRun:
+def find_base_run(table: RunsTable, *, base: int | str | None = None, rtol: float = 1e-9,
+                  extra: bool = False) -> BaseRun:
     """The run from which every other run differs in exactly one domain's tokens.
 
     `base` (a row index or a `run` id) picks it by hand when the table is ambiguous, e.g. when
     only one domain was perturbed; otherwise the unique candidate is used, with ties broken by a
-    run named "base".
+    run named "base". With `extra`, runs that change several domains are allowed besides the
+    one-at-a-time plan (the transfer-aware fit uses them): the base is then the run around which
+    every domain is perturbed alone, and those runs are listed in `BaseRun.extra`.
     """
+    if extra:
+        return _base_with_extra_runs(table, base, rtol)
     tokens = table.tokens
     if base is not None:
         if isinstance(base, str):
@@ -383,6 +389,40 @@ def find_base_run(table: RunsTable, *, base: int | str | None = None, rtol: floa
     perturbed = {d: tuple(int(r) for r in np.flatnonzero(diff[:, j])) for j, d in enumerate(table.domains)}
     replicates = tuple(int(r) for r in np.flatnonzero(n_diff == 0))
     return BaseRun(row, replicates, perturbed, tokens[row].copy())
+
+
+def _base_with_extra_runs(table: RunsTable, base, rtol: float) -> BaseRun:
+    tokens = table.tokens
+    K = len(table.domains)
+    if base is not None:
+        rows = [table.run_ids.index(base)] if isinstance(base, str) and base in table.run_ids else \
+            [int(base)] if not isinstance(base, str) and 0 <= int(base) < table.n_runs else []
+        if not rows:
+            raise UserError(f"{table.source}: no run {base!r} to take as the base")
+        candidates = rows
+    else:
+        candidates = []
+        for r in range(table.n_runs):
+            n_diff = _differing(tokens, tokens[r], rtol).sum(axis=1)
+            covered = _differing(tokens[n_diff == 1], tokens[r], rtol).any(axis=0)
+            if covered.all() and not any(not _differing(tokens[c:c + 1], tokens[r], rtol).any() for c in candidates):
+                candidates.append(r)
+        if len(candidates) > 1:
+            named = [r for r in candidates if table.run_ids[r].lower() == "base"]
+            candidates = named if len(named) == 1 else candidates
+    if len(candidates) != 1:
+        what = "no run has" if not candidates else f"{len(candidates)} runs have"
+        raise UserError(f"{table.source}: {what} a run changing each domain alone around it; a runs table needs the "
+                        f"one-at-a-time plan (a base run and runs that each change one domain), other runs besides")
+    row = candidates[0]
+    n_diff = _differing(tokens, tokens[row], rtol).sum(axis=1)
+    diff = _differing(tokens, tokens[row], rtol) & (n_diff == 1)[:, None]
+    perturbed = {d: tuple(int(r) for r in np.flatnonzero(diff[:, j])) for j, d in enumerate(table.domains)}
+    if any(not v for v in perturbed.values()) and K > 0:
+        d = next(d for d, v in perturbed.items() if not v)
+        raise UserError(f"{table.source}: no run changes only domain {d!r}")
+    return BaseRun(row, tuple(int(r) for r in np.flatnonzero(n_diff == 0)), perturbed, tokens[row].copy(),
+                   tuple(int(r) for r in np.flatnonzero(n_diff > 1)))
 
 
 # --- mixture/loss pairs (RegMix's released format) ---------------------------------------------

@@ -1,20 +1,28 @@
 """The whole AutoScale procedure against synthetic oracles whose optimum is known exactly.
 
-For each seeded random oracle (kinds: separable, power, transfer; see autoscale_kit.oracle):
+For each seeded random oracle (kinds: separable, power, transfer, substitute; see
+autoscale_kit.oracle):
 1. DDO at two small scales: a perturbation plan around the uniform mixture, "measured" on the
-   oracle (optionally with Gaussian noise on the losses), fitted and solved with min-ratio 0.2;
-2. the AutoScale predictor from those two optima to the target scale (default 16x the larger);
-3. excess loss at the target, objective(mixture) − objective(true optimum), for
-   * autoscale        the predicted mixture,
-   * ddo-reused       the larger small-scale DDO optimum's weights reused at the target,
-   * uniform          equal weights,
-   * oracle-autoscale the predictor fed the true small-scale optima ("oracle DDO": isolates the
-                      predictor's error from DDO's),
-   * oracle-reused    the true larger small-scale optimum's weights reused.
+   oracle (optionally with Gaussian noise on the losses), fitted and solved with min-ratio 0.2 —
+   with the paper's separable surrogate, with the transfer-aware one, and transfer-aware and
+   verified (the recommendation measured, accepted only if it beats the base by more than the
+   noise, else a line search towards the base; `--verify` candidates at most);
+2. the AutoScale predictor from each variant's two optima to the target (default 16x the larger),
+   and the transfer law fitted on both budgets' runs solved at the target directly;
+3. excess loss, objective(mixture) − objective(true optimum), at the target for every method
+   below, and at the DDO budgets for each DDO variant (against the true optimum there, with DDO's
+   lower bounds):
+   * autoscale / autoscale-transfer / autoscale-verified   the predictions,
+   * ddo-reused / ddo-transfer / ddo-verified              the larger budget's answer reused,
+   * transfer-target   the transfer law of both budgets minimised at the target,
+   * uniform           equal weights,
+   * oracle-autoscale  the predictor fed the true small-scale optima (the predictor's own error),
+   * oracle-reused     the true larger small-scale optimum's weights reused.
 The true optimum at the target has no lower bound (the best mixture there is); the small-scale
 "true optima" carry the same lower bound as DDO (min-ratio × the uniform share).
 
-Prints mean/median excess per kind and method and writes JSON (--json-out).
+Prints mean/median excess per kind and method and writes JSON (--json-out); several noise levels
+(--noise 0,0.005,0.02) give one block each.
 Run: python benchmarks/ddo_oracle.py [--count 20] [--domains 5] [--ratios 0.2,3] [--noise 0]
 """
 
@@ -35,9 +43,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from autoscale_kit.arena import ddo_rounds, oracle_arena  # noqa: E402
+from autoscale_kit.methods import CompareConfig, ddo_round  # noqa: E402
+from autoscale_kit.mixture import Mixture  # noqa: E402
 from autoscale_kit.oracle import KINDS, random_oracle  # noqa: E402
 
-METHODS = ("autoscale", "ddo-reused", "uniform", "oracle-autoscale", "oracle-reused")
+METHODS = ("autoscale", "autoscale-transfer", "autoscale-verified", "transfer-target", "ddo-reused", "ddo-transfer",
+           "ddo-verified", "uniform", "oracle-autoscale", "oracle-reused")
+VARIANTS = {"separable": ("separable", 0), "transfer": ("transfer", 0), "verified": ("transfer", None)}
 
 
 def _floats(text: str) -> list[float]:
@@ -48,19 +60,32 @@ def _floats(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
-def run_one(kind: str, seed: int, args) -> dict:
+def run_one(kind: str, seed: int, args, noise: float) -> dict:
     oracle = random_oracle(kind, args.domains, seed)
     target = args.target_factor * max(args.scales)
     arena = oracle_arena(oracle, args.scales, target, METHODS, ratios=args.ratios, min_ratio=args.min_ratio,
-                         noise=args.noise, seed=seed)
+                         noise=noise, seed=seed, options=CompareConfig(methods=(), verify_runs=args.verify))
     ddo_errors, n_warnings = [], 0
     for rd in ddo_rounds(arena):
         truth_small = arena.lab.truth(rd.total, with_ddo_bounds=True)
         ddo_errors.append(max(abs(rd.ddo.weights[d] - truth_small.weights[d]) for d in oracle.domains))
         n_warnings += len(rd.ddo.warnings)
-    return {"kind": kind, "seed": seed, "target": target, "best_objective": arena.best,
+    at_budget, extra_runs = {}, 0
+    for name, (form, verify) in VARIANTS.items():
+        verify = args.verify if verify is None else verify
+        ex = []
+        for total in arena.lab.budgets:
+            rd = ddo_round(arena.lab, total, form, verify)
+            truth_small = arena.lab.truth(total, with_ddo_bounds=True)
+            ex.append(oracle.objective(Mixture.from_weights(rd.answer.weights, total)) - oracle.objective(truth_small))
+            if rd.verification is not None:
+                extra_runs += rd.verification.extra_runs
+        at_budget[name] = ex
+    return {"kind": kind, "seed": seed, "noise": noise, "target": target, "best_objective": arena.best,
             "excess": {m: e.excess for m, e in arena.entries.items()},
+            "errors": {m: e.error for m, e in arena.entries.items() if e.error},
             "max_weight_error": {m: e.max_weight_error for m, e in arena.entries.items()},
+            "excess_at_budgets": at_budget, "verification_runs": extra_runs,
             "ddo_weight_error": ddo_errors, "n_ddo_warnings": n_warnings}
 
 
@@ -68,7 +93,12 @@ def summarise(records: list[dict]) -> dict:
     out = {}
     for kind in sorted({r["kind"] for r in records}):
         rows = [r for r in records if r["kind"] == kind]
-        out[kind] = {"n": len(rows), "ddo_weight_error_mean": float(np.mean([max(r["ddo_weight_error"]) for r in rows]))}
+        n_budgets = len(rows[0]["excess_at_budgets"]["separable"])
+        out[kind] = {"n": len(rows),
+                     "ddo_weight_error_mean": float(np.mean([max(r["ddo_weight_error"]) for r in rows])),
+                     "excess_at_budgets": {v: [float(np.mean([r["excess_at_budgets"][v][i] for r in rows]))
+                                               for i in range(n_budgets)] for v in VARIANTS},
+                     "verification_runs_mean": float(np.mean([r["verification_runs"] for r in rows]))}
         for name in METHODS:
             ex = [r["excess"][name] for r in rows if r["excess"][name] is not None]
             we = [r["max_weight_error"][name] for r in rows if r["max_weight_error"][name] is not None]
@@ -80,6 +110,25 @@ def summarise(records: list[dict]) -> dict:
     return out
 
 
+def print_block(block: dict, args, noise: float) -> None:
+    summary = block["summary"]
+    print(f"AutoScale on oracles: {args.count} per kind, {args.domains} domains, scales "
+          f"{', '.join(f'{s:.3g}' for s in args.scales)} -> target {args.target_factor:g}x, ratios "
+          f"{', '.join(f'{r:g}' for r in args.ratios)}, noise {noise:g} nats ({block['elapsed_s']:.1f} s)")
+    print("excess loss at the target (nats, objective(mixture) - objective(true optimum)); "
+          "max|w - w*| = largest weight error")
+    print(f"{'kind':<10} {'method':<19} {'mean':>10} {'median':>10} {'max':>10} {'max|w-w*|':>10} {'fail':>5}")
+    fmt = (lambda v: f"{v:>10.2e}" if v is not None else f"{'-':>10}")
+    for kind, s in summary.items():
+        for name in METHODS:
+            m = s[name]
+            print(f"{kind:<10} {name:<19} {fmt(m['mean_excess'])} {fmt(m['median_excess'])} "
+                  f"{fmt(m['max_excess'])} {fmt(m['mean_max_weight_error'])} {m['failures']:>5}")
+        at = ", ".join(f"{v} " + "/".join(f"{e:.2e}" for e in s["excess_at_budgets"][v]) for v in VARIANTS)
+        print(f"{kind:<10} at the DDO budgets (mean excess, small/large): {at}; "
+              f"verification runs per oracle {s['verification_runs_mean']:.1f}")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--kinds", default=",".join(KINDS), help="comma-separated oracle kinds")
@@ -88,33 +137,26 @@ def main(argv=None) -> int:
     p.add_argument("--scales", type=_floats, default=[3e8, 1.2e9], help="the two small totals (tokens)")
     p.add_argument("--target-factor", type=float, default=16.0, help="target = this × the larger small total")
     p.add_argument("--ratios", type=_floats, default=[0.2, 3.0], help="perturbation ratios (paper: 0.2,3)")
-    p.add_argument("--noise", type=float, default=0.0, help="Gaussian noise on each measured loss (nats)")
+    p.add_argument("--noise", type=_floats, default=[0.0], help="Gaussian noise on each measured loss (nats); "
+                                                                "several, comma-separated, give one block each")
+    p.add_argument("--verify", type=int, default=3, help="verification candidates per budget (verified variants)")
     p.add_argument("--min-ratio", type=float, default=0.2, help="DDO lower bound (fraction of the base quantity)")
     p.add_argument("--json-out", default=str(ROOT / "benchmarks" / "results" / "ddo_oracle.json"))
     args = p.parse_args(argv)
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     start = time.time()
-    records = [run_one(kind, seed, args) for kind in kinds for seed in range(args.count)]
-    summary = summarise(records)
+    blocks = {}
+    for noise in args.noise:
+        t0 = time.time()
+        records = [run_one(kind, seed, args, noise) for kind in kinds for seed in range(args.count)]
+        blocks[f"{noise:g}"] = {"summary": summarise(records), "records": records, "elapsed_s": time.time() - t0}
+        print_block(blocks[f"{noise:g}"], args, noise)
     elapsed = time.time() - start
-
-    print(f"AutoScale on oracles: {args.count} per kind, {args.domains} domains, scales "
-          f"{', '.join(f'{s:.3g}' for s in args.scales)} -> target {args.target_factor:g}x, ratios "
-          f"{', '.join(f'{r:g}' for r in args.ratios)}, noise {args.noise:g} nats ({elapsed:.1f} s)")
-    print("excess loss at the target (nats, objective(mixture) - objective(true optimum)); "
-          "max|w - w*| = largest weight error")
-    print(f"{'kind':<10} {'method':<17} {'mean':>10} {'median':>10} {'max':>10} {'max|w-w*|':>10} {'fail':>5}")
-    for kind, s in summary.items():
-        for name in METHODS:
-            m = s[name]
-            fmt = (lambda v: f"{v:>10.2e}" if v is not None else f"{'-':>10}")
-            print(f"{kind:<10} {name:<17} {fmt(m['mean_excess'])} {fmt(m['median_excess'])} "
-                  f"{fmt(m['max_excess'])} {fmt(m['mean_max_weight_error'])} {m['failures']:>5}")
-        print(f"{kind:<10} {'(DDO vs true small-scale optimum: mean max|w-w*| ' + format(s['ddo_weight_error_mean'], '.2e') + ')'}")
+    print(f"total {elapsed:.0f} s")
     out = Path(args.json_out)
     out.parent.mkdir(parents=True, exist_ok=True)
     config = {k: v for k, v in vars(args).items() if k != "json_out"}
-    payload = {"config": config, "elapsed_s": elapsed, "summary": summary, "records": records}
+    payload = {"config": config, "elapsed_s": elapsed, "blocks": blocks}
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(json.dumps(payload, indent=1, default=lambda v: None if isinstance(v, float) and not math.isfinite(v) else v))
     tmp.replace(out)
