@@ -190,6 +190,18 @@ class DDORound:
         return self.verification.answer if self.verification is not None else self.ddo.optimum
 
     @property
+    def answer_weights(self) -> dict[str, float]:
+        """The answer's weights; a verified round that fell back to a uniform base hands on exactly
+        equal weights ({d: 1}), so that at the target it is the uniform mixture to the token (and the
+        same runs), not one token off it."""
+        v = self.verification
+        if v is not None and v.accepted is None:
+            q = list(v.base.tokens.values())
+            if max(q) - min(q) <= 1:
+                return {d: 1.0 for d in v.base.domains}
+        return self.answer.weights
+
+    @property
     def measured(self) -> MeasuredPlan:
         """The plan and its runs, as DDO and the heat-maps take them."""
         return MeasuredPlan.from_runs(self.plan, self.records)
@@ -258,12 +270,14 @@ def autoscale_from(lab, rounds: Sequence[DDORound]) -> Choice:
     runs = tuple(r for rd in rounds for r in _round_runs(rd))
     fell_back = [r for r in rounds if r.verification is not None and r.verification.accepted is None]
     kept = [r for r in rounds if r not in fell_back]
+    weights = None
     if len(kept) >= 2:
         prediction: Prediction = predict_optimum([r.answer for r in kept], lab.target, method=lab.predict_method)
     else:
-        last = rounds[-1]
-        prediction = Prediction(Mixture.from_weights(last.answer.weights, lab.target), last.answer.weights,
-                                "reused (prediction unsupported)", None, tuple(r.total for r in rounds), {}, None)
+        weights = rounds[-1].answer_weights     # {d: 1} for a uniform base: the uniform mixture to the token
+        target = Mixture.from_weights(weights, lab.target)
+        prediction = Prediction(target, target.weights, "reused (prediction unsupported)", None,
+                                tuple(r.total for r in rounds), {}, None)
     if fell_back:
         where = ", ".join(f"{r.total:,.0f}" for r in fell_back)
         note = (f"no recommendation beat its base at {where} tokens, so that budget has no verified optimum; "
@@ -271,7 +285,7 @@ def autoscale_from(lab, rounds: Sequence[DDORound]) -> Choice:
                    "with fewer than two verified optima the prediction is unsupported, and the largest budget's "
                    "verified answer is reused at the target"))
         prediction = replace(prediction, warnings=tuple(prediction.warnings) + (note,))
-    return Choice(prediction.weights, runs, details=prediction)
+    return Choice(weights or prediction.weights, runs, details=prediction)
 
 
 def _round_runs(rd: DDORound) -> tuple:
@@ -286,7 +300,7 @@ def _autoscale(lab) -> Choice:
 
 
 def _reused(rd: DDORound) -> Choice:
-    return Choice(rd.answer.weights, _round_runs(rd), details=rd.ddo if rd.verification is None else rd.verification)
+    return Choice(rd.answer_weights, _round_runs(rd), details=rd.ddo if rd.verification is None else rd.verification)
 
 
 def _ddo_reused(lab) -> Choice:

@@ -141,7 +141,8 @@ class StudyResult:
 
     @property
     def optima(self) -> list[Mixture]:
-        return [r.ddo.optimum for r in self.rounds]
+        """Each budget's answer: the verified mixture when the study verifies, else DDO's optimum."""
+        return [r.answer for r in self.rounds]
 
     def final_losses(self) -> dict[str, dict[str, float]]:
         """Final validation loss per mixture and domain, the mean over seeds."""
@@ -153,7 +154,9 @@ class StudyResult:
         return {
             "study": self.config.name, "config": self.config.to_dict(),
             "domains": list(self.rounds[0].ddo.weights),
-            "ddo": [{"total": sc.total, "weights": sc.ddo.weights, "at_bound": sc.ddo.at_bound,
+            "ddo": [{"total": sc.total, "weights": sc.answer.weights, "surrogate": sc.ddo.surrogate,
+                     "optimum": sc.ddo.weights, "at_bound": sc.ddo.at_bound,
+                     "verification": sc.verification.to_dict() if sc.verification is not None else None,
                      "predicted_objective": sc.ddo.predicted_objective, "base_objective": sc.ddo.base_objective,
                      "ambiguous": bool(sc.ddo.ambiguity and sc.ddo.ambiguity.ambiguous),
                      "warnings": list(sc.ddo.warnings)} for sc in self.rounds],
@@ -163,8 +166,10 @@ class StudyResult:
             "mixtures": {n: m.weights for n, m in self.mixtures.items()},
             "speedup": s.to_dict(orient="records"),
             "final_losses": self.final_losses(),
-            "training_runs": sum(len(sc.records) for sc in self.rounds) + sum(len(v) for v in self.validation.values()),
+            "training_runs": sum(len(sc.records) + (sc.verification.extra_runs if sc.verification else 0)
+                                 for sc in self.rounds) + sum(len(v) for v in self.validation.values()),
             "training_tokens": int(sum(r.total_tokens for sc in self.rounds for r in sc.records)
+                                   + sum(sc.verification.extra_tokens for sc in self.rounds if sc.verification)
                                    + sum(r.total_tokens for v in self.validation.values() for r in v)),
             "warnings": list(self.warnings),
         }

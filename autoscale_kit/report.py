@@ -53,11 +53,11 @@ def figures(result: StudyResult) -> dict[str, object]:
     figs["loss_vs_tokens"] = plots.loss_curves(curves)
     for sc in result.rounds:
         figs[f"ddo_fits_{sc.total}"] = plots.ddo_fits(sc.ddo.fits, title=f"DDO at {sc.total:,} tokens: fitted law per domain")
-    weights = {f"DDO {sc.total:,}": sc.ddo.weights for sc in result.rounds}
+    weights = {f"DDO {sc.total:,}": sc.answer.weights for sc in result.rounds}
     weights[f"predicted {result.config.target:,}"] = result.prediction.weights
     figs["weights_by_scale"] = plots.weight_bars(weights, title="Optimal weights at each scale")
     figs["weights_trajectory"] = plots.weight_trajectory(
-        [sc.total for sc in result.rounds], [sc.ddo.weights for sc in result.rounds],
+        [sc.total for sc in result.rounds], [sc.answer.weights for sc in result.rounds],
         {float(result.config.target): result.prediction.weights})
     figs["loss_change_vs_uniform"] = plots.loss_change(result.final_losses())
     return figs
@@ -96,9 +96,11 @@ def write_report(result: StudyResult, out: str | Path) -> Path:
             fig.tight_layout()
             fig.savefig(tmp / "figures" / f"{stem}.png", dpi=110)
             plt.close(fig)
-        records = [r for sc in result.rounds for r in sc.records] + [r for v in result.validation.values() for r in v]
+        records = [r for sc in result.rounds for r in sc.records]
+        records += [r for sc in result.rounds if sc.verification is not None for r in sc.verification.runs]
+        records += [r for v in result.validation.values() for r in v]
         runs_table(records).to_csv(tmp / "runs.csv", index=False)
-        write_optima_table([sc.ddo.optimum for sc in result.rounds] + [result.prediction.optimum], tmp / "optima.csv",
+        write_optima_table([sc.answer for sc in result.rounds] + [result.prediction.optimum], tmp / "optima.csv",
                            labels=[f"ddo-{sc.total}" for sc in result.rounds] + [f"predicted-{result.config.target}"])
         summary = result.summary()
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
@@ -126,7 +128,7 @@ def _page(result: StudyResult, summary: dict) -> str:
     speed = summarize_speedup(result.speedup)
     by_name = {row["mixture"]: row for row in speed.to_dict(orient="records")}
     weights = pd.DataFrame({"domain": domains,
-                            **{f"DDO {sc.total:,}": [sc.ddo.weights[d] for d in domains] for sc in result.rounds},
+                            **{f"DDO {sc.total:,}": [sc.answer.weights[d] for d in domains] for sc in result.rounds},
                             f"predicted {cfg.target:,}": [result.prediction.weights[d] for d in domains]})
     final = pd.DataFrame({"domain": domains,
                           **{n: [summary["final_losses"][n][d] for d in domains] for n in result.validation}})
@@ -171,9 +173,11 @@ def _page(result: StudyResult, summary: dict) -> str:
     ]
     for sc in result.rounds:
         bound = ", ".join(f"{d} ({b})" for d, b in sc.ddo.at_bound.items()) or "none"
-        lines += [f"**{sc.total:,} tokens** — base objective {sc.ddo.base_objective:.4f}, surrogate's optimum "
-                  f"{sc.ddo.predicted_objective:.4f}; at a bound: {bound}.", "",
+        lines += [f"**{sc.total:,} tokens** — {sc.ddo.surrogate} surrogate; base objective {sc.ddo.base_objective:.4f}, "
+                  f"surrogate's optimum {sc.ddo.predicted_objective:.4f}; at a bound: {bound}.", "",
                   f"![fits](figures/ddo_fits_{sc.total}.png)", ""]
+        if sc.verification is not None:
+            lines += [f"Verification: {sc.verification.summary()}.", ""]
         for w in sc.ddo.warnings:
             lines.append(f"- {w}")
         lines.append("")

@@ -5,7 +5,8 @@ Two studies, both resumable through the run store (`--store`, shared with `autos
    mixtures (uniform, the separable DDO optimum reused, the AutoScale prediction from separable
    optima) next to transfer-aware DDO reused, the prediction from transfer optima, verified
    transfer DDO reused, the prediction from verified optima, and the transfer law solved at the
-   target from the runs of both budgets.
+   target from the runs of both budgets; and the study's own mixtures again with the separable
+   surrogate verified (`StudyConfig.verify`).
 2. `landscape` (code, books, wikipedia: the bundled landscape's arena study, DDO at 125k and 500k,
    target 2M, seeds 0 and 1), where `data/landscape/bundled` holds the measured best mixture.
 
@@ -62,13 +63,28 @@ def measure(name: str, args) -> dict:
                        "std_final_loss": float(g.final_mean_loss.std(ddof=1)) if len(g) > 1 else None,
                        "vs_uniform": diffs, "mean_vs_uniform": float(np.mean(diffs)),
                        "tokens_to_uniform": [None if v is None or v != v else float(v) for v in g.tokens_to_reference]}
+    # the study's own methods with the separable surrogate verified (what `--verify N` does to a study)
+    from dataclasses import replace
+
+    verified = run_study(replace(config, verify=args.verify), args.store, progress=not args.quiet)
+    vt = verified.speedup
+    for m in ("autoscale", "ddo-reused"):
+        g = vt[vt.mixture == m]
+        diffs = [float(r.final_mean_loss - uniform[r.seed]) for r in g.itertuples()]
+        mixtures[f"{m} (separable, verified)"] = {
+            "weights": verified.mixtures[m].weights,
+            "final_loss": {int(r.seed): float(r.final_mean_loss) for r in g.itertuples()},
+            "mean_final_loss": float(g.final_mean_loss.mean()),
+            "std_final_loss": float(g.final_mean_loss.std(ddof=1)) if len(g) > 1 else None,
+            "vs_uniform": diffs, "mean_vs_uniform": float(np.mean(diffs)),
+            "tokens_to_uniform": [None if v is None or v != v else float(v) for v in g.tokens_to_reference]}
     lab_rounds = {}
     from autoscale_kit.labs import CorpusLab
 
     lab = CorpusLab(config, args.store, options, progress=False)
     for total in config.budgets:
         entry = {}
-        for form, verify in (("separable", 0), ("transfer", 0), ("transfer", args.verify)):
+        for form, verify in (("separable", 0), ("separable", args.verify), ("transfer", 0), ("transfer", args.verify)):
             rd = ddo_round(lab, total, form, verify)
             key = f"{form}-verified" if verify else form
             entry[key] = {"weights": rd.answer.weights, "surrogate": rd.ddo.surrogate,

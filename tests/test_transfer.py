@@ -181,6 +181,7 @@ def test_prediction_fed_only_verified_optima():
     assert pred.method.startswith("reused")
     assert any("unsupported" in w for w in pred.warnings)
     assert arena.entries["autoscale-verified"].weights == pytest.approx(arena.entries["uniform"].weights)
+    assert arena.choices["autoscale-verified"].weights == {d: 1.0 for d in arena.lab.domains}
 
 
 def test_transfer_law_solved_at_the_target_from_two_budgets():
