@@ -216,3 +216,21 @@ def test_cli_ddo_trains_and_verifies_a_smoke_plan(tmp_path, capsys):
     assert out["weights"] == pytest.approx(v["answer"])
     assert cli_main(args) == 0   # the second time everything is loaded from the store
     assert json.loads(capsys.readouterr().out)["weights"] == out["weights"]
+
+
+@pytest.mark.slow
+def test_a_verified_study_reports_its_extra_runs(tmp_path):
+    from autoscale_kit.pipeline import run_study, study_config
+    from autoscale_kit.report import write_report
+
+    config = study_config("smoke", surrogate="transfer", verify=1)
+    result = run_study(config, tmp_path / "store", progress=False)
+    rounds = result.summary()["ddo"]
+    assert all(r["surrogate"] in ("transfer", "separable") and r["verification"] is not None for r in rounds)
+    extra = sum(r["verification"]["extra_runs"] for r in rounds)
+    plan = sum(len(r.records) for r in result.rounds)
+    assert result.summary()["training_runs"] == plan + extra + sum(len(v) for v in result.validation.values())
+    page = write_report(result, tmp_path / "report").read_text()
+    assert page.count("Verification: at ") == len(config.budgets)
+    table = pd.read_csv(tmp_path / "report" / "runs.csv")
+    assert len(table) == result.summary()["training_runs"]
