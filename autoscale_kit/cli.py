@@ -452,15 +452,20 @@ def _add_demo(sub) -> None:
     p.add_argument("--seeds", default=None, help="validation seeds, e.g. 0,1,2 (default: the preset's)")
     p.add_argument("--domains", default=None, help="comma-separated domains (default: the preset's)")
     p.add_argument("--corpus", default=None, help="corpus source (default: the bundled corpus)")
+    _add_ddo_options(p)
+    p.add_argument("--workers", type=int, default=None, help="local worker processes")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(command="demo")
+
+
+def _add_ddo_options(p) -> None:
+    """--surrogate and --verify, for the commands that run a study (demo, compare)."""
     p.add_argument("--surrogate", choices=["separable", "transfer"], default=None,
                    help="DDO's surrogate: separable (the paper's) or transfer (sees substitute domains); "
                         "default: the preset's")
     p.add_argument("--verify", type=int, default=None, metavar="N",
                    help="verify DDO at every budget: train its recommendation, accept it only if it beats the base "
                         "by more than the noise, else step back (at most N candidates; default: the preset's)")
-    p.add_argument("--workers", type=int, default=None, help="local worker processes")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(command="demo")
 
 
 def _ddo_overrides(args: argparse.Namespace) -> dict:
@@ -526,12 +531,7 @@ def _add_compare(sub) -> None:
     p.add_argument("--regmix-runs", type=int, default=0, help="RegMix proxy runs (default 0: as many as DDO's proxy "
                                                               "tokens buy at DDO's smallest scale)")
     p.add_argument("--store", default="runs", help="run store folder (default: runs)")
-    p.add_argument("--surrogate", choices=["separable", "transfer"], default=None,
-                   help="DDO's surrogate: separable (the paper's) or transfer (sees substitute domains); "
-                        "default: the preset's")
-    p.add_argument("--verify", type=int, default=None, metavar="N",
-                   help="verify DDO at every budget: train its recommendation, accept it only if it beats the base "
-                        "by more than the noise, else step back (at most N candidates; default: the preset's)")
+    _add_ddo_options(p)
     p.add_argument("--workers", type=int, default=None, help="local worker processes")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--json", action="store_true", help="print one JSON object (table, weights, the study's summary)")
