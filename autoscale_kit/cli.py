@@ -503,7 +503,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     print(summarize_speedup(result.speedup).to_string(index=False))
     for w in result.warnings:
         print(f"warning: {w}")
-    n_runs = sum(len(r.records) for r in result.rounds) + sum(len(v) for v in result.validation.values())
+    n_runs = result.summary()["training_runs"]   # the plans, verification candidates and validation runs
     print(f"runs: {len(result.trained)} of {n_runs} trained here, the rest loaded from the store {args.store}")
     print(f"report: {page}  ({time.time() - t0:.0f} s)")
     return 0
