@@ -145,23 +145,25 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     start = time.time()
+    out = Path(args.json_out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    config = {k: v for k, v in vars(args).items() if k != "json_out"}
     blocks = {}
     for noise in args.noise:
         t0 = time.time()
         records = [run_one(kind, seed, args, noise) for kind in kinds for seed in range(args.count)]
         blocks[f"{noise:g}"] = {"summary": summarise(records), "records": records, "elapsed_s": time.time() - t0}
         print_block(blocks[f"{noise:g}"], args, noise)
-    elapsed = time.time() - start
-    print(f"total {elapsed:.0f} s")
-    out = Path(args.json_out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    config = {k: v for k, v in vars(args).items() if k != "json_out"}
-    payload = {"config": config, "elapsed_s": elapsed, "blocks": blocks}
+        _write(out, {"config": config, "elapsed_s": time.time() - start, "blocks": blocks})   # after every block
+    print(f"total {time.time() - start:.0f} s")
+    print(f"wrote {out}")
+    return 0
+
+
+def _write(out: Path, payload: dict) -> None:
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(json.dumps(payload, indent=1, default=lambda v: None if isinstance(v, float) and not math.isfinite(v) else v))
     tmp.replace(out)
-    print(f"wrote {out}")
-    return 0
 
 
 if __name__ == "__main__":
