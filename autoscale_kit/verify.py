@@ -111,11 +111,10 @@ def paired_noise(plan: Sequence[PlannedRun], runs: Sequence, objective: str, ddo
         for p, s, v in zip(plan, seeds, y):
             if p.domain is not None and s in base_by_seed:
                 groups.setdefault(p.name, []).append(v - base_by_seed[s])
-        dev = [np.var(g, ddof=1) for g in groups.values() if len(g) > 1]
-        dof = sum(len(g) - 1 for g in groups.values() if len(g) > 1)
+        replicated = [g for g in groups.values() if len(g) > 1]
+        dof = sum(len(g) - 1 for g in replicated)
         if dof:
-            pooled = float(np.sqrt(np.sum([v * (len(g) - 1) for v, g in zip(dev, [g for g in groups.values()
-                                                                                    if len(g) > 1])]) / dof))
+            pooled = math.sqrt(sum(np.var(g, ddof=1) * (len(g) - 1) for g in replicated) / dof)
             return pooled, f"the spread over {len(base_by_seed)} seeds of the plan's paired differences ({dof} dof)"
     fit = ddo.transfer or fit_ddo(MeasuredPlan.from_runs(plan, runs), ddo.objective, validation=ddo.validation,
                                   surrogate="transfer", ambiguity=False, min_ratio=0.0).transfer

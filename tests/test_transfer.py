@@ -234,3 +234,15 @@ def test_a_verified_study_reports_its_extra_runs(tmp_path):
     assert page.count("Verification: at ") == len(config.budgets)
     table = pd.read_csv(tmp_path / "report" / "runs.csv")
     assert len(table) == result.summary()["training_runs"]
+
+
+def test_paired_noise_from_seeds_matches_the_noise_put_in():
+    """Independent noise σ on every run: a paired difference has σ√2, and the plan's seeds say so."""
+    from autoscale_kit.verify import paired_noise
+
+    lab = SyntheticLab(random_oracle("transfer", 3, 3), (1e6, 4e6), 1.6e7, noise=0.01, ddo_seeds=(0, 1, 2, 3))
+    rd = ddo_round(lab, 1e6, "transfer", 0)
+    sigma, source = paired_noise(rd.plan, rd.records, "mean-loss", rd.ddo)
+    # the objective is the mean over 3 domains: σ/√3 per run, ×√2 for a difference
+    assert sigma == pytest.approx(0.01 * np.sqrt(2 / 3), rel=0.35)
+    assert "4 seeds" in source and "18 dof" in source
