@@ -347,14 +347,7 @@ def find_base_run(table: RunsTable, *, base: int | str | None = None, rtol: floa
         return _base_with_extra_runs(table, base, rtol)
     tokens = table.tokens
     if base is not None:
-        if isinstance(base, str):
-            if base not in table.run_ids:
-                raise UserError(f"{table.source}: no run named {base!r}; runs are {', '.join(table.run_ids)}")
-            candidates = [table.run_ids.index(base)]
-        else:
-            if not 0 <= int(base) < table.n_runs:
-                raise UserError(f"{table.source}: base row {base} is out of range (0..{table.n_runs - 1})")
-            candidates = [int(base)]
+        candidates = [_named_base(table, base)]
     else:
         candidates, seen = [], []
         for r in range(table.n_runs):
@@ -391,15 +384,22 @@ def find_base_run(table: RunsTable, *, base: int | str | None = None, rtol: floa
     return BaseRun(row, replicates, perturbed, tokens[row].copy())
 
 
+def _named_base(table: RunsTable, base: int | str) -> int:
+    """The row of a base run picked by hand: a `run` id or a row index."""
+    if isinstance(base, str):
+        if base not in table.run_ids:
+            raise UserError(f"{table.source}: no run named {base!r}; runs are {', '.join(table.run_ids)}")
+        return table.run_ids.index(base)
+    if not 0 <= int(base) < table.n_runs:
+        raise UserError(f"{table.source}: base row {base} is out of range (0..{table.n_runs - 1})")
+    return int(base)
+
+
 def _base_with_extra_runs(table: RunsTable, base, rtol: float) -> BaseRun:
+    """`find_base_run(extra=True)`; a domain without a one-at-a-time run is reported by `fit_ddo`."""
     tokens = table.tokens
-    K = len(table.domains)
     if base is not None:
-        rows = [table.run_ids.index(base)] if isinstance(base, str) and base in table.run_ids else \
-            [int(base)] if not isinstance(base, str) and 0 <= int(base) < table.n_runs else []
-        if not rows:
-            raise UserError(f"{table.source}: no run {base!r} to take as the base")
-        candidates = rows
+        candidates = [_named_base(table, base)]
     else:
         candidates = []
         for r in range(table.n_runs):
@@ -418,9 +418,6 @@ def _base_with_extra_runs(table: RunsTable, base, rtol: float) -> BaseRun:
     n_diff = _differing(tokens, tokens[row], rtol).sum(axis=1)
     diff = _differing(tokens, tokens[row], rtol) & (n_diff == 1)[:, None]
     perturbed = {d: tuple(int(r) for r in np.flatnonzero(diff[:, j])) for j, d in enumerate(table.domains)}
-    if any(not v for v in perturbed.values()) and K > 0:
-        d = next(d for d, v in perturbed.items() if not v)
-        raise UserError(f"{table.source}: no run changes only domain {d!r}")
     return BaseRun(row, tuple(int(r) for r in np.flatnonzero(n_diff == 0)), perturbed, tokens[row].copy(),
                    tuple(int(r) for r in np.flatnonzero(n_diff > 1)))
 

@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares, minimize
 
+from autoscale_kit.ddo import objective_from
 from autoscale_kit.errors import UserError
 
 T_MAX = 20.0
@@ -100,27 +101,13 @@ class TransferFit:
     def objective(self, tokens, objective: str = "mean-loss") -> np.ndarray:
         """The objective at quantities in tokens, one value per row."""
         L = self.losses(tokens)
-        return _combine(L, objective, self.validation)
+        col = {v: L[:, j] for j, v in enumerate(self.validation)}
+        return objective_from(self.validation, col.__getitem__, lambda v: np.exp(col[v]), objective)
 
     def to_dict(self) -> dict:
         return {"form": "L_v = c_v + k_v (sum_i T_vi N_i / u + a_v)^(-b_v)", "unit": self.unit, "n_runs": self.n_runs,
                 "identified": self.identified, "reason": self.reason,
                 "laws": {v: law.to_dict(self.domains) for v, law in self.laws.items()}}
-
-
-def _combine(L: np.ndarray, objective: str, validation: Sequence[str]) -> np.ndarray:
-    """The objective from predicted losses L (runs × validation domains)."""
-    if objective == "mean-loss":
-        return L.mean(axis=1)
-    if objective == "mean-ppl":
-        return np.exp(L).mean(axis=1)
-    for prefix, f in (("loss:", lambda v: v), ("ppl:", np.exp)):
-        if objective.startswith(prefix):
-            d = objective[len(prefix):].strip()
-            if d not in validation:
-                raise UserError(f"objective {objective!r}: the transfer fit has no law for {d!r}")
-            return f(L[:, list(validation).index(d)])
-    raise UserError(f"unknown objective {objective!r}; use mean-loss, mean-ppl, loss:<domain> or ppl:<domain>")
 
 
 # --- fitting ------------------------------------------------------------------------------------

@@ -58,9 +58,15 @@ class Verification:
     answer: Mixture                  # the accepted candidate, or the base
     answer_objective: float          # its measured objective (mean over seeds)
     refit: DDOResult                 # DDO refitted on every run, the candidates included
-    extra_runs: int
-    extra_tokens: int
     runs: tuple = ()                 # the candidates' measured runs (they are the verification's cost)
+
+    @property
+    def extra_runs(self) -> int:
+        return len(self.runs)
+
+    @property
+    def extra_tokens(self) -> int:
+        return int(sum(r.total_tokens for r in self.runs))
 
     @property
     def accepted(self) -> Candidate | None:
@@ -151,10 +157,9 @@ def verify_round(lab, total: float, plan: Sequence[PlannedRun], records: Sequenc
     rec = ddo.optimum
     candidates: list[Candidate] = []
     extra_records: list = []
-    current = ddo
+    current = ddo      # the surrogate fitted on every run so far
     t = 1.0
-    extra_tokens = 0
-    for i in range(max_runs):
+    for _ in range(max_runs):
         raw = Mixture({d: base[d] + t * (rec[d] - base[d]) for d in base.domains})
         mix = lab.exact(raw)
         if all(abs(mix[d] - base[d]) <= 1e-9 * max(1.0, base[d]) for d in base.domains):
@@ -165,20 +170,18 @@ def verify_round(lab, total: float, plan: Sequence[PlannedRun], records: Sequenc
         gain = float(np.mean([base_obj[s] - m for s, m in zip(seeds, measured)]))
         accepted = gain > noise
         candidates.append(Candidate(t, mix, predicted, measured, gain, accepted))
-        extra_tokens += int(sum(r.total_tokens for r in runs))
         plan += [PlannedRun(f"verify_t{t:g}", mix, EXTRA, t) for _ in runs]
         records += list(runs)
         extra_records += list(runs)
+        current = _refit(plan, records, ddo, surrogate, fit_options)
         if accepted:
             break
-        current = _refit(plan, records, ddo, surrogate, fit_options)
         t /= 2
-    refit = _refit(plan, records, ddo, surrogate, fit_options) if candidates else ddo
     chosen = next((c for c in candidates if c.accepted), None)
     answer = chosen.mixture if chosen else base
     answer_obj = float(np.mean(chosen.measured)) if chosen else base_mean
-    return Verification(float(total), base, base_mean, noise, source, tuple(candidates), answer, answer_obj, refit,
-                        len(candidates) * len(seeds), extra_tokens, tuple(extra_records))
+    return Verification(float(total), base, base_mean, noise, source, tuple(candidates), answer, answer_obj, current,
+                        tuple(extra_records))
 
 
 def _predicted(ddo: DDOResult, mix: Mixture) -> float:

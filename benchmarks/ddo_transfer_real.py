@@ -47,6 +47,17 @@ def study(name: str):
     raise SystemExit(f"unknown study {name!r}")
 
 
+def _row(g, uniform, mixture) -> dict:
+    """One mixture's validation runs (rows of a speed-up table): losses per seed, paired with uniform's."""
+    diffs = [float(r.final_mean_loss - uniform[r.seed]) for r in g.itertuples()]
+    return {"weights": mixture.weights,
+            "final_loss": {int(r.seed): float(r.final_mean_loss) for r in g.itertuples()},
+            "mean_final_loss": float(g.final_mean_loss.mean()),
+            "std_final_loss": float(g.final_mean_loss.std(ddof=1)) if len(g) > 1 else None,
+            "vs_uniform": diffs, "mean_vs_uniform": float(np.mean(diffs)),
+            "tokens_to_uniform": [None if v is None or v != v else float(v) for v in g.tokens_to_reference]}
+
+
 def measure(name: str, args) -> dict:
     config = study(name)
     t0 = time.time()
@@ -54,30 +65,14 @@ def measure(name: str, args) -> dict:
     res = run_study(config, args.store, methods=METHODS, options=options, progress=not args.quiet)
     table = res.speedup
     uniform = table[table.mixture == "uniform"].set_index("seed")["final_mean_loss"]
-    mixtures = {}
-    for m, g in table.groupby("mixture", sort=False):
-        diffs = [float(r.final_mean_loss - uniform[r.seed]) for r in g.itertuples()]
-        mixtures[m] = {"weights": res.mixtures[m].weights,
-                       "final_loss": {int(r.seed): float(r.final_mean_loss) for r in g.itertuples()},
-                       "mean_final_loss": float(g.final_mean_loss.mean()),
-                       "std_final_loss": float(g.final_mean_loss.std(ddof=1)) if len(g) > 1 else None,
-                       "vs_uniform": diffs, "mean_vs_uniform": float(np.mean(diffs)),
-                       "tokens_to_uniform": [None if v is None or v != v else float(v) for v in g.tokens_to_reference]}
+    mixtures = {m: _row(g, uniform, res.mixtures[m]) for m, g in table.groupby("mixture", sort=False)}
     # the study's own methods with the separable surrogate verified (what `--verify N` does to a study)
     from dataclasses import replace
 
     verified = run_study(replace(config, verify=args.verify), args.store, progress=not args.quiet)
     vt = verified.speedup
     for m in ("autoscale", "ddo-reused"):
-        g = vt[vt.mixture == m]
-        diffs = [float(r.final_mean_loss - uniform[r.seed]) for r in g.itertuples()]
-        mixtures[f"{m} (separable, verified)"] = {
-            "weights": verified.mixtures[m].weights,
-            "final_loss": {int(r.seed): float(r.final_mean_loss) for r in g.itertuples()},
-            "mean_final_loss": float(g.final_mean_loss.mean()),
-            "std_final_loss": float(g.final_mean_loss.std(ddof=1)) if len(g) > 1 else None,
-            "vs_uniform": diffs, "mean_vs_uniform": float(np.mean(diffs)),
-            "tokens_to_uniform": [None if v is None or v != v else float(v) for v in g.tokens_to_reference]}
+        mixtures[f"{m} (separable, verified)"] = _row(vt[vt.mixture == m], uniform, verified.mixtures[m])
     lab_rounds = {}
     from autoscale_kit.labs import CorpusLab
 
