@@ -52,7 +52,7 @@ class SyntheticLab:
                  min_ratio: float = 0.2, noise: float = 0.0, seed: int = 0,
                  options: CompareConfig = CompareConfig(methods=()), objective: str = "mean-loss",
                  predict_method: str = "auto", ambiguity: bool = False, surrogate: str = "separable",
-                 verify: int = 0, ddo_seeds: Sequence[int] = (0,)):
+                 verify: int = 0, ddo_seeds: Sequence[int] = (0,), interval_draws: int = 0, level: float = 0.9):
         budgets = sorted(float(b) for b in budgets)
         if len(budgets) < 2:
             raise UserError(f"the arena needs DDO at two or more budgets, got {budgets}")
@@ -65,6 +65,7 @@ class SyntheticLab:
         self.ambiguity = ambiguity
         self.surrogate, self.verify = surrogate, int(verify)
         self.ddo_seeds = tuple(ddo_seeds)
+        self.interval_draws, self.level = int(interval_draws), float(level)
         self.cache: dict = {}
 
     def measure(self, probes: Sequence[Probe]) -> list[OracleRun]:

@@ -14,6 +14,14 @@ Design choices:
   such as a grid, where dropping design points would leave fits unidentified (a 10-point grid
   resampled keeps about 6.5 distinct points). The residuals carry both the seed noise and the
   lack of fit of each design point, and a point's seeds move together.
+  `residual`: the data are kept and every row gets a noise vector drawn with replacement from a
+  pool of residual rows (scaled by the caller to one run's noise): for fits whose design cannot
+  lose a point and whose replicates are too few to resample (2 seeds give 3 distinct draws of
+  seeds). The estimate is the statistic with no noise added; the draws' spread around it stands
+  for the estimate's spread around the truth (to first order, the same noise through the same fit).
+- `propagate` maps draws made elsewhere (one per budget, paired by index) through a further
+  computation with the same failure policy: how an interval on the optima becomes one on the
+  predicted mixture.
 - A resample on which the statistic cannot be computed (a singular fit) is skipped and counted;
   the result says how many, and refuses to give an interval when most failed.
 - Percentile intervals (the simplest that is invariant to monotone transforms); the level is
@@ -78,19 +86,25 @@ def wild_signs(clusters: Sequence[np.ndarray], rng: np.random.Generator) -> np.n
     return out
 
 
+SKIPPED = (UserError, np.linalg.LinAlgError)
+
+
 def bootstrap(statistic: Callable[[np.ndarray], np.ndarray], clusters: Sequence[np.ndarray], *, n: int = 200,
-              seed: int = 0, within: bool = True, scheme: str = "pairs",
-              skip: tuple[type[BaseException], ...] = (UserError, np.linalg.LinAlgError)) -> Bootstrap:
+              seed: int = 0, within: bool = True, scheme: str = "pairs", rows: int | None = None,
+              skip: tuple[type[BaseException], ...] = SKIPPED, progress: Callable | None = None) -> Bootstrap:
     """The statistic on the full data and on `n` bootstrap draws over `clusters`.
 
     scheme "pairs": `statistic(rows)` takes an index array into the caller's data (the full data:
     every row once; a draw: see `resample`). scheme "wild": `statistic(signs)` takes one
     multiplier per row for the caller's residuals (the full data: all +1; a draw: `wild_signs`).
+    scheme "residual": `statistic(picks)` takes, for each of the data's `rows`, the index of a
+    residual row of the pool (the indices in `clusters`), drawn with replacement; the full data is
+    `statistic(None)`, no noise added.
     It returns an array (or a number). Draws on which it raises one of `skip` are counted as
     failed; more than half failed is an error, since the interval would describe only the easy
-    draws."""
-    if scheme not in ("pairs", "wild"):
-        raise UserError(f"unknown bootstrap scheme {scheme!r}; use pairs or wild")
+    draws. `progress`, if given, wraps the range of draws (a tqdm)."""
+    if scheme not in ("pairs", "wild", "residual"):
+        raise UserError(f"unknown bootstrap scheme {scheme!r}; use pairs, wild or residual")
     if isinstance(n, bool) or not isinstance(n, int) or n < 2:
         raise UserError(f"a bootstrap needs at least 2 resamples, got {n!r}")
     clusters = [np.asarray(c, dtype=int) for c in clusters]
@@ -100,13 +114,39 @@ def bootstrap(statistic: Callable[[np.ndarray], np.ndarray], clusters: Sequence[
     rng = np.random.default_rng(seed)
     if scheme == "wild":
         estimate = np.asarray(statistic(np.ones(int(full.max()) + 1)), dtype=float)
+    elif scheme == "residual":
+        estimate = np.asarray(statistic(None), dtype=float)
+        rows = len(full) if rows is None else int(rows)
     else:
         estimate = np.asarray(statistic(full), dtype=float)
+
+    def draw():
+        if scheme == "wild":
+            return wild_signs(clusters, rng)
+        if scheme == "residual":
+            return full[rng.integers(len(full), size=rows)]
+        return resample(clusters, rng, within=within)
+
+    return _collect(estimate, (draw() for _ in range(n)), statistic, n, skip, progress)
+
+
+def propagate(function: Callable, draws: Sequence, estimate, *, skip: tuple[type[BaseException], ...] = SKIPPED,
+              progress: Callable | None = None) -> Bootstrap:
+    """`function` applied to each of `draws` (made elsewhere, e.g. paired draws of the optima at
+    every budget), with `estimate` = `function` of the point estimates; the failure policy of
+    `bootstrap`."""
+    draws = list(draws)
+    if len(draws) < 2:
+        raise UserError(f"propagating an interval needs at least 2 draws, got {len(draws)}")
+    return _collect(np.asarray(function(estimate), dtype=float), draws, function, len(draws), skip, progress)
+
+
+def _collect(estimate: np.ndarray, draws, statistic: Callable, n: int, skip, progress) -> Bootstrap:
     samples, failed = [], 0
-    for _ in range(n):
-        draw = wild_signs(clusters, rng) if scheme == "wild" else resample(clusters, rng, within=within)
+    it = iter(draws)
+    for _ in (progress(range(n)) if progress else range(n)):
         try:
-            samples.append(np.asarray(statistic(draw), dtype=float))
+            samples.append(np.asarray(statistic(next(it)), dtype=float))
         except skip:
             failed += 1
     if failed > n // 2:

@@ -147,6 +147,12 @@ def _add_ddo(sub) -> None:
     p.add_argument("--verify", type=int, default=0, metavar="N",
                    help="train the recommendation (with --scale/--budget) and accept it only if it beats the base by "
                         "more than the noise, else step back towards the base: at most N candidates (default 0: off)")
+    p.add_argument("--level", type=float, default=0.9,
+                   help="nominal coverage of the intervals on the weights (default 0.9)")
+    p.add_argument("--draws", type=int, default=None, metavar="N",
+                   help="bootstrap draws for the intervals (default 200 when the table holds replicates: several "
+                        "rows per mixture, told apart by `seed`; else none unless asked, and then from the transfer "
+                        "law's residuals, a guess; 0: none)")
     p.add_argument("--scale", default=None, help="with --budget and no RUNS: the study preset whose plan is trained")
     p.add_argument("--budget", type=_tokens_arg, default=None, help="with --scale: the DDO budget (e.g. 1M)")
     p.add_argument("--store", default="runs", help="with --scale: the run store (default runs/)")
@@ -168,7 +174,9 @@ def _trained_round(args: argparse.Namespace):
         else config
     if args.objective != "mean-ppl":
         config = replace(config, objective=args.objective)
-    config = replace(config, min_ratio=args.min_ratio)
+    config = replace(config, min_ratio=args.min_ratio, level=args.level)
+    if args.draws is not None:
+        config = replace(config, interval_draws=args.draws)
     lab = CorpusLab(config, args.store, progress=not args.json)
     return ddo_round(lab, budget, args.surrogate, args.verify)
 
@@ -192,15 +200,24 @@ def _run_ddo(args: argparse.Namespace) -> int:
                             "--budget (or add the trained candidates to the table: the transfer form uses them)")
         if args.scale is not None or args.budget is not None:
             raise UserError("give either a runs table or --scale/--budget, not both")
-        result = fit_ddo(args.runs, args.objective, validation=validation, min_ratio=args.min_ratio,
-                         max_ratio=args.max_ratio, amplitude=args.amplitude, base=args.base,
-                         ambiguity=not args.no_ambiguity, surrogate=args.surrogate)
+        options = dict(validation=validation, min_ratio=args.min_ratio, max_ratio=args.max_ratio,
+                       amplitude=args.amplitude, base=args.base, surrogate=args.surrogate)
+        result = fit_ddo(args.runs, args.objective, ambiguity=not args.no_ambiguity, **options)
+        unc = _table_uncertainty(args, result, options, progress=not args.json)
         source = args.runs
+        answer_interval, verdict = unc.interval, unc.verdict()
+    if args.runs is None:
+        unc = rd.uncertainty
+        answer_interval, verdict = rd.answer_interval, rd.verdict
     if args.json:
         out = result.to_dict()
         if verification is not None:
             out["verification"] = verification.to_dict()
             out["weights"], out["tokens"] = verification.answer.weights, verification.answer.tokens
+        out["interval"] = answer_interval
+        out["level"] = args.level
+        out["verdict"] = verdict.to_dict() if verdict is not None else None
+        out["uncertainty"] = unc.to_dict() if unc is not None else None
         _print_json(_json_safe(out))
         return 0
     print(f"DDO on {source}: objective {result.objective} over {', '.join(result.validation)}, "
@@ -211,6 +228,7 @@ def _run_ddo(args: argparse.Namespace) -> int:
         if verification is not None:
             print(f"verification: {verification.summary()}")
             print("answer: " + ", ".join(f"{d} {w:.3f}" for d, w in verification.answer.weights.items()))
+        _print_verdict(verdict, answer_interval, args.level)
         _print_warnings(result.warnings)
         return 0
     header = f"{'domain':<20} {'tokens':>12} {'weight':>8} {'x':>8} {'bound':>6} " \
@@ -225,8 +243,49 @@ def _run_ddo(args: argparse.Namespace) -> int:
     if result.ambiguity is not None:
         print(f"ambiguity: optimal weights move by up to {result.ambiguity.max_spread:.4f} across "
               f"{result.ambiguity.n_solutions} optima from equally exact fits")
+    if verification is not None:
+        print(f"verification: {verification.summary()}")
+    _print_verdict(verdict, answer_interval, args.level)
     _print_warnings(result.warnings)
     return 0
+
+
+def _table_uncertainty(args: argparse.Namespace, result, options: dict, progress: bool):
+    """`ddo RUNS.csv`: the interval on the optimum when the table holds replicates (or when
+    --draws asks for one from residuals), and the verdict."""
+    from dataclasses import replace
+
+    from autoscale_kit.tables import read_runs_table
+    from autoscale_kit.uncertainty import check_level, ddo_uncertainty, replicate_groups
+
+    check_level(args.level)
+    table = read_runs_table(args.runs)
+    replicated = any(len(g) > 1 for g in replicate_groups(table.tokens))
+    draws = args.draws if args.draws is not None else (200 if replicated else 0)
+    bar = _draws_bar(progress) if draws else None
+    unc = ddo_uncertainty(table, args.objective, level=args.level, draws=draws, result=result, progress=bar,
+                          **options)
+    if not draws and args.draws is None:
+        unc = replace(unc, note="the table holds no replicates (several rows per mixture, told apart by a `seed` "
+                                "column), so its noise is not measured: add the plan run on a second seed, or ask "
+                                "--draws 200 for an interval from the transfer law's residuals (a guess)")
+    return unc
+
+
+def _draws_bar(progress: bool):
+    from functools import partial
+
+    from tqdm.auto import tqdm
+
+    return partial(tqdm, desc="interval", unit="draw", disable=not progress, leave=False)
+
+
+def _print_verdict(verdict, interval, level: float) -> None:
+    if interval:
+        print(f"interval ({100 * level:.0f}%): " + ", ".join(f"{d} [{lo:.3f}, {hi:.3f}]"
+                                                            for d, (lo, hi) in interval.items()))
+    if verdict is not None:
+        print(f"verdict: {verdict.text}" + (f" Then {verdict.measured}." if verdict.measured else ""))
 
 
 def _print_transfer(result) -> None:
@@ -250,7 +309,10 @@ def _add_predict(sub) -> None:
         "predict",
         help="predict the optimal mixture at a target total from DDO optima at two or more scales",
         description="The AutoScale predictor. OPTIMA.csv has one row per scale with tokens:<domain> columns "
-                    "(optimal quantities found by DDO at that scale).",
+                    "(optimal quantities found by DDO at that scale); or several rows per scale (bootstrap draws "
+                    "or replicates, told apart by a `sample` column: empty or 'estimate' for the point estimate, "
+                    "the same id at every scale for paired draws), and then every draw is predicted and the "
+                    "answer gets an interval per domain.",
     )
     p.add_argument("optima", help="the optima table (CSV)")
     p.add_argument("--total", type=_tokens_arg, default=None,
@@ -260,28 +322,45 @@ def _add_predict(sub) -> None:
                         "step: the paper's rule N2^2/N1, whose total is an output")
     p.add_argument("--no-pin", action="store_true",
                    help="do not hold domains whose weight is the same at every scale")
+    p.add_argument("--level", type=float, default=0.9, help="nominal coverage of the intervals (default 0.9)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.set_defaults(command="predict")
 
 
 def _run_predict(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from autoscale_kit.predict import predict_optimum
-    from autoscale_kit.tables import read_optima_table
+    from autoscale_kit.tables import read_optima_samples
+    from autoscale_kit.uncertainty import check_level, prediction_uncertainty
 
     if args.total is None and args.method != "step":
         raise UserError("give the target total with --total (e.g. --total 5B), or use --method step")
-    optima, labels = read_optima_table(args.optima)
-    pred = predict_optimum(optima, args.total, method=args.method, pinned=None if args.no_pin else "auto")
+    check_level(args.level)
+    read = read_optima_samples(args.optima)
+    pinned = None if args.no_pin else "auto"
+    pred = predict_optimum(read.estimates, args.total, method=args.method, pinned=pinned)
+    if read.draws is not None:
+        unc = prediction_uncertainty(read.estimates, read.draws, args.total, method=args.method, pinned=pinned,
+                                     level=args.level)
+        pred = replace(pred, uncertainty=unc, warnings=tuple(pred.warnings) + read.notes + (
+            (f"{unc.boot.failed} draw(s) could not be predicted and were left out",) if unc.boot.failed else ()))
+    interval = pred.interval
     if args.json:
-        _print_json(_json_safe({**pred.to_dict(), "scales": list(labels)}))
+        _print_json(_json_safe({**pred.to_dict(), "scales": list(read.labels)}))
         return 0
     t = "" if pred.path_parameter is None else f", path parameter t = {pred.path_parameter:.6g}"
     print(f"AutoScale prediction ({pred.method}{t}) at total {pred.optimum.total:.6g} "
-          f"from scales {', '.join(f'{x:.4g}' for x in pred.input_totals)}")
+          f"from scales {', '.join(f'{x:.4g}' for x in pred.input_totals)}"
+          + (f"; {100 * args.level:.0f}% intervals from {len(pred.uncertainty.samples)} paired draws" if interval
+             else ""))
     diag = pred.path is not None and len(pred.input_totals) > 2
-    print(f"{'domain':<20} {'tokens':>14} {'weight':>8}" + (f" {'max|res|':>9} {'R2':>7}" if diag else ""))
+    print(f"{'domain':<20} {'tokens':>14} {'weight':>8}" + (f" {'low':>8} {'high':>8}" if interval else "")
+          + (f" {'max|res|':>9} {'R2':>7}" if diag else ""))
     for d in pred.optimum.domains:
         line = f"{d:<20} {pred.optimum[d]:>14.6g} {pred.weights[d]:>8.4f}"
+        if interval:
+            line += f" {interval[d][0]:>8.4f} {interval[d][1]:>8.4f}"
         if diag and d in pred.path.domains:
             line += f" {pred.path.max_abs_residual[d]:>9.3g} {pred.path.r_squared[d]:>7.4f}"
         if d in pred.pinned:
@@ -501,12 +580,30 @@ def _run_demo(args: argparse.Namespace) -> int:
     result = run_study(config, args.store, progress=not args.quiet)
     page = write_report(result, out)
     print(summarize_speedup(result.speedup).to_string(index=False))
+    _print_verdicts(result)
     for w in result.warnings:
         print(f"warning: {w}")
     n_runs = result.summary()["training_runs"]   # the plans, verification candidates and validation runs
     print(f"runs: {len(result.trained)} of {n_runs} trained here, the rest loaded from the store {args.store}")
     print(f"report: {page}  ({time.time() - t0:.0f} s)")
     return 0
+
+
+def _print_verdicts(result) -> None:
+    """The study's answer in plain words: each budget's verdict, the prediction with its interval,
+    and what the target runs say against uniform."""
+    level = f"{100 * result.config.level:.0f}%"
+    for rd in result.rounds:
+        v = rd.verdict
+        if v is not None:
+            print(f"DDO at {rd.total:,}: {v.text}" + (f" Then {v.measured}." if v.measured else ""))
+    iv = result.prediction.interval
+    weights = result.prediction.weights
+    cells = [f"{d} {100 * w:.0f}%" + (f" [{100 * iv[d][0]:.0f}, {100 * iv[d][1]:.0f}]" if iv else "")
+             for d, w in weights.items()]
+    print(f"predicted at {result.config.target:,}" + (f" ({level} intervals)" if iv else "") + ": " + ", ".join(cells))
+    for name, v in result.against_uniform().items():
+        print(f"at the target, {name} {v['text']}")
 
 
 # --- compare ---------------------------------------------------------------------------------

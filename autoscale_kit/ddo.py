@@ -359,6 +359,17 @@ class DDOResult:
     transfer: object = None          # the transfer.TransferFit, when the transfer form was fitted
     n_runs: int = 0                  # runs the fit used (the transfer form uses every run of the table)
 
+    def objective_at(self, mixture: Mixture) -> float:
+        """The surrogate's objective at any mixture (in the objective's unit), anchored at the measured
+        base: what DDO promises that mixture would score."""
+        base_q = np.array([self.base_tokens[d] for d in self.base_tokens.domains])
+        q = np.array([mixture[d] for d in self.base_tokens.domains], dtype=float)
+        if self.surrogate == "transfer":
+            f0, f1 = self.transfer.objective(np.vstack([base_q, q]), self.objective)
+            return float(self.base_objective + f1 - f0)
+        x = q / base_q
+        return float(self.base_objective * (1 + sum(f(x[j]) - f(1.0) for j, f in enumerate(self.fits.values()))))
+
     def to_dict(self) -> dict:
         def finite(v):
             return v if math.isfinite(v) else None

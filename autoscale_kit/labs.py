@@ -37,6 +37,7 @@ class CorpusLab:
         self.objective, self.predict_method = config.objective, config.predict_method
         self.ddo_seeds = config.ddo_seeds
         self.surrogate, self.verify = config.surrogate, config.verify
+        self.interval_draws, self.level = config.interval_draws, config.level
         self.cache: dict = {}
 
     def _check(self, config: StudyConfig) -> None:

@@ -27,6 +27,8 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping, Sequence
 
+import numpy as np
+
 
 from autoscale_kit.baselines import (MIXTURE_PRESETS, RegMixConfig, mixing_law_optimum, preset_weights, regmix_optimum,
                                      regmix_sample, uniform_weights)
@@ -183,6 +185,39 @@ class DDORound:
     records: tuple
     ddo: DDOResult
     verification: object = None     # verify.Verification, when the round was verified
+    uncertainty: object = None      # uncertainty.DDOUncertainty of the plan's optimum, when intervals are on
+
+    @property
+    def answer_draws(self):
+        """Bootstrap draws of the answer's weights (draws × domains, in the answer's domain order),
+        or None without intervals. A verified answer at step t of base → recommendation moves with
+        the recommendation's draws by t; an answer that fell back to the base is a fixed, measured
+        mixture: its draws are all the base."""
+        u = self.uncertainty
+        if u is None or u.weights is None:
+            return None
+        draws = u.weights.samples
+        v = self.verification
+        if v is None:
+            return draws
+        base = np.array([v.base.weights[d] for d in u.domains])
+        step = v.accepted.step if v.accepted is not None else 0.0
+        return base + step * (draws - base)
+
+    @property
+    def answer_interval(self) -> dict[str, tuple[float, float]] | None:
+        """The answer's weights' percentile interval at the lab's level (None without intervals)."""
+        draws = self.answer_draws
+        if draws is None:
+            return None
+        a = (1 - self.uncertainty.level) / 2
+        lo, hi = np.quantile(draws, [a, 1 - a], axis=0)
+        return {d: (float(x), float(y)) for d, x, y in zip(self.uncertainty.domains, lo, hi)}
+
+    @property
+    def verdict(self):
+        """The plain-words verdict against uniform (uncertainty.Verdict), or None without intervals."""
+        return None if self.uncertainty is None else self.uncertainty.verdict(self.verification)
 
     @property
     def answer(self) -> Mixture:
@@ -248,7 +283,14 @@ def ddo_round(lab, total: float, surrogate: str | None = None, verify: int | Non
     fitted = fit_ddo(MeasuredPlan.from_runs([r for r, _ in plan], records), lab.objective,
                      min_ratio=lab.min_ratio, ambiguity=lab.ambiguity and surrogate == "separable",
                      surrogate=surrogate)
-    lab.cache[key] = DDORound(total, tuple(r for r, _ in plan), tuple(records), fitted)
+    measured = MeasuredPlan.from_runs([r for r, _ in plan], records)
+    unc = None
+    if getattr(lab, "interval_draws", 0):
+        from autoscale_kit.uncertainty import ddo_uncertainty
+
+        unc = ddo_uncertainty(measured, lab.objective, level=lab.level, draws=lab.interval_draws, result=fitted,
+                              min_ratio=lab.min_ratio, surrogate=surrogate)
+    lab.cache[key] = DDORound(total, tuple(r for r, _ in plan), tuple(records), fitted, uncertainty=unc)
     return lab.cache[key]
 
 
@@ -278,6 +320,7 @@ def autoscale_from(lab, rounds: Sequence[DDORound]) -> Choice:
         target = Mixture.from_weights(weights, lab.target)
         prediction = Prediction(target, target.weights, "reused (prediction unsupported)", None,
                                 tuple(r.total for r in rounds), {}, None)
+    prediction = replace(prediction, uncertainty=_prediction_interval(lab, kept, rounds, prediction))
     if fell_back:
         where = ", ".join(f"{r.total:,.0f}" for r in fell_back)
         note = (f"no recommendation beat its base at {where} tokens, so that budget has no verified optimum; "
@@ -286,6 +329,29 @@ def autoscale_from(lab, rounds: Sequence[DDORound]) -> Choice:
                    "verified answer is reused at the target"))
         prediction = replace(prediction, warnings=tuple(prediction.warnings) + (note,))
     return Choice(weights or prediction.weights, runs, details=prediction)
+
+
+def _prediction_interval(lab, kept: Sequence[DDORound], rounds: Sequence[DDORound], prediction: Prediction):
+    """The prediction's interval: every budget's answer draws through the predictor (paired by
+    index); when the prediction is the largest budget's answer reused, that answer's draws. None
+    without intervals, or when the draws cannot be predicted (said in the warnings instead)."""
+    from autoscale_kit.uncertainty import WeightsInterval, prediction_uncertainty
+    from autoscale_kit.bootstrap import Bootstrap
+
+    used = list(kept) if len(kept) >= 2 else [rounds[-1]]
+    draws = [rd.answer_draws for rd in used]
+    if any(d is None for d in draws):
+        return None
+    if len(used) == 1:
+        domains = used[0].uncertainty.domains
+        est = np.array([prediction.weights[d] for d in domains])
+        spread = draws[0] - np.array([used[0].answer.weights[d] for d in domains]) + est
+        return WeightsInterval(domains, lab.level, Bootstrap(est, spread, 0))
+    try:
+        return prediction_uncertainty([rd.answer for rd in used], draws, lab.target, method=lab.predict_method,
+                                      level=lab.level)
+    except UserError:
+        return None
 
 
 def _round_runs(rd: DDORound) -> tuple:

@@ -149,6 +149,17 @@ class StudyResult:
         return {name: {d: float(np.mean([r.val_loss[d] for r in recs])) for d in recs[0].val_loss}
                 for name, recs in self.validation.items()}
 
+    def against_uniform(self) -> dict[str, dict]:
+        """Each mixture's final mean loss against uniform's, paired by seed, judged at the config's
+        level (uncertainty.paired_verdict): what the target runs say, in plain words."""
+        from autoscale_kit.uncertainty import paired_verdict
+
+        if "uniform" not in self.validation:
+            return {}
+        ref = {r.seed: r.mean_val_loss for r in self.validation["uniform"]}
+        return {name: paired_verdict({r.seed: r.mean_val_loss for r in recs}, ref, self.config.level)
+                for name, recs in self.validation.items() if name != "uniform"}
+
     def summary(self) -> dict:
         s = summarize_speedup(self.speedup)
         return {
@@ -159,10 +170,15 @@ class StudyResult:
                      "verification": sc.verification.to_dict() if sc.verification is not None else None,
                      "predicted_objective": sc.ddo.predicted_objective, "base_objective": sc.ddo.base_objective,
                      "ambiguous": bool(sc.ddo.ambiguity and sc.ddo.ambiguity.ambiguous),
+                     "interval": sc.answer_interval, "level": self.config.level,
+                     "uncertainty": sc.uncertainty.to_dict() if sc.uncertainty is not None else None,
+                     "verdict": sc.verdict.to_dict() if sc.verdict is not None else None,
                      "warnings": list(sc.ddo.warnings)} for sc in self.rounds],
             "prediction": {"total": self.config.target, "weights": self.prediction.weights,
+                           "interval": self.prediction.interval, "level": self.config.level,
                            "method": self.prediction.method, "pinned": self.prediction.pinned,
                            "warnings": list(self.prediction.warnings)},
+            "against_uniform": self.against_uniform(),
             "mixtures": {n: m.weights for n, m in self.mixtures.items()},
             "speedup": s.to_dict(orient="records"),
             "final_losses": self.final_losses(),

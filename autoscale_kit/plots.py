@@ -76,17 +76,32 @@ def ddo_fits(fits: Mapping[str, object], ax=None, title: str = "DDO: fitted law 
     return fig
 
 
-def weight_bars(weights: Mapping[str, Mapping[str, float]], ax=None, title: str = "Domain weights"):
-    """Grouped bars: one group per domain, one bar per mixture or scale."""
+def _yerr(values: Sequence[float], bounds: Sequence[tuple[float, float]]) -> np.ndarray:
+    """Asymmetric error bars (2 × n) from intervals around the values; never negative (a rounded
+    point estimate a hair outside its interval)."""
+    v = np.asarray(values, dtype=float)
+    lo = np.array([b[0] for b in bounds])
+    hi = np.array([b[1] for b in bounds])
+    return np.vstack([np.maximum(v - lo, 0.0), np.maximum(hi - v, 0.0)])
+
+
+def weight_bars(weights: Mapping[str, Mapping[str, float]], ax=None, title: str = "Domain weights",
+                intervals: Mapping[str, Mapping[str, tuple[float, float]]] | None = None):
+    """Grouped bars: one group per domain, one bar per mixture or scale; `intervals` (by the same
+    names, {domain: (lo, hi)}) draws error bars on the bars that have one."""
     fig, ax = _axes(ax, (8, 4.5))
     names = list(weights)
     domains = list(next(iter(weights.values())))
     width = 0.8 / len(names)
     for i, n in enumerate(names):
         pos = np.arange(len(domains)) + (i - (len(names) - 1) / 2) * width
-        ax.bar(pos, [weights[n][d] for d in domains], width, color=color_of(i), label=n)
+        ys = [weights[n][d] for d in domains]
+        iv = (intervals or {}).get(n)
+        err = _yerr(ys, [iv[d] for d in domains]) if iv else None
+        ax.bar(pos, ys, width, color=color_of(i), label=n, yerr=err, capsize=2 if iv else 0,
+               error_kw=dict(lw=0.9, ecolor="black"))
     ax.set_xticks(np.arange(len(domains)), domains, rotation=20)
-    ax.set_ylabel("weight")
+    ax.set_ylabel("weight" + (" (bars: interval)" if intervals else ""))
     ax.set_title(title)
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=8)
@@ -94,19 +109,35 @@ def weight_bars(weights: Mapping[str, Mapping[str, float]], ax=None, title: str 
 
 
 def weight_trajectory(totals: Sequence[float], weights: Sequence[Mapping[str, float]], predicted: Mapping[float, Mapping[str, float]] | None = None,
-                      ax=None, title: str = "Optimal weight of each domain against scale"):
-    """Weights at the DDO scales ('o') and predicted ones ('x', dashed) on a log token axis."""
+                      ax=None, title: str = "Optimal weight of each domain against scale",
+                      intervals: Sequence[Mapping[str, tuple[float, float]] | None] | None = None,
+                      predicted_intervals: Mapping[float, Mapping[str, tuple[float, float]]] | None = None):
+    """Weights at the DDO scales ('o') and predicted ones ('x', dashed) on a log token axis; with
+    intervals (one per DDO scale, and per predicted total), a band around each domain's line."""
     fig, ax = _axes(ax, (7, 4.5))
     domains = list(weights[0])
+    px = sorted(predicted) if predicted else []
     for i, d in enumerate(domains):
         ax.plot(totals, [w[d] for w in weights], marker="o", color=color_of(i), label=d)
         if predicted:
-            px = sorted(predicted)
             ax.plot([totals[-1], *px], [weights[-1][d], *[predicted[t][d] for t in px]], ls="--", marker="x",
                     color=color_of(i))
+        xs, band = [], []
+        for t, iv in zip(totals, intervals or []):
+            if iv:
+                xs.append(t)
+                band.append(iv[d])
+        for t in px:
+            if predicted_intervals and t in predicted_intervals:
+                xs.append(t)
+                band.append(predicted_intervals[t][d])
+        if len(xs) > 1:
+            ax.fill_between(xs, [b[0] for b in band], [b[1] for b in band], color=color_of(i), alpha=0.12, lw=0)
+        elif len(xs) == 1:
+            ax.errorbar(xs, [np.mean(band[0])], yerr=[[np.ptp(band[0]) / 2]], color=color_of(i), capsize=3, lw=0.9)
     ax.set_xscale("log")
     ax.set_xlabel("training tokens")
-    ax.set_ylabel("weight")
+    ax.set_ylabel("weight" + (" (band: interval)" if intervals or predicted_intervals else ""))
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, ncol=2)
@@ -179,20 +210,28 @@ def transfer_next_to_measured(effects: pd.DataFrame, transfer: pd.DataFrame,
 
 # --- plotly (interactive) ------------------------------------------------------------------
 
-def weight_bars_plotly(weights: Mapping[str, Mapping[str, float]], title: str = "Domain weights"):
+def weight_bars_plotly(weights: Mapping[str, Mapping[str, float]], title: str = "Domain weights",
+                       intervals: Mapping[str, Mapping[str, tuple[float, float]]] | None = None):
+    """`weight_bars` as an interactive figure (error bars where `intervals` has the mixture)."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
     for i, (n, w) in enumerate(weights.items()):
-        fig.add_bar(name=n, x=list(w), y=list(w.values()), marker_color=color_of(i))
+        iv = (intervals or {}).get(n)
+        err = None
+        if iv:
+            e = _yerr(list(w.values()), [iv[d] for d in w])
+            err = dict(type="data", symmetric=False, array=e[1].tolist(), arrayminus=e[0].tolist(), thickness=1)
+        fig.add_bar(name=n, x=list(w), y=list(w.values()), marker_color=color_of(i), error_y=err)
     fig.update_layout(barmode="group", title=title, yaxis_title="weight", height=380)
     return fig
 
 
 def weight_trajectory_plotly(totals: Sequence[float], weights: Sequence[Mapping[str, float]],
-                             title: str = "Domain weight against scale", predicted_from: int | None = None):
+                             title: str = "Domain weight against scale", predicted_from: int | None = None,
+                             intervals: Sequence[Mapping[str, tuple[float, float]] | None] | None = None):
     """Lines of each domain's weight against tokens (log axis); points from `predicted_from` on
-    are drawn dashed (predictions)."""
+    are drawn dashed (predictions); `intervals` (one per point, or None) draws a band."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -200,6 +239,13 @@ def weight_trajectory_plotly(totals: Sequence[float], weights: Sequence[Mapping[
     for i, d in enumerate(domains):
         ys = [w[d] for w in weights]
         cut = len(totals) if predicted_from is None else predicted_from
+        if intervals:
+            pts = [(t, iv[d]) for t, iv in zip(totals, intervals) if iv]
+            if len(pts) > 1:
+                xs = [p[0] for p in pts]
+                fig.add_scatter(x=xs + xs[::-1], y=[p[1][1] for p in pts] + [p[1][0] for p in pts][::-1],
+                                fill="toself", mode="lines", line=dict(width=0), fillcolor=color_of(i), opacity=0.15,
+                                name=f"{d} interval", legendgroup=d, showlegend=False, hoverinfo="skip")
         fig.add_scatter(x=list(totals[:cut]), y=ys[:cut], mode="lines+markers", name=d,
                         line=dict(color=color_of(i)), legendgroup=d)
         if cut < len(totals):
@@ -212,13 +258,21 @@ def weight_trajectory_plotly(totals: Sequence[float], weights: Sequence[Mapping[
 
 def loss_curves_plotly(curves: Mapping[str, Sequence[pd.DataFrame]], column: str = "val_mean",
                        title: str = "Validation loss"):
+    """`loss_curves` as an interactive figure: the mean over seeds, and a band from the lowest to
+    the highest seed where there are several."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
     for i, (name, runs) in enumerate(curves.items()):
-        for j, c in enumerate(runs):
-            fig.add_scatter(x=c["tokens_seen"], y=c[column], mode="lines+markers", name=name,
-                            line=dict(color=color_of(i)), legendgroup=name, showlegend=j == 0)
+        table = pd.concat([c[["tokens_seen", column]].set_index("tokens_seen")[column] for c in runs], axis=1)
+        x = table.index.to_numpy(dtype=float).tolist()
+        if len(runs) > 1:
+            fig.add_scatter(x=x + x[::-1], y=table.max(axis=1).tolist() + table.min(axis=1).tolist()[::-1],
+                            fill="toself", mode="lines", line=dict(width=0), fillcolor=color_of(i), opacity=0.15,
+                            name=f"{name} seeds", legendgroup=name, showlegend=False, hoverinfo="skip")
+        fig.add_scatter(x=x, y=table.mean(axis=1).tolist(), mode="lines+markers",
+                        name=f"{name} ({len(runs)} seed{'s' * (len(runs) > 1)})",
+                        line=dict(color=color_of(i)), legendgroup=name)
     fig.update_layout(title=title, xaxis_title="training tokens", yaxis_title=column, height=420)
     return fig
 

@@ -206,12 +206,21 @@ class Prediction:
     pinned: dict[str, float]             # domain -> weight held at the target
     path: PathFit | None
     warnings: tuple[str, ...] = field(default=())
+    uncertainty: object = None           # uncertainty.WeightsInterval: the optima's draws predicted
+
+    @property
+    def interval(self) -> dict[str, tuple[float, float]] | None:
+        return None if self.uncertainty is None else self.uncertainty.interval
 
     def to_dict(self) -> dict:
-        return {"total": self.optimum.total, "weights": self.weights, "tokens": self.optimum.tokens,
-                "method": self.method, "path_parameter": self.path_parameter,
-                "input_totals": list(self.input_totals), "pinned": self.pinned,
-                "path": self.path.to_dict() if self.path else None, "warnings": list(self.warnings)}
+        out = {"total": self.optimum.total, "weights": self.weights, "tokens": self.optimum.tokens,
+               "method": self.method, "path_parameter": self.path_parameter,
+               "input_totals": list(self.input_totals), "pinned": self.pinned,
+               "path": self.path.to_dict() if self.path else None, "warnings": list(self.warnings)}
+        if self.uncertainty is not None:
+            out["interval"] = {d: list(v) for d, v in self.interval.items()}
+            out["level"] = self.uncertainty.level
+        return out
 
 
 def pinned_domains(optima: Sequence[Mixture], rtol: float = 1e-9) -> list[str]:

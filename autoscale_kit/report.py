@@ -46,6 +46,25 @@ def _pct(v) -> str:
     return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:+.1f}%"
 
 
+def _weight_cell(w: float, interval, d: str) -> str:
+    """A weight in percent, with its interval when there is one: '42% [34, 49]'."""
+    if not interval:
+        return f"{w:.3f}"
+    lo, hi = interval[d]
+    return f"{100 * w:.1f}% [{100 * lo:.0f}, {100 * hi:.0f}]"
+
+
+def _against_uniform_lines(summary: dict, cfg) -> list[str]:
+    """The verdict section: each mixture's measured standing against uniform at the target."""
+    verdicts = summary.get("against_uniform") or {}
+    if not verdicts:
+        return []
+    lines = [f"**Against uniform at {cfg.target:,} tokens** (final mean loss, paired by seed, "
+             f"{100 * cfg.level:.0f}% t-interval of the gain; positive: better than uniform):", ""]
+    lines += [f"- {name}: {v['text']}" for name, v in verdicts.items()]
+    return lines + [""]
+
+
 def figures(result: StudyResult) -> dict[str, object]:
     """The report's figures as matplotlib figures, by file stem."""
     figs = {}
@@ -55,10 +74,18 @@ def figures(result: StudyResult) -> dict[str, object]:
         figs[f"ddo_fits_{sc.total}"] = plots.ddo_fits(sc.ddo.fits, title=f"DDO at {sc.total:,} tokens: fitted law per domain")
     weights = {f"DDO {sc.total:,}": sc.answer.weights for sc in result.rounds}
     weights[f"predicted {result.config.target:,}"] = result.prediction.weights
-    figs["weights_by_scale"] = plots.weight_bars(weights, title="Optimal weights at each scale")
+    intervals = {f"DDO {sc.total:,}": sc.answer_interval for sc in result.rounds}
+    intervals[f"predicted {result.config.target:,}"] = result.prediction.interval
+    level = f"{100 * result.config.level:.0f}%"
+    figs["weights_by_scale"] = plots.weight_bars(
+        weights, title=f"Optimal weights at each scale ({level} intervals)" if any(intervals.values()) else
+        "Optimal weights at each scale", intervals={k: v for k, v in intervals.items() if v})
     figs["weights_trajectory"] = plots.weight_trajectory(
         [sc.total for sc in result.rounds], [sc.answer.weights for sc in result.rounds],
-        {float(result.config.target): result.prediction.weights})
+        {float(result.config.target): result.prediction.weights},
+        intervals=[sc.answer_interval for sc in result.rounds],
+        predicted_intervals={float(result.config.target): result.prediction.interval}
+        if result.prediction.interval else None)
     figs["loss_change_vs_uniform"] = plots.loss_change(result.final_losses())
     return figs
 
@@ -128,8 +155,11 @@ def _page(result: StudyResult, summary: dict) -> str:
     speed = summarize_speedup(result.speedup)
     by_name = {row["mixture"]: row for row in speed.to_dict(orient="records")}
     weights = pd.DataFrame({"domain": domains,
-                            **{f"DDO {sc.total:,}": [sc.answer.weights[d] for d in domains] for sc in result.rounds},
-                            f"predicted {cfg.target:,}": [result.prediction.weights[d] for d in domains]})
+                            **{f"DDO {sc.total:,}": [_weight_cell(sc.answer.weights[d], sc.answer_interval, d)
+                                                     for d in domains] for sc in result.rounds},
+                            f"predicted {cfg.target:,}": [_weight_cell(result.prediction.weights[d],
+                                                                       result.prediction.interval, d)
+                                                          for d in domains]})
     final = pd.DataFrame({"domain": domains,
                           **{n: [summary["final_losses"][n][d] for d in domains] for n in result.validation}})
     speed_view = speed.assign(mean_saving=speed["mean_saving"].map(_pct), std_saving=speed["std_saving"].map(
@@ -158,7 +188,15 @@ def _page(result: StudyResult, summary: dict) -> str:
         "",
         "![loss vs tokens](figures/loss_vs_tokens.png)",
         "",
+        *_against_uniform_lines(summary, cfg),
         "## Optimal weights across scales",
+        "",
+        (f"Each weight with its {100 * cfg.level:.0f}% interval in brackets (percent): a bootstrap over the DDO "
+         f"runs' noise, carried through the predictor for the target."
+         if any(sc.answer_interval for sc in result.rounds) else
+         "No intervals: the study was run with interval_draws=0." if not cfg.interval_draws else
+         "No intervals: the DDO runs say nothing about their noise (no replicates, too few runs for the transfer "
+         "law's residuals); run the plan on 2 seeds (ddo_seeds)."),
         "",
         _markdown_table(weights, 3),
         "",
@@ -178,6 +216,9 @@ def _page(result: StudyResult, summary: dict) -> str:
                   f"![fits](figures/ddo_fits_{sc.total}.png)", ""]
         if sc.verification is not None:
             lines += [f"Verification: {sc.verification.summary()}.", ""]
+        if sc.verdict is not None:
+            v = sc.verdict
+            lines += [f"Verdict: {v.text}" + (f" Then {v.measured}." if v.measured else ""), ""]
         for w in sc.ddo.warnings:
             lines.append(f"- {w}")
         lines.append("")

@@ -56,6 +56,8 @@ class StudyConfig:
     workers: int = 1                                 # local processes (each with proxy.threads threads)
     surrogate: str = "separable"                     # DDO's surrogate: separable (the paper's) | transfer
     verify: int = 0                                  # candidates trained per budget to verify DDO (0: off)
+    interval_draws: int = 200                        # bootstrap draws for the intervals on DDO's weights (0: none)
+    level: float = 0.9                               # the intervals' nominal coverage
 
     def __post_init__(self):
         def whole(name, values, low):
@@ -98,6 +100,12 @@ class StudyConfig:
             raise UserError(f"StudyConfig.surrogate must be one of {', '.join(SURROGATE_FORMS)}, got {self.surrogate!r}")
         if isinstance(self.verify, bool) or not isinstance(self.verify, int) or self.verify < 0:
             raise UserError(f"StudyConfig.verify must be an integer >= 0 (candidate runs per budget), got {self.verify!r}")
+        if isinstance(self.interval_draws, bool) or not isinstance(self.interval_draws, int) or \
+                self.interval_draws < 0 or self.interval_draws == 1:
+            raise UserError(f"StudyConfig.interval_draws must be 0 (no intervals) or an integer >= 2, "
+                            f"got {self.interval_draws!r}")
+        if isinstance(self.level, bool) or not isinstance(self.level, (int, float)) or not 0 < self.level < 1:
+            raise UserError(f"StudyConfig.level must be a number in (0, 1), e.g. 0.9; got {self.level!r}")
         if self.predict_method not in PREDICT_METHODS:
             raise UserError(f"StudyConfig.predict_method must be one of {', '.join(PREDICT_METHODS)}, "
                             f"got {self.predict_method!r}")
@@ -124,12 +132,15 @@ class StudyConfig:
 
 # Sizes: smoke (tests, about a minute), small (the default demo on 2 CPU cores), medium and gpu. Every
 # size but smoke verifies DDO at each budget (`verify=3`): on the bundled corpus that kept an
-# unverified 250k optimum out of the prediction (benchmarks/ddo_transfer_real.py).
+# unverified 250k optimum out of the prediction (benchmarks/ddo_transfer_real.py). `small` runs
+# DDO's plan on 2 seeds: its intervals then rest on replicates, not on a guess from one seed's
+# lack of fit, which at 1M put the noise 28 % below what the replicates showed
+# (benchmarks/ddo_intervals.py); the second seed costs 30 runs, about 14 minutes on 2 cores.
 SCALES: dict[str, StudyConfig] = {
     "smoke": StudyConfig(
         name="smoke", domains=("code", "books", "wikipedia"), budgets=(30_000, 120_000), target=480_000,
         proxy=preset("tiny", n_layer=1, n_embd=32, n_head=2, seq_len=64, batch_size=16, lr=5e-3,
-                     eval_points=4, val_tokens=8_192, curve_val_tokens=8_192, threads=1)),
+                     eval_points=4, val_tokens=8_192, curve_val_tokens=8_192, threads=1), ddo_seeds=(0, 1), interval_draws=20),
     # 0.37M parameters at 0.25M / 1M / 4M tokens: 0.7 to 11 tokens per parameter, the paper's regime
     # (GPT-2 Large at 0.3B / 1.2B / 10B tokens: 0.4 to 13). Batches of 4 sequences: a byte-level model
     # leaves its early plateau after a few hundred steps, not tokens; with batches of 16 the 250k runs
@@ -137,7 +148,7 @@ SCALES: dict[str, StudyConfig] = {
     "small": StudyConfig(
         name="small", budgets=(250_000, 1_000_000), target=4_000_000,
         proxy=preset("mini", batch_size=4, eval_points=8, val_tokens=65_536, curve_val_tokens=65_536, threads=1),
-        seeds=(0, 1), workers=2, verify=3),
+        seeds=(0, 1), ddo_seeds=(0, 1), workers=2, verify=3),
     "medium": StudyConfig(
         name="medium", budgets=(2_000_000, 8_000_000), target=32_000_000,
         proxy=preset("small", val_tokens=131_072, curve_val_tokens=131_072, threads=1), workers=2,

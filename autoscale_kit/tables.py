@@ -275,6 +275,79 @@ def read_optima_table(source) -> tuple[list[Mixture], tuple[str, ...]]:
     return optima, labels
 
 
+@dataclass(frozen=True)
+class OptimaSamples:
+    """An optima table with several rows per scale: one point estimate and the draws (bootstrap
+    draws or replicates) of each scale, the draws paired across scales."""
+
+    estimates: list[Mixture]          # per scale, sorted by total
+    draws: list[np.ndarray] | None    # per scale: (draws, domains) weights in estimates[0]'s domain order
+    labels: tuple[str, ...]           # per scale
+    notes: tuple[str, ...] = ()
+
+
+def read_optima_samples(source) -> OptimaSamples:
+    """Optimal quantities per scale, with draws when a scale has several rows.
+
+    Rows belong to the same scale when they share the `scale` label (or, without one, the same
+    total to 1e-6). A `sample` column tells the rows apart: empty or "estimate" marks the point
+    estimate (at most one per scale), any other value a draw, and draws with the same value at
+    every scale are paired (those missing at some scale are dropped, with a note). Without a
+    `sample` column the rows of a scale are draws paired by their order, and every scale must
+    have as many. A scale without an estimate row uses the mean of its draws' quantities."""
+    optima, labels = read_optima_table(source)
+    frame, name = _read_frame(source, "optima table")
+    domains = optima[0].domains
+    totals = np.array([m.total for m in optima])
+    keys: list = []
+    for i, lab in enumerate(labels):
+        if "scale" in frame.columns:
+            keys.append(lab)
+        else:
+            keys.append(next((k for k in keys if abs(totals[k] - totals[i]) <= 1e-6 * totals[i]), i))
+    groups: dict = {}
+    for i, k in enumerate(keys):
+        groups.setdefault(k, []).append(i)
+    if all(len(g) == 1 for g in groups.values()):
+        return OptimaSamples(optima, None, labels)
+    has_sample = "sample" in frame.columns
+    samples = [("" if pd.isna(v) else str(v).strip()) for v in frame["sample"]] if has_sample else None
+    estimates, draws_by_scale, scale_labels, notes = [], [], [], []
+    for k, rows in groups.items():
+        if has_sample:
+            est = [i for i in rows if samples[i].lower() in ("", "estimate")]
+            if len(est) > 1:
+                raise UserError(f"{name}: scale {labels[rows[0]]!r} has {len(est)} estimate rows (empty or 'estimate' "
+                                f"sample); give at most one, and a sample id to each draw")
+            drawn = {samples[i]: i for i in rows if i not in est}
+            if len(drawn) != len([i for i in rows if i not in est]):
+                raise UserError(f"{name}: scale {labels[rows[0]]!r} repeats a sample id; give each draw its own")
+        else:
+            est, drawn = [], {str(j): i for j, i in enumerate(rows)}
+        draws_by_scale.append(drawn)
+        q = np.array([[optima[i][d] for d in domains] for i in drawn.values()]) if drawn else None
+        estimates.append(optima[est[0]] if est else Mixture(zip(domains, q.mean(axis=0).tolist())))
+        scale_labels.append(labels[rows[0]])
+    if not has_sample:
+        counts = sorted({len(d) for d in draws_by_scale})
+        if len(counts) > 1:
+            raise UserError(f"{name}: the scales have different numbers of rows ({', '.join(map(str, counts))}); "
+                            f"give each scale as many draws, or a `sample` column to pair them")
+    common = set.intersection(*[set(d) for d in draws_by_scale])
+    dropped = max(len(d) for d in draws_by_scale) - len(common)
+    if dropped:
+        notes.append(f"{dropped} draw(s) are missing at some scale and were left out; {len(common)} are paired")
+    if len(common) < 2:
+        raise UserError(f"{name}: {len(common)} draw(s) are present at every scale; an interval needs at least 2 "
+                        f"(give the same sample ids at every scale)")
+    order = [s for s in draws_by_scale[0] if s in common]
+    draws = []
+    for d in draws_by_scale:
+        q = np.array([[optima[d[s]][c] for c in domains] for s in order])
+        draws.append(q / q.sum(axis=1, keepdims=True))
+    return OptimaSamples(estimates, draws, tuple(scale_labels), tuple(notes))
+
+
 def write_optima_table(optima: Sequence[Mixture], path, labels: Sequence[str] | None = None) -> Path:
     """Write Mixtures as an optima table (a `scale` label column, then tokens:<domain>).
 

@@ -164,7 +164,7 @@ def verify_round(lab, total: float, plan: Sequence[PlannedRun], records: Sequenc
         mix = lab.exact(raw)
         if all(abs(mix[d] - base[d]) <= 1e-9 * max(1.0, base[d]) for d in base.domains):
             break   # the recommendation (or what is left of the step) is the base itself
-        predicted = _predicted(current, mix)
+        predicted = current.objective_at(mix)
         runs = lab.measure([Probe(mix, s, f"verify/{total:g}/t{t:g}/seed{s}") for s in seeds])
         measured = tuple(float(v) for v in _objectives(runs, ddo.objective))
         gain = float(np.mean([base_obj[s] - m for s, m in zip(seeds, measured)]))
@@ -182,17 +182,6 @@ def verify_round(lab, total: float, plan: Sequence[PlannedRun], records: Sequenc
     answer_obj = float(np.mean(chosen.measured)) if chosen else base_mean
     return Verification(float(total), base, base_mean, noise, source, tuple(candidates), answer, answer_obj, current,
                         tuple(extra_records))
-
-
-def _predicted(ddo: DDOResult, mix: Mixture) -> float:
-    """The surrogate's objective at `mix` (in the objective's unit), relative to the measured base."""
-    base_q = np.array([ddo.base_tokens[d] for d in ddo.base_tokens.domains])
-    q = np.array([mix[d] for d in ddo.base_tokens.domains])
-    if ddo.surrogate == "transfer":
-        f0, f1 = ddo.transfer.objective(np.vstack([base_q, q]), ddo.objective)
-        return float(ddo.base_objective + f1 - f0)
-    x = q / base_q
-    return float(ddo.base_objective * (1 + sum(f(x[j]) - f(1.0) for j, f in enumerate(ddo.fits.values()))))
 
 
 def _refit(plan, records, ddo: DDOResult, surrogate: str, fit_options: dict) -> DDOResult:
