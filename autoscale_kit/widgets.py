@@ -183,14 +183,22 @@ class TrainPanel:
 
 
 class PredictExplorer:
-    """A log slider for the target budget moves a bar chart of the predicted optimal weights."""
+    """A log slider for the target budget moves a bar chart of the predicted optimal weights; with
+    `draws` (bootstrap draws of each optimum's weights, `uncertainty.ddo_uncertainty`), every draw
+    is predicted too and the bars get their interval at `level`."""
 
-    def __init__(self, optima: Sequence[Mixture], max_factor: float = 1e4, method: str = "auto"):
+    def __init__(self, optima: Sequence[Mixture], max_factor: float = 1e4, method: str = "auto",
+                 draws: Sequence | None = None, level: float = 0.9):
         from autoscale_kit.predict import predict_optimum
+        from autoscale_kit.uncertainty import prediction_uncertainty
 
         w = _widgets()
         self.optima = list(optima)
+        self.draws, self.level = draws, level
         self._predict = lambda t: predict_optimum(self.optima, t, method=method)
+        self._interval = (lambda t: prediction_uncertainty(self.optima, draws, t, method=method, level=level)) \
+            if draws is not None else None
+        self.interval = None
         lo = math.log10(min(m.total for m in self.optima))
         hi = math.log10(max(m.total for m in self.optima) * max_factor)
         start = math.log10(max(m.total for m in self.optima) * 16)
@@ -212,11 +220,20 @@ class PredictExplorer:
     def _changed(self, change) -> None:
         self.prediction = self._predict(self.slider.value)
         p = self.prediction
-        self.figure.data[0].y = [p.weights[d] for d in self.figure.data[0].x]
+        domains = list(self.figure.data[0].x)
+        ys = [p.weights[d] for d in domains]
+        self.figure.data[0].y = ys
+        extra = ""
+        if self._interval is not None:
+            self.interval = self._interval(self.slider.value).interval
+            lo = [max(y - self.interval[d][0], 0.0) for d, y in zip(domains, ys)]
+            hi = [max(self.interval[d][1] - y, 0.0) for d, y in zip(domains, ys)]
+            self.figure.data[0].error_y = dict(type="data", symmetric=False, array=hi, arrayminus=lo, thickness=1)
+            extra = f"; bars: {100 * self.level:.0f}% interval from {len(self.draws[0])} draws"
         self.figure.layout.title.text = f"predicted optimal weights at {_fmt_tokens(p.optimum.total)} tokens"
         notes = "; ".join(p.warnings)
         self.info.value = (f"{p.method} form, path parameter {p.path_parameter:.3f}" if p.path_parameter is not None
-                           else p.method) + (f" — <i>{notes}</i>" if notes else "")
+                           else p.method) + extra + (f" — <i>{notes}</i>" if notes else "")
 
 
 class OracleLab:

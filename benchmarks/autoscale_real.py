@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 import math
 from pathlib import Path
 
@@ -49,6 +50,7 @@ def main(argv=None) -> dict:
     if args.seeds:
         overrides["seeds"] = tuple(int(s) for s in args.seeds.split(","))
     config = study_config(args.scale, **overrides)
+    t0 = time.time()
     result = run_study(config, args.store, progress=True)
     summary = summarize_speedup(result.speedup)
     print(f"\nstudy {config.name}: DDO at {', '.join(f'{s:,}' for s in config.budgets)} tokens, target "
@@ -69,7 +71,22 @@ def main(argv=None) -> dict:
         "weights": {n: m.weights for n, m in result.mixtures.items()},
         "ddo": [{"total": sc.total, "weights": sc.ddo.weights, "warnings": list(sc.ddo.warnings)} for sc in result.rounds],
         "final_mean_loss": {n: [r.mean_val_loss for r in recs] for n, recs in result.validation.items()},
+        # the study's uncertainty (intervals on every answer, the verdicts; `uncertainty`)
+        "ddo_seeds": list(config.ddo_seeds), "verify": config.verify, "level": config.level,
+        "answers": [{"total": sc.total, "weights": sc.answer.weights, "interval": sc.answer_interval,
+                     "verdict": sc.verdict.to_dict() if sc.verdict else None,
+                     "verification": sc.verification.summary() if sc.verification else None}
+                    for sc in result.rounds],
+        "prediction": {"weights": result.prediction.weights, "interval": result.prediction.interval,
+                       "method": result.prediction.method},
+        "against_uniform": result.against_uniform(),
+        "wall_seconds": time.time() - t0,
     }
+    for sc in result.rounds:
+        if sc.verdict is not None:
+            print(f"DDO at {sc.total:,}: {sc.verdict.text}" + (f" Then {sc.verdict.measured}." if sc.verdict.measured else ""))
+    for name, v in result.against_uniform().items():
+        print(f"at the target, {name} {v['text']}")
     Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json_out).write_text(json.dumps(out, indent=2, default=lambda v: None if v is None or (
         isinstance(v, float) and math.isnan(v)) else float(v)))

@@ -55,7 +55,8 @@ def oracle_part(args) -> dict:
 
 
 def corpus_part(args) -> dict:
-    config = study_config(args.scale)
+    # the committed JSON was measured before the presets verified DDO and ran its plan on 2 seeds
+    config = study_config(args.scale, verify=0, ddo_seeds=(0,)) if args.scale == "small" else study_config(args.scale)
     cmp = CompareConfig(methods=tuple(args.methods.split(",")))
     t0 = time.time()
     result = compare_methods(config, args.store, cmp, progress=not args.quiet)

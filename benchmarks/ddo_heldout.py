@@ -34,7 +34,6 @@ if str(ROOT) not in sys.path:
 from autoscale_kit.ddo import fit_ddo, perturbation_plan, uniform_base  # noqa: E402
 from autoscale_kit.mixture import Mixture  # noqa: E402
 from autoscale_kit.oracle import random_oracle  # noqa: E402
-from autoscale_kit.verify import _predicted  # noqa: E402
 
 FORMS = ("separable", "transfer")
 
@@ -49,7 +48,7 @@ def _score(pred: list, truth: list) -> dict:
 
 def _safe(fit, mix):
     try:
-        v = _predicted(fit, mix)
+        v = fit.objective_at(mix)
         return v if np.isfinite(v) else None
     except (ValueError, FloatingPointError, ZeroDivisionError):
         return None
@@ -125,7 +124,7 @@ def small_candidates(args) -> dict:
     from autoscale_kit.pipeline import study_config
 
     real = json.loads(path.read_text())["studies"].get("small")
-    config = study_config("small")
+    config = study_config("small", ddo_seeds=(0,))   # as ddo_transfer_real.json was measured
     lab = CorpusLab(config, args.store, progress=False)
     out = {}
     for total in config.budgets:

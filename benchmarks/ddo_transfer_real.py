@@ -37,8 +37,9 @@ METHODS = ("ddo-transfer", "autoscale-transfer", "ddo-verified", "autoscale-veri
 
 
 def study(name: str):
-    if name == "small":   # the paper's procedure (unverified) as the reference rows; verified below
-        return study_config("small", verify=0)
+    if name == "small":   # the paper's procedure (unverified) as the reference rows; verified below. The
+        # committed JSON was measured with the plan on seed 0 alone (the preset now runs it on 2 seeds)
+        return study_config("small", verify=0, ddo_seeds=(0,))
     if name == "landscape":
         from autoscale_kit.landscape import landscape_config
         from autoscale_kit.landscape_arena import arena_study

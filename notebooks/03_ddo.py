@@ -87,6 +87,41 @@ print(f"base objective {ddo.base_objective:.4f}; the surrogate predicts {ddo.pre
 print("at a bound:", ddo.at_bound or "none")
 
 # %% [markdown]
+# ## How sure is the optimum?
+# A weight to four decimals says nothing about which weights the runs pin down. The plan runs on
+# the study's DDO seeds; the spread between seeds is the noise of one run. Every run of the table
+# gets a noise vector drawn from those residuals, DDO is refitted and re-solved, and the weights
+# read: the bars are the percentile interval of those draws. The verdict says, in plain words,
+# whether the optimum beats uniform beyond the noise, which weights are pinned down, and how many
+# seeds would settle what is not. Move the level to see the intervals widen.
+
+# %%
+from autoscale_kit.plots import weight_bars_plotly
+
+uncertainty = ddo_round_.uncertainty
+print(uncertainty.verdict().text)
+level_slider = w.FloatSlider(value=config.level, min=0.5, max=0.99, step=0.01, description="level")
+interval_view = w.Output()
+
+
+def show_interval(change=None):
+    interval_view.clear_output(wait=True)
+    with interval_view:
+        if uncertainty.weights is None:
+            print("no interval:", uncertainty.note)
+            return
+        lo, hi = uncertainty.weights.interval(level_slider.value)
+        iv = {d: (a, b) for d, a, b in zip(uncertainty.domains, lo, hi)}
+        weight_bars_plotly({"uniform": {d: 1 / len(domains) for d in domains}, "DDO optimum": uncertainty.result.weights},
+                           title=f"Optimal weights at {total:,} tokens, {100 * level_slider.value:.0f}% intervals",
+                           intervals={"DDO optimum": iv}).show()
+
+
+level_slider.observe(show_interval, names="value")
+show_interval()
+w.VBox([level_slider, interval_view])
+
+# %% [markdown]
 # ## Can we trust the fit?
 # With three points per domain the 3-parameter law interpolates exactly, and several exact fits
 # exist. The diagnostic refits from many starts and re-solves with the alternatives: if the
@@ -125,6 +160,22 @@ for message in transfer_ddo.warnings:
     print("-", message)
 
 # %% [markdown]
+# The transfer-aware optimum gets its interval the same way (each draw refits every validation
+# domain's law, about a second each on 7 domains, so fewer draws here).
+
+# %%
+from autoscale_kit.uncertainty import ddo_uncertainty
+
+transfer_unc = ddo_uncertainty(ddo_round_.measured, config.objective, draws=max(config.interval_draws // 5, 2),
+                               level=config.level, result=transfer_ddo, min_ratio=config.min_ratio,
+                               surrogate="transfer")
+print(transfer_unc.verdict().text)
+if transfer_unc.interval:
+    weight_bars({"separable DDO": ddo.weights, "transfer-aware DDO": transfer_ddo.weights},
+                title=f"Optimal weights at {total:,} tokens with {100 * config.level:.0f}% intervals",
+                intervals={"separable DDO": uncertainty.interval, "transfer-aware DDO": transfer_unc.interval})
+
+# %% [markdown]
 # ## Check the answer before using it
 # A surrogate's promise is not a measurement. Verification trains the recommended mixture at this
 # budget with the base run's seeds and accepts it only if it beats the base by more than the noise;
@@ -136,6 +187,8 @@ for message in transfer_ddo.warnings:
 if verify:
     checked = ddo_round(CorpusLab(config, RunStore(store)), total, "transfer", verify)
     print(checked.verification.summary())
+    if checked.verdict is not None and checked.verdict.measured:
+        print(checked.verdict.measured)
     for c in checked.verification.candidates:
         print(f"  t = {c.step:g}: promised {c.predicted:.4f}, measured {sum(c.measured) / len(c.measured):.4f}, "
               f"gain over the base {c.gain:+.4f}{'  (accepted)' if c.accepted else ''}")

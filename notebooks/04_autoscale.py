@@ -22,25 +22,38 @@ scale = scale_from_env(scale)
 config = study_config(scale)
 rounds = run_ddo(config, RunStore(store))
 optima = [rd.ddo.optimum for rd in rounds]
-{f"{m.total:,.0f}": {d: round(v, 3) for d, v in m.weights.items()} for m in optima}
+draws = [rd.uncertainty.weights.samples for rd in rounds] if all(
+    rd.uncertainty is not None and rd.uncertainty.weights is not None for rd in rounds) else None
+{f"{m.total:,.0f}": {d: f"{v:.3f} [{rd.uncertainty.interval[d][0]:.2f}, {rd.uncertainty.interval[d][1]:.2f}]"
+                     if draws else round(v, 3) for d, v in m.weights.items()} for m, rd in zip(optima, rounds)}
 
 # %% [markdown]
 # ## Move the target budget
+# The bars carry the prediction's interval: every bootstrap draw of the two optima (their noise,
+# from the DDO seeds) is predicted, and the bar spans the middle of those predictions. The
+# predictor extrapolates: the further the target, the wider.
 
 # %%
-explorer = PredictExplorer(optima)
+explorer = PredictExplorer(optima, draws=draws, level=config.level)
 explorer.widget
 
 # %% [markdown]
 # ## Each domain's share against scale
-# Solid: DDO optima; dashed: predictions at 4×, 16×, 64× and 256× the largest DDO scale.
+# Solid: DDO optima; dashed: predictions at 4×, 16×, 64× and 256× the largest DDO scale; the band
+# is each point's interval.
 
 # %%
+from autoscale_kit.uncertainty import prediction_uncertainty
+
 targets = [optima[-1].total * f for f in (4, 16, 64, 256)]
 predicted = [predict_optimum(optima, t) for t in targets]
+bands = None
+if draws:
+    bands = [rd.uncertainty.interval for rd in rounds] + [
+        prediction_uncertainty(optima, draws, t, level=config.level).interval for t in targets]
 weight_trajectory_plotly([m.total for m in optima] + targets,
                          [m.weights for m in optima] + [p.weights for p in predicted],
-                         predicted_from=len(optima))
+                         predicted_from=len(optima), intervals=bands)
 
 # %% [markdown]
 # The paper's own rule, one step: the next total is an output, not a choice.

@@ -70,6 +70,22 @@ def test_predict_explorer_follows_the_slider():
     assert list(ex.figure.data[0].y) == [ex.prediction.weights["a"], ex.prediction.weights["b"]]
 
 
+def test_predict_explorer_draws_the_interval_of_the_draws():
+    import numpy as np
+
+    optima = [Mixture({"a": 50, "b": 50}), Mixture({"a": 150, "b": 250})]
+    rng = np.random.default_rng(0)
+    draws = [np.clip([0.5, 0.5] + rng.normal(0, 0.02, (50, 1)) * [1, -1], 0.05, 0.95),
+             np.clip([0.375, 0.625] + rng.normal(0, 0.02, (50, 1)) * [1, -1], 0.05, 0.95)]
+    ex = PredictExplorer(optima, draws=draws, level=0.8)
+    ex.slider.value = 10_000
+    lo, hi = ex.interval["b"]
+    assert lo < ex.prediction.weights["b"] < hi
+    err = ex.figure.data[0].error_y
+    assert err.array[1] == pytest.approx(hi - ex.prediction.weights["b"])
+    assert "80% interval" in ex.info.value
+
+
 def test_oracle_lab_moves_the_true_optimum():
     lab = OracleLab(("w", "x", "y"), seed=1)
     before = lab.state["truth"].weights["w"]
