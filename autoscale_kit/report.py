@@ -46,10 +46,11 @@ def _pct(v) -> str:
     return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:+.1f}%"
 
 
-def _weight_cell(w: float, interval, d: str) -> str:
-    """A weight in percent, with its interval when there is one: '42% [34, 49]'."""
+def _weight_cell(w: float, interval, d: str, percent: bool = True) -> str:
+    """A weight in percent, with its interval when there is one: '42.0% [34, 49]' (a study without
+    intervals: '0.420')."""
     if not interval:
-        return f"{w:.3f}"
+        return f"{100 * w:.1f}%" if percent else f"{w:.3f}"
     lo, hi = interval[d]
     return f"{100 * w:.1f}% [{100 * lo:.0f}, {100 * hi:.0f}]"
 
@@ -154,11 +155,19 @@ def _page(result: StudyResult, summary: dict) -> str:
     domains = summary["domains"]
     speed = summarize_speedup(result.speedup)
     by_name = {row["mixture"]: row for row in speed.to_dict(orient="records")}
+    def column(sc) -> str:
+        fell_back = sc.verification is not None and sc.verification.accepted is None
+        return f"DDO {sc.total:,}" + (" (answer: the base, measured)" if fell_back else "")
+
+    def shown_interval(sc):   # a fallback's answer is a fixed, measured mixture: no interval to show
+        return None if sc.verification is not None and sc.verification.accepted is None else sc.answer_interval
+
+    pct = any(sc.answer_interval for sc in result.rounds)
     weights = pd.DataFrame({"domain": domains,
-                            **{f"DDO {sc.total:,}": [_weight_cell(sc.answer.weights[d], sc.answer_interval, d)
-                                                     for d in domains] for sc in result.rounds},
+                            **{column(sc): [_weight_cell(sc.answer.weights[d], shown_interval(sc), d, pct)
+                                            for d in domains] for sc in result.rounds},
                             f"predicted {cfg.target:,}": [_weight_cell(result.prediction.weights[d],
-                                                                       result.prediction.interval, d)
+                                                                       result.prediction.interval, d, pct)
                                                           for d in domains]})
     final = pd.DataFrame({"domain": domains,
                           **{n: [summary["final_losses"][n][d] for d in domains] for n in result.validation}})

@@ -46,7 +46,9 @@ def test_every_method_is_validated_at_the_target_with_its_cost(comparison):
     assert table.loc["regmix", "proxy_runs"] == 12 and table.loc["regmix", "proxy_tokens"] == 12 * config.budgets[0]
     assert table.loc["mixing-law", "shared_runs"] == "the RegMix runs"
     assert table.loc["doremi", "proxy_runs"] == 2 and table.loc["doremi", "proxy_tokens"] == 2 * config.budgets[-1]
-    assert table.loc["uniform", "proxy_tokens"] == 0 and table.loc["autoscale", "proxy_runs"] == 14
+    # the DDO plan (7 runs at smoke) at both budgets, on each DDO seed
+    plan_runs = 2 * (2 * len(config.domains) + 1) * len(config.ddo_seeds)
+    assert table.loc["uniform", "proxy_tokens"] == 0 and table.loc["autoscale", "proxy_runs"] == plan_runs
     for name, recs in result.study.validation.items():
         assert len(recs) == len(config.seeds)
         assert sum(recs[0].tokens.values()) == config.target, name

@@ -88,7 +88,9 @@ def test_ddo_plan_has_a_base_run_down_to_the_token(scale, tmp_path):
         frame = pd.DataFrame([{f"tokens:{d}": s.mixture[d] for d in domains} | {f"loss:{d}": 1.0 for d in domains}
                               for s in specs])
         found = find_base_run(read_runs_table(frame))
-        assert found.row == 0 and all(len(found.perturbed[d]) == len(config.ratios) for d in domains)
+        n_seeds = len(config.ddo_seeds)   # the plan once per DDO seed: equal runs are replicates
+        assert found.row == 0 and len(found.replicates) == n_seeds
+        assert all(len(found.perturbed[d]) == len(config.ratios) * n_seeds for d in domains)
         assert all(v == int(v) for s in specs for v in s.mixture.tokens.values())
         assert abs(specs[0].mixture.total - total) < 1
 
@@ -107,9 +109,15 @@ def test_smoke_study_runs_and_reports(smoke, tmp_path):
     cfg = result.config
     n_dom = len(cfg.domains)
     assert len(result.rounds) == 2
+    n_plan = len(cfg.ddo_seeds) * (2 * n_dom + 1)
     for sc in result.rounds:
-        assert len(sc.records) == 2 * n_dom + 1
+        assert len(sc.records) == n_plan
         assert sum(sc.ddo.weights.values()) == pytest.approx(1.0)
+        # the plan runs on 2 seeds at smoke too: every answer has an interval holding it, and a verdict
+        iv = sc.answer_interval
+        assert set(iv) == set(cfg.domains)
+        assert all(lo - 1e-9 <= hi for lo, hi in iv.values())
+        assert sc.verdict.against_uniform in ("beats", "loses", "cannot tell") and "Noise:" in sc.verdict.text
     assert set(result.mixtures) == {"autoscale", "uniform", "ddo-reused"}
     for m in result.mixtures.values():
         assert abs(m.total - cfg.target) <= n_dom
@@ -124,8 +132,13 @@ def test_smoke_study_runs_and_reports(smoke, tmp_path):
               f"figures/ddo_fits_{cfg.budgets[0]}.png"]:
         assert (out / f).is_file(), f
     runs = pd.read_csv(out / "runs.csv")
-    assert len(runs) == 2 * (2 * n_dom + 1) + 3 * len(cfg.seeds)
+    assert len(runs) == 2 * n_plan + 3 * len(cfg.seeds)
     summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["prediction"]["interval"]) == set(cfg.domains)
+    assert all(row["interval"] and row["verdict"]["text"] for row in summary["ddo"])
+    assert set(summary["against_uniform"]) == {"autoscale", "ddo-reused"}
+    text = page.read_text()
+    assert "Verdict:" in text and "Against uniform" in text and "% [" in text
     assert {row["mixture"] for row in summary["speedup"]} == {"autoscale", "uniform", "ddo-reused"}
     from autoscale_kit.tables import read_optima_table
 
