@@ -188,6 +188,11 @@ class DDORound:
     uncertainty: object = None      # uncertainty.DDOUncertainty of the plan's optimum, when intervals are on
 
     @property
+    def fell_back(self) -> bool:
+        """Verified, and no candidate beat the base: the answer is the base, a fixed measured mixture."""
+        return self.verification is not None and self.verification.accepted is None
+
+    @property
     def answer_draws(self):
         """Bootstrap draws of the answer's weights (draws × domains, in the answer's domain order),
         or None without intervals. A verified answer at step t of base → recommendation moves with
@@ -229,11 +234,10 @@ class DDORound:
         """The answer's weights; a verified round that fell back to a uniform base hands on exactly
         equal weights ({d: 1}), so that at the target it is the uniform mixture to the token (and the
         same runs), not one token off it."""
-        v = self.verification
-        if v is not None and v.accepted is None:
-            q = list(v.base.tokens.values())
+        if self.fell_back:
+            q = list(self.verification.base.tokens.values())
             if max(q) - min(q) <= 1:
-                return {d: 1.0 for d in v.base.domains}
+                return {d: 1.0 for d in self.verification.base.domains}
         return self.answer.weights
 
     @property
@@ -313,7 +317,7 @@ def autoscale_from(lab, rounds: Sequence[DDORound]) -> Choice:
     with fewer than two of them the trend is not supported by the runs, and the largest budget's
     answer (verified) is reused at the target instead, with a warning saying so."""
     runs = tuple(r for rd in rounds for r in _round_runs(rd))
-    fell_back = [r for r in rounds if r.verification is not None and r.verification.accepted is None]
+    fell_back = [r for r in rounds if r.fell_back]
     kept = [r for r in rounds if r not in fell_back]
     weights = None
     if len(kept) >= 2:

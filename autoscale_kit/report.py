@@ -156,11 +156,10 @@ def _page(result: StudyResult, summary: dict) -> str:
     speed = summarize_speedup(result.speedup)
     by_name = {row["mixture"]: row for row in speed.to_dict(orient="records")}
     def column(sc) -> str:
-        fell_back = sc.verification is not None and sc.verification.accepted is None
-        return f"DDO {sc.total:,}" + (" (answer: the base, measured)" if fell_back else "")
+        return f"DDO {sc.total:,}" + (" (answer: the base, measured)" if sc.fell_back else "")
 
     def shown_interval(sc):   # a fallback's answer is a fixed, measured mixture: no interval to show
-        return None if sc.verification is not None and sc.verification.accepted is None else sc.answer_interval
+        return None if sc.fell_back else sc.answer_interval
 
     pct = any(sc.answer_interval for sc in result.rounds)
     weights = pd.DataFrame({"domain": domains,

@@ -134,11 +134,10 @@ def run_noise(table, layout, validation: Sequence[str]) -> RunNoise | None:
         reps = int(round(np.mean([len(g) for g in groups])))
         return RunNoise(tuple(validation), pool, dof, "replicates",
                         f"the spread of {len(rows)} replicated runs of {len(groups)} mixtures ({dof} dof)", reps)
-    from autoscale_kit.transfer import fit_transfer
+    from autoscale_kit.ddo import _transfer_fit
 
     try:
-        fit = fit_transfer(table.tokens, {v: table.domain_loss(v) for v in validation}, table.domains,
-                           layout.replicates)
+        fit = _transfer_fit(table, layout, validation)
     except UserError:
         return None
     if not fit.identified:
