@@ -156,6 +156,7 @@ def _add_ddo(sub) -> None:
     p.add_argument("--scale", default=None, help="with --budget and no RUNS: the study preset whose plan is trained")
     p.add_argument("--budget", type=_tokens_arg, default=None, help="with --scale: the DDO budget (e.g. 1M)")
     p.add_argument("--store", default="runs", help="with --scale: the run store (default runs/)")
+    _add_family(p)
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.set_defaults(command="ddo")
 
@@ -168,7 +169,7 @@ def _trained_round(args: argparse.Namespace):
     from autoscale_kit.methods import ddo_round
     from autoscale_kit.studies import study_config
 
-    config = study_config(args.scale)
+    config = study_config(args.scale, family=args.family)
     budget = int(round(args.budget))
     config = replace(config, budgets=tuple(sorted({*config.budgets, budget}))) if budget not in config.budgets \
         else config
@@ -200,6 +201,8 @@ def _run_ddo(args: argparse.Namespace) -> int:
                             "--budget (or add the trained candidates to the table: the transfer form uses them)")
         if args.scale is not None or args.budget is not None:
             raise UserError("give either a runs table or --scale/--budget, not both")
+        if args.family != "gpt2":
+            raise UserError("--family chooses the proxies --scale trains; a runs table's losses are fitted as they are")
         options = dict(validation=validation, min_ratio=args.min_ratio, max_ratio=args.max_ratio,
                        amplitude=args.amplitude, base=args.base, surrogate=args.surrogate)
         result = fit_ddo(args.runs, args.objective, ambiguity=not args.no_ambiguity, **options)
@@ -408,8 +411,9 @@ def _parse_assignments(text: str, what: str) -> dict[str, float]:
 
 def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train one proxy on one mixture and print its per-domain validation loss",
-                       description="Train one GPT-2 proxy on a mixture (through the run store: a finished run is "
-                                   "loaded, not retrained) and print per-domain validation losses.")
+                       description="Train one proxy (GPT-2 causal LM, or BERT masked LM with --family bert) on a "
+                                   "mixture (through the run store: a finished run is loaded, not retrained) and "
+                                   "print per-domain validation losses.")
     p.add_argument("--corpus", default=None, help="corpus source (default: the bundled corpus)")
     p.add_argument("--domains", default=None, help="comma-separated domains to load and evaluate (default: all)")
     mix = p.add_mutually_exclusive_group()
@@ -417,6 +421,7 @@ def _add_train(sub) -> None:
     mix.add_argument("--tokens", default=None, help="domain=tokens pairs, e.g. code=200k,books=100k")
     p.add_argument("--total", default=None, help="total tokens for --weights or uniform weights, e.g. 1M")
     p.add_argument("--preset", default="tiny", help="proxy size preset: tiny, mini, small, medium, gpt2-small")
+    _add_family(p)
     p.add_argument("--config", default=None, help="a JSON file of ProxyConfig fields (over the preset)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--device", default=None, help="auto, cpu, cuda")
@@ -429,7 +434,7 @@ def _add_train(sub) -> None:
 def _proxy_config(args):
     from autoscale_kit.proxy import ProxyConfig, preset
 
-    cfg = preset(args.preset)
+    cfg = preset(args.preset, family=args.family)
     if args.config:
         try:
             data = json.loads(open(args.config).read())
@@ -476,10 +481,13 @@ def _run_train(args: argparse.Namespace) -> int:
     spec = RunSpec(mixture, config, ref, label="cli/train")
     rec = store.run(spec, progress=not args.quiet)
     if args.json:
-        _print_json({"run": rec.key, "path": str(rec.path), "tokens": rec.tokens, "val_loss": rec.val_loss,
-                     "mean_val_loss": rec.mean_val_loss, "wall_time": rec.wall_time})
+        _print_json({"run": rec.key, "path": str(rec.path), "family": config.family, "tokens": rec.tokens,
+                     "val_loss": rec.val_loss, "mean_val_loss": rec.mean_val_loss, "wall_time": rec.wall_time})
     else:
+        from autoscale_kit.families import FAMILY_NAMES
+
         print(f"run {rec.key}  ({rec.path})")
+        print(f"proxy: {FAMILY_NAMES[config.family]}")
         print(f"{'domain':>14} {'tokens':>12} {'val loss':>9} {'bits/byte':>9}")
         for d, v in rec.val_loss.items():
             print(f"{d:>14} {rec.tokens.get(d, 0):>12,} {v:>9.4f} {v / 0.6931471805599453:>9.4f}")
@@ -533,10 +541,19 @@ def _add_demo(sub) -> None:
     p.add_argument("--seeds", default=None, help="validation seeds, e.g. 0,1,2 (default: the preset's)")
     p.add_argument("--domains", default=None, help="comma-separated domains (default: the preset's)")
     p.add_argument("--corpus", default=None, help="corpus source (default: the bundled corpus)")
+    _add_family(p)
     _add_ddo_options(p)
     p.add_argument("--workers", type=int, default=None, help="local worker processes")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(command="demo")
+
+
+def _add_family(p) -> None:
+    from autoscale_kit.families import FAMILIES
+
+    p.add_argument("--family", choices=list(FAMILIES), default="gpt2",
+                   help="model family of the proxies: gpt2 (causal LM, the default) or bert (masked LM, the "
+                        "paper's second setting, with its DDO ratios 1/3 and 2)")
 
 
 def _add_ddo_options(p) -> None:
@@ -575,7 +592,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     if args.workers is not None:
         overrides["workers"] = args.workers
     overrides.update(_ddo_overrides(args))
-    config = study_config(args.scale, **overrides)
+    config = study_config(args.scale, family=args.family, **overrides)
     out = args.out or f"reports/{config.name}"
     check_output_folder(out, "--out")
     t0 = time.time()
@@ -630,6 +647,7 @@ def _add_compare(sub) -> None:
     p.add_argument("--regmix-runs", type=int, default=0, help="RegMix proxy runs (default 0: as many as DDO's proxy "
                                                               "tokens buy at DDO's smallest scale)")
     p.add_argument("--store", default="runs", help="run store folder (default: runs)")
+    _add_family(p)
     _add_ddo_options(p)
     p.add_argument("--workers", type=int, default=None, help="local worker processes")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -650,8 +668,8 @@ def _run_compare(args: argparse.Namespace) -> int:
     if unknown:
         raise UserError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(peer_methods('corpus'))}")
     cmp = CompareConfig(methods=methods, mixture_preset=args.mixture_preset, regmix=RegMixConfig(runs=args.regmix_runs))
-    config = study_config(args.scale, **({"workers": args.workers} if args.workers is not None else {}),
-                          **_ddo_overrides(args))
+    config = study_config(args.scale, family=args.family,
+                          **({"workers": args.workers} if args.workers is not None else {}), **_ddo_overrides(args))
     result = compare_methods(config, args.store, cmp, progress=not (args.quiet or args.json))
     if args.json:
         _print_json(_json_safe(result.summary()))

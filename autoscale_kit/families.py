@@ -1,7 +1,7 @@
 """The proxy seam: what a model family is, the one definition of the loss, and the registry.
 
-A family turns token segments into (inputs, targets), builds its model from a ProxyConfig and
-returns logits; the training loop (`proxy`), the evaluator and DoReMi's reference scoring call
+A family, bound to a tokenizer's vocabulary (`get_family(name, vocab_size, eos_id)`), turns token
+segments into (inputs, targets), builds its model from a ProxyConfig and returns logits; the training loop (`proxy`), the evaluator and DoReMi's reference scoring call
 only this interface and the loss functions below, so adding a family (a masked LM, another
 architecture) is one new module plus one line in `FAMILIES`.
 
@@ -10,12 +10,16 @@ Design choices:
   window; for a masked LM, every unmasked position). Every loss in the toolkit is the token
   cross-entropy of `token_losses` / `mean_loss` / `summed_loss`: written once, here.
 - Families are looked up by name (`ProxyConfig.family`), lazily imported, so a family's
-  dependencies load only when it is used.
+  dependencies load only when it is used. A family is bound to the vocabulary because a masked LM
+  adds its own special ids after the tokenizer's; `logits` alone works unbound (DoReMi's reference).
+- A token budget counts the tokens a run is *charged* for, `Window.targets`: predicted targets
+  for the causal LM, input text tokens seen for the masked LM (which predicts ~15 % of them).
 """
 
 from __future__ import annotations
 
 import importlib
+import math
 from typing import Protocol
 
 import numpy as np
@@ -27,6 +31,13 @@ IGNORE = -100
 # name -> "module:class"; one line per family.
 FAMILIES: dict[str, str] = {
     "gpt2": "autoscale_kit.family_gpt2:GPT2Family",
+    "bert": "autoscale_kit.family_bert:BertFamily",
+}
+
+# How reports name a family, and what its loss is.
+FAMILY_NAMES: dict[str, str] = {
+    "gpt2": "GPT-2 causal LM (loss: nats per predicted token)",
+    "bert": "BERT masked LM (loss: nats per masked token; budgets count input tokens)",
 }
 
 
@@ -34,8 +45,10 @@ class ModelFamily(Protocol):
     """What the training loop and the evaluator need from a model family."""
 
     name: str
+    vocab_size: int | None   # the tokenizer's
+    eos_id: int | None
 
-    def build(self, config, vocab_size: int, eos_id: int | None):
+    def build(self, config):
         """A fresh torch model for `config` (nothing downloaded)."""
 
     def train_batch(self, segments: np.ndarray, n_targets: np.ndarray, step: int, seed: int
@@ -51,11 +64,17 @@ class ModelFamily(Protocol):
         """The model's logits (B, T, V) for `inputs` (a LongTensor on the model's device)."""
 
 
-def get_family(name: str) -> ModelFamily:
+def get_family(name: str, vocab_size: int | None = None, eos_id: int | None = None) -> ModelFamily:
+    """The family `name` bound to a tokenizer's vocabulary (None: unbound, `logits` only)."""
     if name not in FAMILIES:
         raise UserError(f"unknown model family {name!r}; choose one of {', '.join(FAMILIES)}")
     module, cls = FAMILIES[name].split(":")
-    return getattr(importlib.import_module(module), cls)()
+    return getattr(importlib.import_module(module), cls)(vocab_size, eos_id)
+
+
+def padded_vocab(n: int) -> int:
+    """A model's embedding rows for `n` ids: a multiple of 8 (faster matmuls)."""
+    return int(math.ceil(n / 8) * 8)
 
 
 # --- the loss, written once ------------------------------------------------------------------

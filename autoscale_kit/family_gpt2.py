@@ -8,23 +8,26 @@ window's missing targets are IGNORE. A token budget counts predicted targets.
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
 
 import numpy as np
 
-from autoscale_kit.families import IGNORE
+from autoscale_kit.families import IGNORE, padded_vocab
 
 
+@dataclass(frozen=True)
 class GPT2Family:
+    vocab_size: int | None = None
+    eos_id: int | None = None
     name = "gpt2"
 
-    def build(self, config, vocab_size: int, eos_id: int | None):
+    def build(self, config):
         import transformers
         from transformers import GPT2Config, GPT2LMHeadModel
 
         transformers.utils.logging.set_verbosity_error()
-        padded = int(math.ceil(vocab_size / 8) * 8)
-        eos = eos_id if eos_id is not None else vocab_size - 1
+        padded = padded_vocab(self.vocab_size)
+        eos = self.eos_id if self.eos_id is not None else self.vocab_size - 1
         cfg = GPT2Config(
             vocab_size=padded, n_positions=config.seq_len, n_embd=config.n_embd, n_layer=config.n_layer,
             n_head=config.n_head, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,

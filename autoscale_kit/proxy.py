@@ -30,7 +30,7 @@ from autoscale_kit.mixture import Mixture
 from autoscale_kit.tokendata import TokenData, Window, check_mixture, plan_windows, prepare_tokens, segments
 
 __all__ = ["IGNORE", "Callbacks", "ProxyConfig", "PRESETS", "StepBatch", "TokenData", "TrainResult",
-           "TrainingDiverged", "Window", "build_model", "evaluate", "plan_windows", "prepare_tokens", "preset",
+           "TrainingDiverged", "Window", "build_model", "evaluate", "for_family", "plan_windows", "prepare_tokens", "preset",
            "train_proxy"]
 
 
@@ -142,17 +142,35 @@ PRESETS: dict[str, ProxyConfig] = {
 }
 
 
-def preset(name: str, **overrides) -> ProxyConfig:
+# What changes when a size is trained as another family. BERT (post-LN) at GPT-2's learning rates
+# stalls at the unigram loss: the `mini` size on the bundled corpus at 250k tokens reached a mean
+# MLM loss of 3.58 (the unigram level) at lr 3e-3 to 1e-2, 3.32 at 2e-3, 3.24 at 1.5e-3, 3.23 at
+# 1e-3 and 3.33 at 5e-4 (measured), so a BERT size takes a third of the GPT-2 size's rate.
+FAMILY_LR_FACTOR: dict[str, float] = {"gpt2": 1.0, "bert": 1 / 3}
+
+
+def for_family(config: ProxyConfig, family: str) -> ProxyConfig:
+    """`config`'s size as a model of `family`, with that family's learning rate (a no-op for its own)."""
+    if family not in FAMILIES:
+        raise UserError(f"unknown model family {family!r}; choose one of {', '.join(FAMILIES)}")
+    if family == config.family:
+        return config
+    lr = config.lr / FAMILY_LR_FACTOR[config.family] * FAMILY_LR_FACTOR[family]
+    return config.with_(family=family, lr=float(f"{lr:.3g}"))
+
+
+def preset(name: str, family: str = "gpt2", **overrides) -> ProxyConfig:
+    """A named size (`PRESETS`) as a model of `family` (gpt2 or bert), then `overrides`."""
     if name not in PRESETS:
         raise UserError(f"unknown proxy preset {name!r}; choose one of {', '.join(PRESETS)}")
-    return PRESETS[name].with_(**overrides)
+    return for_family(PRESETS[name], family).with_(**overrides)
 
 
 # --- model ---------------------------------------------------------------------------------
 
 def build_model(config: ProxyConfig, vocab_size: int, eos_id: int | None):
     """The config's family's model, fresh (no download)."""
-    return get_family(config.family).build(config, vocab_size, eos_id)
+    return get_family(config.family, vocab_size, eos_id).build(config)
 
 
 def count_parameters(model) -> int:
@@ -215,7 +233,7 @@ def evaluate(model, data: TokenData, config: ProxyConfig, device: str, amp, max_
     `max_tokens` worth of them, if given)."""
     import torch
 
-    family = family or get_family(config.family)
+    family = family or get_family(config.family, data.vocab_size, data.eos_id)
     model.eval()
     losses = {}
     with torch.no_grad():
@@ -264,11 +282,15 @@ class Callbacks:
       of the window losses for that step (online reweighting: DoReMi). None keeps the plain mean.
     - on_step(step, loss): after each update (1-based step, the batch's training loss).
     - on_eval(curve_row): after each validation along the run (the row added to the curve).
+    - on_end(model) -> {metric: value} or None: once, with the trained model (in eval mode), after
+      the final validation: the hook for a downstream evaluation a user has the data for (GLUE,
+      SQuAD, a probe); what it returns is kept in `TrainResult.downstream`.
     """
 
     on_batch: Callable[[StepBatch], object] | None = None
     on_step: Callable[[int, float], None] | None = None
     on_eval: Callable[[dict], None] | None = None
+    on_end: Callable[[object], Mapping[str, float] | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -284,6 +306,7 @@ class TrainResult:
     wall_time: float = 0.0
     device: str = "cpu"
     tokens_per_second: float = 0.0
+    downstream: dict[str, float] = field(default_factory=dict)   # what Callbacks.on_end returned
 
     @property
     def mean_val_loss(self) -> float:
@@ -320,14 +343,14 @@ def _train(data, tokens, mixture, config, progress, callbacks: Callbacks, return
     import torch
     from tqdm.auto import tqdm
 
-    family = get_family(config.family)
+    family = get_family(config.family, data.vocab_size, data.eos_id)
     device, amp = _device_and_dtype(config)
     windows = plan_windows(tokens, data, config.seq_len, config.seed)
     B = config.batch_size
     n_steps = math.ceil(len(windows) / B)
 
     torch.manual_seed(config.seed)
-    model = family.build(config, data.vocab_size, data.eos_id).to(device)
+    model = family.build(config).to(device)
     model.train()
     step_model = torch.compile(model) if config.compile else model
     opt = _make_optimizer(model, config, device)
@@ -402,9 +425,18 @@ def _train(data, tokens, mixture, config, progress, callbacks: Callbacks, return
         final = evaluate(step_model, data, config, device, amp, family=family)
     bar.close()
     wall = time.perf_counter() - t0
+    downstream = {}
+    if callbacks.on_end:
+        model.eval()
+        metrics = callbacks.on_end(model)
+        model.train()
+        if metrics is not None and not isinstance(metrics, Mapping):
+            raise UserError(f"Callbacks.on_end must return a mapping of metric names to numbers or None, "
+                            f"got {type(metrics).__name__}")
+        downstream = {str(k): float(v) for k, v in (metrics or {}).items()}
     result = TrainResult(
         val_loss=final, tokens={d: consumed[d] for d in mixture.domains}, curve=curve, steps=n_steps,
         n_params=count_parameters(model), wall_time=wall, device=device,
-        tokens_per_second=seen / wall if wall > 0 else 0.0,
+        tokens_per_second=seen / wall if wall > 0 else 0.0, downstream=downstream,
     )
     return (result, model) if return_model else result

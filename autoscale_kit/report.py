@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from autoscale_kit.families import FAMILY_NAMES
 from autoscale_kit import plots
 from autoscale_kit.pipeline import StudyResult, summarize_speedup
 from autoscale_kit.errors import UserError
@@ -180,9 +181,10 @@ def _page(result: StudyResult, summary: dict) -> str:
     lines = [
         f"# AutoScale study `{cfg.name}`",
         "",
-        f"Corpus: {cfg.corpus or 'bundled'} · domains: {', '.join(domains)} · proxy: {cfg.proxy.n_layer} layers × "
+        f"Corpus: {cfg.corpus or 'bundled'} · domains: {', '.join(domains)} · proxy: {FAMILY_NAMES[cfg.proxy.family]}, "
+        f"{cfg.proxy.n_layer} layers × "
         f"{cfg.proxy.n_embd} wide, sequence {cfg.proxy.seq_len}, batch {cfg.proxy.batch_size} · DDO scales: "
-        f"{', '.join(f'{s:,}' for s in cfg.budgets)} tokens (ratios {', '.join(f'{x:g}' for x in cfg.ratios)}) · "
+        f"{', '.join(f'{s:,}' for s in cfg.budgets)} tokens (ratios {', '.join(f'{x:.3g}' for x in cfg.ratios)}) · "
         f"target: {cfg.target:,} tokens · objective: {cfg.objective} · seeds: {list(cfg.seeds)}.",
         f"{summary['training_runs']} training runs, {summary['training_tokens']:,} training tokens in all. Every "
         "number below comes from these runs (`runs.csv`).",

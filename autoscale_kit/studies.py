@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, replace
 
 from autoscale_kit.ddo import SURROGATE_FORMS, check_ratios
 from autoscale_kit.errors import UserError
-from autoscale_kit.proxy import ProxyConfig, preset
+from autoscale_kit.proxy import ProxyConfig, for_family, preset
 from autoscale_kit.runs import CorpusRef
 
 
@@ -160,10 +160,21 @@ SCALES: dict[str, StudyConfig] = {
 }
 
 
-def study_config(scale: str = "small", **overrides) -> StudyConfig:
+# A family's default DDO plan: the paper's perturbation ratios for GPT-2 (1/5, 3) and BERT (1/3, 2).
+FAMILY_RATIOS: dict[str, tuple[float, ...]] = {"gpt2": (0.2, 3.0), "bert": (1 / 3, 2.0)}
+
+
+def study_config(scale: str = "small", family: str = "gpt2", **overrides) -> StudyConfig:
+    """The study size `scale` with proxies of `family` (gpt2 or bert): that family's learning rate
+    and DDO ratios, and a name of its own (`small-bert`) so that reports do not overwrite each
+    other; then `overrides`."""
     if scale not in SCALES:
         raise UserError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
-    return replace(SCALES[scale], **overrides)
+    base = SCALES[scale]
+    if family != base.proxy.family:
+        base = replace(base, proxy=for_family(base.proxy, family), ratios=FAMILY_RATIOS[family],
+                       name=f"{base.name}-{family}")
+    return replace(base, **overrides)
 
 
 def scale_from_env(default: str = "small") -> str:

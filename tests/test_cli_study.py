@@ -55,3 +55,35 @@ def test_demo_smoke_writes_a_report(run_cli, tmp_path: Path):
     assert "report:" in r.out and (out / "report.md").is_file() and (out / "summary.json").is_file()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["domains"] == ["code", "books"]
+
+
+def test_train_with_the_bert_family(run_cli, domain_folder: Path, tmp_path: Path):
+    config = tmp_path / "cfg.json"
+    config.write_text(json.dumps({"n_layer": 1, "n_embd": 32, "n_head": 2, "seq_len": 64, "eval_points": 1,
+                                  "val_tokens": 1024, "curve_val_tokens": 1024}))
+    args = ["train", "--corpus", domain_folder, "--weights", "code=1,prose=3", "--total", "8k", "--config", config,
+            "--store", tmp_path / "store", "--quiet", "--json"]
+    bert = run_cli(*args, "--family", "bert")
+    assert bert.code == 0, bert.err
+    out = json.loads(bert.out)
+    assert out["family"] == "bert" and out["tokens"] == {"code": 2000, "prose": 6000}   # input tokens, exactly
+    gpt = json.loads(run_cli(*args).out)
+    assert gpt["family"] == "gpt2" and gpt["run"] != out["run"]                          # separate store entries
+    bad = run_cli(*args, "--family", "t5")
+    assert bad.code == 2 and "invalid choice" in bad.err
+
+
+def test_demo_smoke_with_bert_proxies(run_cli, tmp_path: Path):
+    """The paper's second setting end to end: BERT proxies, DDO with ratios 1/3 and 2, the prediction
+    and validation at the target."""
+    out = tmp_path / "report"
+    r = run_cli("demo", "--scale", "smoke", "--family", "bert", "--store", tmp_path / "store", "--out", out, "--quiet")
+    assert r.code == 0, r.err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["config"]["proxy"]["family"] == "bert" and summary["study"] == "smoke-bert"
+    assert summary["config"]["ratios"] == [1 / 3, 2.0]
+    report = (out / "report.md").read_text()
+    assert "BERT masked LM" in report and "ratios 0.333, 2" in report
+    runs = pd.read_csv(out / "runs.csv")
+    assert len(runs) == summary["training_runs"]
+    assert "predicted at 480,000" in r.out
