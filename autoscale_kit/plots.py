@@ -157,7 +157,7 @@ def loss_change(final_losses: Mapping[str, Mapping[str, float]], reference: str 
 
 
 def perturbation_heatmap(table: pd.DataFrame, ax=None, title: str = "Loss change when one domain is perturbed",
-                         cmap: str = "RdBu_r", fmt: str = "{:+.2f}"):
+                         cmap: str = "RdBu_r", fmt: str = "{:+.2f}", unit: str = "loss change (nats/token)"):
     """Rows: perturbed training domain; columns: validation domains (+ mean). Values as given."""
     fig, ax = _axes(ax, (1.0 + 0.9 * table.shape[1], 0.8 + 0.55 * table.shape[0]))
     vals = table.to_numpy(dtype=float)
@@ -166,9 +166,10 @@ def perturbation_heatmap(table: pd.DataFrame, ax=None, title: str = "Loss change
     ax.set_xticks(range(table.shape[1]), table.columns, rotation=30, ha="right")
     ax.set_yticks(range(table.shape[0]), table.index)
     for i in range(vals.shape[0]):
-        for j in range(vals.shape[1]):
-            ax.text(j, i, fmt.format(vals[i, j]), ha="center", va="center", fontsize=7)
-    fig.colorbar(im, ax=ax, shrink=0.8)
+        for j in range(vals.shape[1]):   # white on the dark ends of the scale, black elsewhere
+            ax.text(j, i, fmt.format(vals[i, j]), ha="center", va="center", fontsize=7,
+                    color="white" if abs(vals[i, j]) > 0.6 * lim else "black")
+    fig.colorbar(im, ax=ax, shrink=0.8, label=unit)
     ax.set_title(title)
     return fig
 

@@ -340,8 +340,8 @@ def flat_valley(domains: Sequence[str], samples: np.ndarray, weights: Mapping[st
     big = np.abs(v) >= 0.3
     up = [d for d, x, b in zip(domains, v, big) if b and x > 0]
     down = [d for d, x, b in zip(domains, v, big) if b and x < 0]
-    if share < 0.6 or not up or not down:
-        return None
+    if share < 0.6 or not up or not down or len(up) + len(down) == len(domains):
+        return None   # a trade-off among all domains is not a valley: their sum is 1 by construction
     members = [domains.index(d) for d in up + down]
     total = samples[:, members].sum(axis=1)
     a = (1 - level) / 2

@@ -68,3 +68,10 @@ def test_notebook_runs_at_smoke_scale(path: Path, shared_store: Path, tmp_path: 
         text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
                        if o.output_type == "stream")
         assert "Noise:" in text and "pinned down" in text.lower(), text[-2000:]
+    # the BERT notebook shows a masked window and both families' DDO verdicts, side by side
+    if path.stem == "10_bert":
+        text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                       if o.output_type == "stream")
+        assert "carry a target" in text and "█" in text, text[:2000]
+        assert "GPT-2: " in text and "BERT: " in text and "Noise:" in text, text[-2000:]
+        assert "at the target," in text or "bert_study.json is not here" in text

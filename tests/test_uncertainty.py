@@ -169,6 +169,12 @@ def test_flat_valley_names_the_substitutes_and_their_pinned_sum():
     indep /= indep.sum(axis=1, keepdims=True)
     lo, hi = np.quantile(indep, [0.05, 0.95], axis=0)
     assert flat_valley(list(w), indep, w, {d: (lo[j], hi[j]) for j, d in enumerate(w)}, 0.9) is None
+    # one domain against all the others: their sum is 1 by construction, which says nothing
+    trade = rng.uniform(0.2, 0.5, size=400)
+    whole = np.column_stack([trade, (1 - trade) / 2 + rng.normal(0, 0.001, 400), (1 - trade) / 2])
+    whole /= whole.sum(axis=1, keepdims=True)
+    lo, hi = np.quantile(whole, [0.05, 0.95], axis=0)
+    assert flat_valley(list(w), whole, w, {d: (lo[j], hi[j]) for j, d in enumerate(w)}, 0.9) is None
 
 
 def test_paired_verdict_against_uniform():

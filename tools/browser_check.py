@@ -40,6 +40,7 @@ EXPECT = {
     "07_oracle_lab": {"plots": 2, "widgets": 1},
     "08_compare_methods": {"plots": 4, "widgets": 1},
     "09_landscape": {"plots": 3, "widgets": 1},
+    "10_bert": {"plots": 2, "widgets": 1},
 }
 
 
