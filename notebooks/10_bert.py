@@ -25,7 +25,6 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 from IPython.display import display
-import numpy as np
 import pandas as pd
 
 from autoscale_kit import corpus as corpus_mod
