@@ -99,3 +99,13 @@ def test_doremi_bad_input(three_domains):
         run_doremi(data, 10_000, {"web": 1.0}, FAST, progress=False)
     with pytest.raises(UserError, match="eta > 0"):
         DoReMiConfig(eta=0)
+
+
+def test_doremi_runs_with_bert_proxies(three_domains, tmp_path):
+    """The masked LM behind the same seam: DoReMi's excess loss is taken on the masked positions."""
+    cfg = FAST.with_(family="bert", lr=1e-3)
+    data = prepare_tokens(three_domains, cfg)
+    res = run_doremi(data, 40_000, {"pattern": 1, "noise": 1, "words": 1}, cfg, store=tmp_path, fingerprint="b",
+                     progress=False)
+    assert sum(res.weights.values()) == pytest.approx(1) and res.tokens == 40_000
+    assert res.weights["noise"] == min(res.weights.values())
