@@ -19,6 +19,8 @@ Design choices:
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
@@ -49,27 +51,28 @@ def run_ddo(config: StudyConfig, store: RunStore | str = "runs", *, executor=Non
 def capped_mixture(name: str, weights: Mapping[str, float], total: int, available: Mapping[str, int] | None
                    ) -> tuple[Mixture, str | None]:
     """`weights` as whole tokens at `total`; with `available` (no repetition), domains asking for
-    more than they hold are capped there and the rest redistributed in proportion. Returns the
-    mixture and a message when something was capped."""
+    more than they hold are capped there and the rest redistributed in proportion
+    (`export.cap_and_redistribute`, the one implementation). Returns the mixture and a message
+    when something was capped."""
+    from autoscale_kit.export import cap_and_redistribute
+
     mix = Mixture.from_weights(weights, total).rounded()
     if available is None:
         return mix, None
     over = {d: n for d, n in mix.items() if n > available[d]}
     if not over:
         return mix, None
-    capped = {d: min(n, available[d]) for d, n in mix.items()}
-    rest = [d for d in capped if d not in over]
-    short = total - sum(capped.values())
-    room = sum(available[d] - capped[d] for d in rest)
-    if short > room:
+    share = sum(weights.values())
+    try:
+        counts = cap_and_redistribute({d: w / share for d, w in weights.items()}, total, available)
+    except UserError:
         raise UserError(f"mixture {name!r} needs more tokens than the corpus holds at target "
-                        f"{total:,}; lower the target or use repetition='repeat'")
-    base = sum(capped[d] for d in rest)
-    for d in rest:
-        capped[d] += short * capped[d] / base
-    message = (f"mixture {name}: {', '.join(over)} capped at the available tokens "
-               f"({', '.join(f'{available[d]:,}' for d in over)}); the rest redistributed in proportion")
-    return Mixture(capped).rounded(), message
+                        f"{total:,}; lower the target or use repetition='repeat'") from None
+    at_cap = [d for d, n in counts.items() if n >= available[d] - 1e-6]
+    capped = Mixture({d: min(int(math.floor(n)), available[d]) if d in at_cap else n for d, n in counts.items()})
+    message = (f"mixture {name}: {', '.join(at_cap)} capped at the available tokens "
+               f"({', '.join(f'{available[d]:,}' for d in at_cap)}); the rest redistributed in proportion")
+    return capped.rounded(), message
 
 
 def validation_specs(config: StudyConfig, mixtures: Mapping[str, Mixture]) -> dict[str, list[RunSpec]]:

@@ -134,6 +134,7 @@ def write_report(result: StudyResult, out: str | Path) -> Path:
         summary = result.summary()
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
         result.speedup.to_csv(tmp / "speedup.csv", index=False)
+        write_exports(result, tmp / "export")
         (tmp / "report.md").write_text(_page(result, summary))
         if out.exists():
             old = out.parent / f".old-{out.name}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -149,6 +150,32 @@ def write_report(result: StudyResult, out: str | Path) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out / "report.md"
+
+
+def write_exports(result: StudyResult, folder: Path) -> list[Path]:
+    """Every validated mixture of the study in every trainer format (`export`), at the study's
+    target, with the corpus's sizes and document lengths; a README says which is which and what
+    the target runs measured."""
+    from autoscale_kit.export import Export, corpus_facts, feasibility, write_all
+
+    cfg = result.config
+    available, lengths = corpus_facts(cfg.corpus_ref.load(), cfg.proxy.tokenizer)
+    written = []
+    for name, mix in result.mixtures.items():
+        weights = {d: w for d, w in mix.weights.items()}
+        feas = feasibility(weights, cfg.target, available)
+        written += write_all(Export(weights, f"study {cfg.name}, mixture {name} at {cfg.target:,} tokens", cfg.target,
+                                    {}, {d: lengths[d] for d in weights}, feas), folder, stem=name)
+    verdicts = result.against_uniform()
+    lines = ["# The study's mixtures, ready for a trainer", "",
+             "`autoscale.*` is the AutoScale prediction at the target; `ddo-reused.*` the small-scale optimum reused; "
+             "`uniform.*` the reference. Weights are token fractions (document probabilities in `*.hf-datasets.py`); "
+             "paths are placeholders named after the domains: re-export with "
+             "`autoscale-kit export <this report folder> --mixture NAME --format FMT --paths domain=prefix,…`.", "",
+             "What the target runs measured against uniform:", ""]
+    lines += [f"- {name}: {v['text']}" for name, v in verdicts.items()] or ["- (no runs against uniform)"]
+    (folder / "README.md").write_text("\n".join(lines) + "\n")
+    return written
 
 
 def _page(result: StudyResult, summary: dict) -> str:

@@ -55,6 +55,19 @@ def test_demo_smoke_writes_a_report(run_cli, tmp_path: Path):
     assert "report:" in r.out and (out / "report.md").is_file() and (out / "summary.json").is_file()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["domains"] == ["code", "books"]
+    # the report's export/ folder holds every mixture in every format, and the export command reads the report
+    from autoscale_kit.export import FORMATS, export_filename
+
+    names = {p.name for p in (out / "export").iterdir()}
+    assert {export_filename(m, f) for m in summary["mixtures"] for f in FORMATS} <= names
+    assert "README.md" in names
+    again = run_cli("export", out, "--format", "json")
+    assert again.code == 0, again.err
+    exported = json.loads(again.out)
+    assert exported["total"] == summary["config"]["target"]
+    for d, w in summary["mixtures"]["autoscale"].items():
+        assert abs(exported["weights"][d] - w) < 1e-6
+    assert json.loads((out / "export" / "autoscale.json").read_text())["weights"] == exported["weights"]
 
 
 def test_train_with_the_bert_family(run_cli, domain_folder: Path, tmp_path: Path):
