@@ -73,3 +73,20 @@ for sc in result.rounds:
 # %%
 page = write_report(result, f"../reports/{config.name}")
 print(page)
+
+# %% [markdown]
+# ## Use the mixture in your trainer
+# The report folder holds `export/`: every mixture of the study in every trainer format. Here the
+# AutoScale prediction for Megatron-LM, after checking how often each domain would be read at the
+# target (more than once is repetition, which changes what the best mixture is). From a shell:
+# `autoscale-kit export ../reports/<study> --format megatron --paths code=/data/code_text_document,…`.
+
+# %%
+from autoscale_kit.export import Export, corpus_facts, feasibility, write
+
+available, lengths = corpus_facts(config.corpus_ref.load(), config.proxy.tokenizer)
+weights = result.mixtures["autoscale"].weights
+check = feasibility(weights, config.target, available)
+print("epochs at the target:", ", ".join(f"{d} {e:.2f}" for d, e in check.epochs.items()))
+print(*check.warnings(), sep="\n")
+print(write(Export(weights, f"study {config.name}", config.target, {}, lengths, check), "megatron"))

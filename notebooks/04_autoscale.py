@@ -64,3 +64,20 @@ print(f"step rule: {step.optimum.total:,.0f} tokens ->", {d: round(v, 3) for d, 
 for p in predicted:
     for message in p.warnings:
         print("-", message)
+
+# %% [markdown]
+# ## Use the prediction in your trainer
+# The prediction at the largest total above, as an OLMo-core source mixture. At that total the
+# bundled corpus cannot serve every domain once: the check says which domains would repeat and
+# how often; `cap=True` holds each at one epoch and gives the rest to the domains that have room.
+
+# %%
+from autoscale_kit.export import Export, corpus_facts, feasibility, write
+
+available, lengths = corpus_facts(config.corpus_ref.load(), config.proxy.tokenizer)
+far = predicted[-1]
+total = int(far.optimum.total)
+check = feasibility(far.weights, total, available, cap=sum(available.values()) >= total)
+print(f"at {total:,} tokens:", ", ".join(f"{d} {e:.1f} epochs" for d, e in check.epochs.items()))
+print(*check.warnings(), sep="\n")
+print(write(Export(far.weights, f"the prediction at {total:,}", total, {}, lengths, check), "olmo-core"))
