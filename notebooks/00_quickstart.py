@@ -88,5 +88,6 @@ available, lengths = corpus_facts(config.corpus_ref.load(), config.proxy.tokeniz
 weights = result.mixtures["autoscale"].weights
 check = feasibility(weights, config.target, available)
 print("epochs at the target:", ", ".join(f"{d} {e:.2f}" for d, e in check.epochs.items()))
-print(*check.warnings(), sep="\n")
+for warning in check.warnings():
+    print(warning)
 print(write(Export(weights, f"study {config.name}", config.target, {}, lengths, check), "megatron"))

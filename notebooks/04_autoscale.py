@@ -76,8 +76,12 @@ from autoscale_kit.export import Export, corpus_facts, feasibility, write
 
 available, lengths = corpus_facts(config.corpus_ref.load(), config.proxy.tokenizer)
 far = predicted[-1]
-total = int(far.optimum.total)
+total = int(round(far.optimum.total))
 check = feasibility(far.weights, total, available, cap=sum(available.values()) >= total)
 print(f"at {total:,} tokens:", ", ".join(f"{d} {e:.1f} epochs" for d, e in check.epochs.items()))
-print(*check.warnings(), sep="\n")
+for warning in check.warnings():
+    print(warning)
+if check.over and check.capped is None:
+    print(f"the corpus holds {sum(available.values()):,} tokens in all, fewer than {total:,}: capping cannot help, "
+          "only more data (or accepting repetition) can")
 print(write(Export(far.weights, f"the prediction at {total:,}", total, {}, lengths, check), "olmo-core"))
