@@ -66,3 +66,16 @@ def domain_folder(tmp_path: Path) -> Path:
     with lzma.open(root / "maths.txt.xz", "wt", encoding="utf-8") as f:
         f.write(words_text(7, 60_000, "let x be a prime then x^2 + 1 is even or odd"))
     return root
+
+
+@pytest.fixture(scope="session")
+def known_corpus():
+    """'pattern' is perfectly predictable; 'noise' is uniform over 16 letters (entropy ln 16)."""
+    import random
+
+    from autoscale_kit import corpus as corpus_mod
+
+    rng = random.Random(0)
+    pattern = [("p", "abcd" * 30_000)]
+    noise = [("n", "".join(rng.choice("abcdefghijklmnop") for _ in range(120_000)))]
+    return corpus_mod.from_documents("known", {"pattern": pattern, "noise": noise})

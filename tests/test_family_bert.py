@@ -4,12 +4,10 @@ learning, its own run-store entries, its presets and study plan, the downstream 
 from __future__ import annotations
 
 import math
-import random
 
 import numpy as np
 import pytest
 
-from autoscale_kit import corpus as corpus_mod
 from autoscale_kit.errors import UserError
 from autoscale_kit.families import IGNORE, get_family
 from autoscale_kit.family_bert import MASK_PROB
@@ -21,15 +19,6 @@ from autoscale_kit.studies import FAMILY_RATIOS, study_config
 FAST = preset("tiny", family="bert", n_layer=1, n_embd=32, n_head=2, seq_len=64, batch_size=8, eval_points=2,
               val_tokens=2048, curve_val_tokens=1024)
 V = 257  # the byte tokenizer's vocabulary
-
-
-@pytest.fixture(scope="module")
-def known_corpus():
-    """'pattern' is perfectly predictable from its neighbours; 'noise' is uniform over 16 letters."""
-    rng = random.Random(0)
-    pattern = [("p", "abcd" * 30_000)]
-    noise = [("n", "".join(rng.choice("abcdefghijklmnop") for _ in range(120_000)))]
-    return corpus_mod.from_documents("known", {"pattern": pattern, "noise": noise})
 
 
 def _segments(rows: int, T: int = 64, seed: int = 0) -> np.ndarray:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import math
-import random
 
 import numpy as np
 import pytest
 
-from autoscale_kit import corpus as corpus_mod
 from autoscale_kit.errors import UserError
 from autoscale_kit.mixture import Mixture
 from autoscale_kit.proxy import (Callbacks, ProxyConfig, TrainingDiverged, build_model, evaluate, plan_windows,
@@ -16,15 +14,6 @@ from autoscale_kit.proxy import (Callbacks, ProxyConfig, TrainingDiverged, build
 
 FAST = preset("tiny", n_layer=1, n_embd=32, n_head=2, seq_len=64, batch_size=8, eval_points=2,
               val_tokens=2048, curve_val_tokens=1024)
-
-
-@pytest.fixture(scope="module")
-def known_corpus():
-    """'pattern' is perfectly predictable; 'noise' is uniform over 16 letters (entropy ln 16)."""
-    rng = random.Random(0)
-    pattern = [("p", "abcd" * 30_000)]
-    noise = [("n", "".join(rng.choice("abcdefghijklmnop") for _ in range(120_000)))]
-    return corpus_mod.from_documents("known", {"pattern": pattern, "noise": noise})
 
 
 def test_token_accounting_is_exact(known_corpus):
