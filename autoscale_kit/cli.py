@@ -391,22 +391,9 @@ def _assigned_number(text: str, what: str) -> float:
 
 def _parse_assignments(text: str, what: str) -> dict[str, float]:
     """'code=0.5,books=0.5' → {'code': 0.5, 'books': 0.5}."""
-    out = {}
-    for part in text.split(","):
-        if not part.strip():
-            continue
-        if "=" not in part:
-            raise UserError(f"{what}: expected domain=value pairs separated by commas, got {part!r}")
-        k, v = part.split("=", 1)
-        k = k.strip()
-        if not k:
-            raise UserError(f"{what}: a pair has no domain name ({part.strip()!r}); write domain=value")
-        if k in out:
-            raise UserError(f"{what}: domain {k!r} is given twice; give each domain once")
-        out[k] = _assigned_number(v, f"{what} for {k!r}")
-    if not out:
-        raise UserError(f"{what}: give at least one domain=value pair")
-    return out
+    from autoscale_kit.mixture import parse_pairs
+
+    return {k: _assigned_number(v, f"{what} for {k!r}") for k, v in parse_pairs(text, what).items()}
 
 
 def _add_train(sub) -> None:
@@ -857,7 +844,7 @@ def _run_export(args: argparse.Namespace) -> int:
         raise UserError(f"--total must be a positive number of tokens, got {total}")
     paths = {}
     if args.paths:
-        paths = ex.parse_assignments(args.paths, "--paths")
+        paths = ex.parse_assignments(args.paths, "--paths")   # a path per domain, none empty
         unknown = [d for d in paths if d not in weights]
         if unknown:
             raise UserError(f"--paths names {', '.join(unknown)}, not in the mixture ({', '.join(weights)})")

@@ -30,6 +30,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from autoscale_kit.errors import UserError
+from autoscale_kit.mixture import parse_pairs
 
 FORMATS = ("megatron", "megatron-bridge", "olmo-core", "nemo", "litgpt", "hf-datasets", "json", "csv")
 DOCUMENT_SAMPLING = ("hf-datasets",)     # formats whose trainer samples documents, not token chunks
@@ -76,17 +77,21 @@ class Export:
 
     @property
     def document_probabilities(self) -> dict[str, float]:
-        """p_d ∝ w_d / L_d: document sampling probabilities whose expected token fractions are the weights."""
-        missing = [d for d in self.weights if not self.doc_tokens.get(d)]
-        if missing:
-            raise UserError(f"document sampling needs each domain's mean document length; missing for "
-                            f"{', '.join(missing)} (give --doc-tokens domain=tokens,… or a corpus)")
-        raw = {d: w / self.doc_tokens[d] for d, w in self.weights.items()}
-        s = sum(raw.values())
-        return {d: v / s for d, v in raw.items()}
+        return document_probabilities(self.weights, self.doc_tokens)
 
     def path(self, domain: str) -> str:
         return self.paths.get(domain, domain)
+
+
+def document_probabilities(weights: Mapping[str, float], doc_tokens: Mapping[str, float]) -> dict[str, float]:
+    """p_d ∝ w_d / L_d: document sampling probabilities whose expected token fractions are the weights."""
+    missing = [d for d in weights if not doc_tokens.get(d)]
+    if missing:
+        raise UserError(f"document sampling needs each domain's mean document length; missing for "
+                        f"{', '.join(missing)} (give --doc-tokens domain=tokens,… or a corpus)")
+    raw = {d: w / doc_tokens[d] for d, w in weights.items()}
+    s = sum(raw.values())
+    return {d: v / s for d, v in raw.items()}
 
 
 # --- weights in --------------------------------------------------------------------------------
@@ -109,22 +114,11 @@ def check_weights(weights: Mapping[str, float], what: str = "the mixture") -> di
 
 
 def parse_assignments(text: str, what: str) -> dict[str, str]:
-    """'a=1,b=2' → {'a': '1', 'b': '2'}, refusing anything else in one line."""
-    out = {}
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        if "=" not in part:
-            raise UserError(f"{what}: {part!r} is not domain=value")
-        k, v = (s.strip() for s in part.split("=", 1))
-        if not k or not v:
-            raise UserError(f"{what}: {part!r} is not domain=value")
-        if k in out:
-            raise UserError(f"{what}: {k!r} is given twice")
-        out[k] = v
-    if not out:
-        raise UserError(f"{what}: give at least one domain=value pair")
+    """'a=1,b=/data/b' → {'a': '1', 'b': '/data/b'} (`mixture.parse_pairs`), refusing an empty value."""
+    out = parse_pairs(text, what)
+    empty = [k for k, v in out.items() if not v]
+    if empty:
+        raise UserError(f"{what}: {empty[0]!r} has no value; write domain=value")
     return out
 
 
@@ -232,7 +226,7 @@ def feasibility(weights: Mapping[str, float], total: int, available: Mapping[str
     return Feasibility(int(total), tokens, {d: int(available[d]) for d in weights}, epochs, float(max_epochs), capped)
 
 
-def corpus_facts(corpus, tokenizer: str = "bytes", seq_len: int = 1) -> tuple[dict[str, int], dict[str, float]]:
+def corpus_facts(corpus, tokenizer: str = "bytes") -> tuple[dict[str, int], dict[str, float]]:
     """(available training tokens, mean document length in tokens) per domain of a corpus: the
     length is the domain's train tokens over the documents that contributed to its train split."""
     from autoscale_kit.tokenize import load_tokenizer
@@ -308,9 +302,7 @@ def write(e: Export, fmt: str) -> str:
                 "datasets = [StreamingDataset(input_dir=p) for p in PATHS]\n"
                 "train_data = CombinedStreamingDataset(datasets=datasets, weights=WEIGHTS, seed=42, iterate_over_all=False)\n")
     if fmt == "hf-datasets":
-        p = e.document_probabilities
-        p = {d: p[d] for d in domains} if e.feasibility is None or e.feasibility.capped is None else \
-            Export(w, e.source, e.total, e.paths, e.doc_tokens).document_probabilities
+        p = document_probabilities(w, e.doc_tokens)
         return (_header(e, fmt, "#") + "from datasets import interleave_datasets, load_dataset\n\n"
                 f"DOMAINS = {json.dumps(domains)}\nPATHS = {json.dumps([e.path(d) for d in domains])}\n"
                 f"TOKEN_FRACTIONS = {json.dumps([round(w[d], 6) for d in domains])}\n"
@@ -326,8 +318,7 @@ def write(e: Export, fmt: str) -> str:
         if e.paths:
             out["paths"] = {d: e.path(d) for d in domains}
         if e.doc_tokens and all(e.doc_tokens.get(d) for d in w):
-            out["document_probabilities"] = {d: round(v, 6) for d, v in Export(w, e.source, e.total, e.paths,
-                                                                               e.doc_tokens).document_probabilities.items()}
+            out["document_probabilities"] = {d: round(v, 6) for d, v in document_probabilities(w, e.doc_tokens).items()}
         if e.feasibility is not None:
             out["epochs"] = {d: round(v, 4) for d, v in e.feasibility.epochs.items()}
         return json.dumps(out, indent=2) + "\n"

@@ -21,21 +21,17 @@ Design choices:
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 
 from autoscale_kit.families import IGNORE, padded_vocab
+from autoscale_kit.tokendata import _domain_seed
 
 MASK_PROB = 0.15
 MASK_SPLIT = (0.8, 0.1, 0.1)      # [MASK], random id, unchanged
 VALIDATION_MASK_SEED = 20250      # fixed: the validation masks never depend on a run's seed
 _TRAIN_STREAM = 7                 # separates training-mask draws from any other use of the seed
-
-
-def _domain_key(domain: str) -> int:
-    return int.from_bytes(hashlib.sha256(domain.encode("utf-8")).digest()[:4], "big")
 
 
 def mask_tokens(tokens: np.ndarray, maskable: np.ndarray, vocab_size: int, mask_id: int,
@@ -90,8 +86,9 @@ class BertFamily:
         """`[CLS] t_1 … t_n [PAD]…` (B, T + 1) from raw segments (B, T + 1), and where masking may fall."""
         tokens = segments.copy()
         tokens[:, 0] = self.cls_id
-        text = (np.arange(tokens.shape[1])[None, :] >= 1) & (np.arange(tokens.shape[1])[None, :] <= n_tokens[:, None])
-        tokens[~text & (np.arange(tokens.shape[1])[None, :] >= 1)] = self.pad_id
+        pos = np.arange(tokens.shape[1])[None, :]
+        text = (pos >= 1) & (pos <= n_tokens[:, None])
+        tokens[~text & (pos >= 1)] = self.pad_id
         maskable = text if self.eos_id is None else text & (tokens != self.eos_id)
         return tokens, maskable
 
@@ -104,9 +101,8 @@ class BertFamily:
         full = np.full(len(windows), windows.shape[1] - 1, dtype=np.int64)
         tokens, maskable = self._text(windows, full)
         inputs, targets = np.empty_like(tokens), np.empty_like(tokens)
-        key = _domain_key(domain)
         for i in range(len(tokens)):   # one generator per window: its mask is the same in every batch layout
-            rng = np.random.default_rng([VALIDATION_MASK_SEED, key, first + i])
+            rng = np.random.default_rng(_domain_seed(VALIDATION_MASK_SEED, domain, first + i))
             inputs[i], targets[i] = mask_tokens(tokens[i: i + 1], maskable[i: i + 1], self.vocab_size,
                                                 self.mask_id, rng)
         return inputs, targets

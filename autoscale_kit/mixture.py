@@ -152,6 +152,27 @@ class Mixture:
 _SUFFIXES = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
 
 
+def parse_pairs(text: str, what: str) -> dict[str, str]:
+    """'code=0.5,books=2' → {'code': '0.5', 'books': '2'}: the domain=value lists of the CLI,
+    each value left as text for the caller to read (a number, a path)."""
+    out = {}
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        if "=" not in part:
+            raise UserError(f"{what}: expected domain=value pairs separated by commas, got {part!r}")
+        k, v = part.split("=", 1)
+        k = k.strip()
+        if not k:
+            raise UserError(f"{what}: a pair has no domain name ({part.strip()!r}); write domain=value")
+        if k in out:
+            raise UserError(f"{what}: domain {k!r} is given twice; give each domain once")
+        out[k] = v.strip()
+    if not out:
+        raise UserError(f"{what}: give at least one domain=value pair")
+    return out
+
+
 def parse_tokens(text: str) -> float:
     """A token count: 5e9, 5000000000, or with a suffix 300k, 300M, 5B (also G), 1.5T."""
     raw = str(text).strip().replace("_", "")

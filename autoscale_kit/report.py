@@ -162,7 +162,7 @@ def write_exports(result: StudyResult, folder: Path) -> list[Path]:
     available, lengths = corpus_facts(cfg.corpus_ref.load(), cfg.proxy.tokenizer)
     written = []
     for name, mix in result.mixtures.items():
-        weights = {d: w for d, w in mix.weights.items()}
+        weights = mix.weights
         feas = feasibility(weights, cfg.target, available)
         written += write_all(Export(weights, f"study {cfg.name}, mixture {name} at {cfg.target:,} tokens", cfg.target,
                                     {}, {d: lengths[d] for d in weights}, feas), folder, stem=name)
