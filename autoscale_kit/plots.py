@@ -5,6 +5,9 @@ Design choices:
   notebooks (the `*_plotly` functions); the two share their inputs.
 - Inputs are the library's own results (DDOResult, Prediction, curves as DataFrames, weights as
   {domain: w}), so a notebook cell is one call.
+- matplotlib figures are made with `matplotlib.figure.Figure`, never through pyplot: pyplot would
+  keep each one registered and the notebook would show it twice (once by the backend, once as the
+  cell's value). Numbers and token axes go through `fmt`, the one number format.
 """
 
 from __future__ import annotations
@@ -14,25 +17,66 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from autoscale_kit import fmt
+
 PALETTE = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C",
            "#CCB974", "#64B5CD"]
 
 
-def _axes(ax, figsize):
-    import matplotlib.pyplot as plt
+def new_figure(figsize=(7, 4.5), **kwargs):
+    """A matplotlib figure that pyplot does not know about (shown once, freed when dropped)."""
+    from matplotlib.figure import Figure
 
+    return Figure(figsize=figsize, layout="constrained", **kwargs)
+
+
+def _axes(ax, figsize):
     if ax is None:
-        fig, ax = plt.subplots(figsize=figsize)
-        return fig, ax
+        fig = new_figure(figsize)
+        return fig, fig.add_subplot()
     return ax.figure, ax
+
+
+def token_axis(ax, which: str = "x", ticks: Sequence[float] | None = None) -> None:
+    """Token counts on an axis as 250k / 1M / 4.2B; on a log axis only the major ticks (or the
+    given `ticks`) are labelled, so labels never collide."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    if ticks is not None:
+        axis.set_major_locator(FixedLocator(sorted(set(float(t) for t in ticks))))
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: fmt.tokens(v)))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _nice_ticks(hi: float, n: int = 6) -> list[float]:
+    from matplotlib.ticker import MaxNLocator
+
+    return [t for t in MaxNLocator(n).tick_values(0.0, hi) if 0 <= t <= hi * 1.0001]
+
+
+def token_ticks_plotly(values: Sequence[float]) -> dict:
+    """Plotly axis settings that label the given token counts as 250k / 1M / 4.2B (plotly's own SI
+    labels would say 4.2G)."""
+    vals = sorted(set(float(v) for v in values))
+    return dict(tickvals=vals, ticktext=[fmt.tokens(v) for v in vals])
 
 
 def color_of(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
+def _loss_label(column: str, unit: str) -> str:
+    if column == "val_mean":
+        return f"mean validation loss ({unit})"
+    if column.startswith("val_"):
+        return f"validation loss on {column[4:]} ({unit})"
+    return column
+
+
 def loss_curves(curves: Mapping[str, Sequence[pd.DataFrame]], column: str = "val_mean", ax=None,
-                reference: str | None = "uniform", title: str = "Validation loss at the target scale"):
+                reference: str | None = "uniform", title: str = "Validation loss at the target scale",
+                unit: str = fmt.BYTE_UNIT):
     """Loss against tokens, one line per mixture (mean over seeds, band = min–max), and a dashed
     line at the reference's final loss."""
     fig, ax = _axes(ax, (7, 4.5))
@@ -47,7 +91,8 @@ def loss_curves(curves: Mapping[str, Sequence[pd.DataFrame]], column: str = "val
         if name == reference:
             ax.axhline(mean[-1], color=color_of(i), ls="--", lw=1)
     ax.set_xlabel("training tokens")
-    ax.set_ylabel("mean validation loss (nats/token)" if column == "val_mean" else column)
+    token_axis(ax)
+    ax.set_ylabel(_loss_label(column, unit))
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
@@ -136,6 +181,7 @@ def weight_trajectory(totals: Sequence[float], weights: Sequence[Mapping[str, fl
         elif len(xs) == 1:
             ax.errorbar(xs, [np.mean(band[0])], yerr=[[np.ptp(band[0]) / 2]], color=color_of(i), capsize=3, lw=0.9)
     ax.set_xscale("log")
+    token_axis(ax, ticks=[*totals, *px])
     ax.set_xlabel("training tokens")
     ax.set_ylabel("weight" + (" (band: interval)" if intervals or predicted_intervals else ""))
     ax.set_title(title)
@@ -145,19 +191,19 @@ def weight_trajectory(totals: Sequence[float], weights: Sequence[Mapping[str, fl
 
 
 def loss_change(final_losses: Mapping[str, Mapping[str, float]], reference: str = "uniform", ax=None,
-                title: str = "Per-domain validation loss change vs uniform"):
+                title: str = "Per-domain validation loss change vs uniform", unit: str = fmt.BYTE_UNIT):
     """Bars of loss(mixture) − loss(reference) per domain; below zero is better."""
     ref = final_losses[reference]
     others = {n: {d: v[d] - ref[d] for d in ref} for n, v in final_losses.items() if n != reference}
     fig = weight_bars(others, ax=ax, title=title)
     ax = fig.axes[0] if ax is None else ax
     ax.axhline(0, color="black", lw=0.8)
-    ax.set_ylabel(f"loss − loss({reference}) (nats/token)")
+    ax.set_ylabel(f"loss − loss({reference}) ({unit})")
     return fig
 
 
 def perturbation_heatmap(table: pd.DataFrame, ax=None, title: str = "Loss change when one domain is perturbed",
-                         cmap: str = "RdBu_r", fmt: str = "{:+.2f}", unit: str = "loss change (nats/token)"):
+                         cmap: str = "RdBu_r", fmt: str = "{:+.2f}", unit: str = f"loss change ({fmt.BYTE_UNIT})"):
     """Rows: perturbed training domain; columns: validation domains (+ mean). Values as given."""
     fig, ax = _axes(ax, (1.0 + 0.9 * table.shape[1], 0.8 + 0.55 * table.shape[0]))
     vals = table.to_numpy(dtype=float)
@@ -180,14 +226,13 @@ def transfer_next_to_measured(effects: pd.DataFrame, transfer: pd.DataFrame,
     the measured loss change when a domain is increased (`ddo.perturbation_effects`, nats per byte);
     right, the fitted transfer T (a `transfer.TransferFit.matrix()`, transposed to match), how much a
     token of the row's domain teaches the column's domain relative to one of its own (own = 1)."""
-    import matplotlib.pyplot as plt
-
     measured = effects[[c for c in effects.columns if c != "mean"]]
     T = transfer.T.reindex(index=measured.index, columns=measured.columns)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(3.0 + 1.5 * measured.shape[1], 1.2 + 0.5 * measured.shape[0]))
+    fig = new_figure((3.0 + 1.5 * measured.shape[1], 1.2 + 0.5 * measured.shape[0]))
+    left, right = fig.subplots(1, 2)
     lim = float(np.nanmax(np.abs(measured.to_numpy(dtype=float)))) or 1.0
-    for ax, table, cmap, vmin, vmax, fmt, label, name in (
-            (left, measured, "RdBu_r", -lim, lim, "{:+.3f}", "loss change (nats per byte)", "measured (×up run)"),
+    for ax, table, cmap, vmin, vmax, cell, label, name in (
+            (left, measured, "RdBu_r", -lim, lim, "{:+.3f}", f"loss change ({fmt.BYTE_UNIT})", "measured (×up run)"),
             (right, T, "Greens", 0.0, max(1.0, float(np.nanmax(T.to_numpy(dtype=float)))), "{:.2f}",
              "transfer T (own domain = 1)", "fitted transfer")):
         vals = table.to_numpy(dtype=float)
@@ -199,13 +244,12 @@ def transfer_next_to_measured(effects: pd.DataFrame, transfer: pd.DataFrame,
             for j in range(vals.shape[1]):
                 dark = abs(vals[i, j] - vmin) / ((vmax - vmin) or 1.0)
                 dark = dark > 0.75 or (cmap == "RdBu_r" and abs(vals[i, j]) / lim > 0.6)
-                ax.text(j, i, fmt.format(vals[i, j]), ha="center", va="center", fontsize=7,
+                ax.text(j, i, cell.format(vals[i, j]), ha="center", va="center", fontsize=7,
                         color="white" if dark else "black")
         fig.colorbar(im, ax=ax, shrink=0.8, label=label)
         ax.set_title(name)
     left.set_ylabel("training domain changed")
     fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
@@ -253,12 +297,13 @@ def weight_trajectory_plotly(totals: Sequence[float], weights: Sequence[Mapping[
             fig.add_scatter(x=list(totals[cut - 1:]), y=ys[cut - 1:], mode="lines+markers", name=f"{d} (predicted)",
                             line=dict(color=color_of(i), dash="dash"), marker_symbol="x", legendgroup=d,
                             showlegend=False)
-    fig.update_layout(title=title, xaxis_type="log", xaxis_title="training tokens", yaxis_title="weight", height=420)
+    fig.update_layout(title=title, xaxis_type="log", xaxis_title="training tokens", yaxis_title="weight", height=420,
+                      xaxis=token_ticks_plotly(totals))
     return fig
 
 
 def loss_curves_plotly(curves: Mapping[str, Sequence[pd.DataFrame]], column: str = "val_mean",
-                       title: str = "Validation loss"):
+                       title: str = "Validation loss", unit: str = fmt.BYTE_UNIT):
     """`loss_curves` as an interactive figure: the mean over seeds, and a band from the lowest to
     the highest seed where there are several."""
     import plotly.graph_objects as go
@@ -274,7 +319,9 @@ def loss_curves_plotly(curves: Mapping[str, Sequence[pd.DataFrame]], column: str
         fig.add_scatter(x=x, y=table.mean(axis=1).tolist(), mode="lines+markers",
                         name=f"{name} ({len(runs)} seed{'s' * (len(runs) > 1)})",
                         line=dict(color=color_of(i)), legendgroup=name)
-    fig.update_layout(title=title, xaxis_title="training tokens", yaxis_title=column, height=420)
+    fig.update_layout(title=title, xaxis_title="training tokens", yaxis_title=_loss_label(column, unit), height=420)
+    xmax = max(float(c["tokens_seen"].max()) for runs in curves.values() for c in runs)
+    fig.update_xaxes(**token_ticks_plotly(_nice_ticks(xmax)))
     return fig
 
 
@@ -309,13 +356,6 @@ def weights_over_steps(trajectory: Sequence[Sequence[float]], domains: Sequence[
     ax.set_title(title)
     ax.legend(fontsize=8, ncol=2)
     return fig
-
-
-def _tokens_label(total: float) -> str:
-    for div, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if total >= div:
-            return f"{total / div:.4g}{unit}"
-    return f"{total:.4g}"
 
 
 def landscape_ternary(domains: Sequence[str], budgets: Sequence[dict], marks: Mapping[str, Mapping[str, float]]
@@ -365,7 +405,7 @@ def landscape_ternary(domains: Sequence[str], budgets: Sequence[dict], marks: Ma
     path = [x["optimum"] for x in budgets]
     fig.add_trace(go.Scatterternary(a=[p[a] for p in path], b=[p[b] for p in path], c=[p[c] for p in path],
                                     mode="lines+markers+text", name="optimum's path",
-                                    text=[_tokens_label(x["total"]) for x in budgets], textposition="bottom right",
+                                    text=[fmt.tokens(x["total"]) for x in budgets], textposition="bottom right",
                                     line=dict(color="#C44E52", dash="dot"), marker=dict(size=6, color="#C44E52")))
     for i, (name, w) in enumerate((marks or {}).items()):
         s = sum(w.values())
@@ -380,11 +420,11 @@ def landscape_ternary(domains: Sequence[str], budgets: Sequence[dict], marks: Ma
             visible[j] = True
         for j in range(shared, n):
             visible[j] = True
-        steps.append(dict(method="update", label=_tokens_label(x["total"]),
-                          args=[{"visible": visible}, {"title": f"{title}: {_tokens_label(x['total'])} tokens"}]))
+        steps.append(dict(method="update", label=fmt.tokens(x["total"]),
+                          args=[{"visible": visible}, {"title": f"{title}: {fmt.tokens(x['total'])} tokens"}]))
     for j in range(shared):
         fig.data[j].visible = j in per_budget[-1]
-    fig.update_layout(title=f"{title}: {_tokens_label(budgets[-1]['total'])} tokens", height=620,
+    fig.update_layout(title=f"{title}: {fmt.tokens(budgets[-1]['total'])} tokens", height=620,
                       ternary=dict(sum=1, aaxis=dict(title=a), baxis=dict(title=b), caxis=dict(title=c)),
                       sliders=[dict(active=len(budgets) - 1, steps=steps, currentvalue=dict(prefix="budget: "),
                                     pad=dict(t=40))],

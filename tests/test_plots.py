@@ -1,0 +1,71 @@
+"""Figures: every plotting function returns its figure without leaving it registered in pyplot
+(a registered figure is shown twice in a notebook: once by the backend, once as the cell's value)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+matplotlib = pytest.importorskip("matplotlib")
+
+from autoscale_kit import plots
+
+
+def _curves():
+    c = pd.DataFrame({"tokens_seen": [1e5, 2e5, 4e5], "val_mean": [3.0, 2.5, 2.2], "val_code": [2.0, 1.8, 1.7]})
+    return {"uniform": [c, c.assign(val_mean=c.val_mean + 0.01)], "autoscale": [c.assign(val_mean=c.val_mean - 0.02)]}
+
+
+class _Law:
+    x = np.array([0.2, 1.0, 3.0])
+    y = np.array([1.1, 1.0, 0.95])
+
+    def __call__(self, xs):
+        return 1 + 0.1 * (np.asarray(xs) + 0.1) ** -0.5 - 0.1
+
+
+def _all_figures():
+    w = {"a": 0.2, "b": 0.8}
+    effects = pd.DataFrame([[0.1, -0.2, 0.0], [-0.05, 0.3, 0.1]], index=["a", "b"], columns=["a", "b", "mean"])
+    transfer = pd.DataFrame([[1.0, 0.2], [0.1, 1.0]], index=["a", "b"], columns=["a", "b"])
+    return [
+        plots.loss_curves(_curves()),
+        plots.ddo_fits({"a": _Law(), "b": _Law()}),
+        plots.weight_bars({"x": w, "y": w}, intervals={"x": {"a": (0.1, 0.3), "b": (0.7, 0.9)}}),
+        plots.weight_trajectory([2.5e5, 1e6], [w, w], {4e6: w}),
+        plots.loss_change({"uniform": w, "autoscale": {"a": 0.1, "b": 0.9}}),
+        plots.perturbation_heatmap(effects),
+        plots.transfer_next_to_measured(effects, transfer),
+        plots.weights_over_steps([[0.5, 0.5], [0.4, 0.6]], ["a", "b"]),
+    ]
+
+
+def test_no_figure_is_left_in_pyplot():
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    figs = _all_figures()
+    assert plt.get_fignums() == [], "a plotting function registered its figure with pyplot"
+    for fig in figs:
+        assert isinstance(fig, matplotlib.figure.Figure)
+        fig.savefig(__import__("io").BytesIO(), format="png")   # drawable without pyplot
+
+
+def test_token_axes_read_as_250k_1M_and_units_are_labelled():
+    fig = plots.weight_trajectory([2.5e5, 1e6], [{"a": 0.4, "b": 0.6}] * 2, {4e6: {"a": 0.3, "b": 0.7}})
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert labels == ["250k", "1M", "4M"]
+    assert not [t.get_text() for t in ax.xaxis.get_minorticklabels() if t.get_text()]
+    assert "nats/byte" in plots.loss_curves(_curves()).axes[0].get_ylabel()
+    fig = plots.loss_curves_plotly(_curves())
+    assert fig.layout.yaxis.title.text == "mean validation loss (nats/byte)"
+    assert "k" in "".join(fig.layout.xaxis.ticktext)
+
+
+def test_heatmap_colourbar_has_its_unit():
+    effects = pd.DataFrame([[0.1, -0.2]], index=["a"], columns=["a", "mean"])
+    fig = plots.perturbation_heatmap(effects, unit="loss change (nats/byte)")
+    assert any(ax.get_ylabel() == "loss change (nats/byte)" for ax in fig.axes)
