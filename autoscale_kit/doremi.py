@@ -122,10 +122,11 @@ def _key(data: TokenData, total: int, reference: Mapping[str, float], proxy: Pro
 
 def run_doremi(data: TokenData, total: int, reference_weights: Mapping[str, float], proxy: ProxyConfig,
                config: DoReMiConfig = DoReMiConfig(), *, store: str | Path | None = None, fingerprint: str = "",
-               progress: bool = True) -> DoReMiResult:
+               progress: bool = True, frozen: str | None = None) -> DoReMiResult:
     """Train the reference and the DRO proxy on `total` tokens each; return DoReMi's weights.
 
-    With `store` (a run-store folder) and a corpus `fingerprint`, the result is cached there."""
+    With `store` (a run-store folder) and a corpus `fingerprint`, the result is cached there;
+    `frozen` (a read-only store's reason) refuses to train a result the store lacks."""
     domains = tuple(data.domains)
     ref_w = {d: float(reference_weights.get(d, 0.0)) for d in domains}
     if set(reference_weights) - set(domains):
@@ -136,6 +137,8 @@ def run_doremi(data: TokenData, total: int, reference_weights: Mapping[str, floa
         if (path / "result.json").is_file():
             saved = json.loads((path / "result.json").read_text())
             return DoReMiResult(**{**saved, "domains": tuple(saved["domains"])})
+    if frozen:
+        raise UserError(frozen)
     reference_mix = Mixture.from_weights(ref_w, total).rounded()
     ref_result, ref_model = train_proxy(data, reference_mix, proxy, progress=progress, return_model=True)
     dro = GroupDRO(ref_model, domains, config, family=proxy.family)

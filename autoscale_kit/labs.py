@@ -43,7 +43,8 @@ class CorpusLab:
     def _check(self, config: StudyConfig) -> None:
         """Everything that would fail after training, refused before any: the store, the domains,
         the objective, the predictor, the target against the data there is."""
-        self.store.check_writable()
+        if not self.store.frozen:      # a read-only store refuses only the runs it lacks, when asked
+            self.store.check_writable()
         if len(self.domains) < 2:
             raise UserError(f"a study needs at least two domains to mix; the corpus gives {', '.join(self.domains)}")
         check_objective(config.objective, self.domains)

@@ -515,7 +515,8 @@ def _doremi(lab) -> Choice:
     ref = lab.prior() if opts.doremi_reference == "natural" else {d: 1.0 for d in lab.domains}
     res = run_doremi(data, opts.doremi_total or config.budgets[-1], ref,
                      p.with_(seed=config.ddo_seeds[0], eval_points=0), opts.doremi, store=lab.store.root,
-                     fingerprint=corpus_fingerprint(config.corpus_ref), progress=lab.progress)
+                     fingerprint=corpus_fingerprint(config.corpus_ref), progress=lab.progress,
+                     frozen=lab.store.frozen)
     return Choice(res.weights, cost=Cost(2, 2 * res.tokens, res.flops), details=res)
 
 

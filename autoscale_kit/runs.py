@@ -290,14 +290,18 @@ class RunStore:
     Each run is claimed (a lock file in `.locks/`) while it trains: a process that asks for a run
     another one is training waits for it and loads the result instead of training it again.
     Finished folders are renamed into place, so nothing half-written ever looks finished.
-    `trained` lists the keys this object trained (the rest it loaded)."""
+    `trained` lists the keys this object trained (the rest it loaded). A `frozen` store (the
+    shipped results, `shipped.py`) only reads: asking it for a run it lacks is a UserError saying
+    `frozen`, before anything trains."""
 
-    def __init__(self, root: str | Path = "runs"):
+    def __init__(self, root: str | Path = "runs", *, frozen: str | None = None):
         if isinstance(root, RunStore):
+            frozen = frozen or root.frozen
             root = root.root
         if not isinstance(root, (str, os.PathLike)):
             raise UserError(f"a run store is a folder path, got {type(root).__name__}")
         self.root = Path(root)
+        self.frozen = frozen
         self.trained: list[str] = []
 
     def path(self, key: str) -> Path:
@@ -310,6 +314,8 @@ class RunStore:
         return (self.path(key) / MARKER).is_file()
 
     def check_writable(self) -> None:
+        if self.frozen:
+            raise UserError(self.frozen)
         check_writable_folder(self.root, "run store")
 
     def load(self, key: str) -> RunRecord:

@@ -41,6 +41,7 @@ from typing import Mapping, Sequence
 import numpy as np
 from scipy.stats import norm, t as student_t
 
+from autoscale_kit import memo
 from autoscale_kit.bootstrap import Bootstrap, bootstrap, propagate
 from autoscale_kit.errors import UserError
 from autoscale_kit.mixture import Mixture
@@ -245,8 +246,17 @@ def ddo_uncertainty(runs, objective: str = "mean-ppl", *, level: float = LEVEL, 
         gain = fitted.objective_at(uniform) - fitted.objective_at(result.optimum)
         return np.r_[[fitted.weights[d] for d in order], gain]
 
-    boot = bootstrap(statistic, [np.arange(len(noise.residuals))], n=draws, seed=seed, scheme="residual",
-                     rows=table.n_runs, progress=progress)
+    def compute():
+        b = bootstrap(statistic, [np.arange(len(noise.residuals))], n=draws, seed=seed, scheme="residual",
+                      rows=table.n_runs, progress=progress)
+        return {"estimate": b.estimate, "samples": b.samples, "failed": b.failed}
+
+    # the refits are deterministic in what they are given: memoised on disk (memo.py)
+    inputs = [table.domains, table.tokens, {v: table.domain_loss(v) for v in evals}, list(table.run_ids),
+              list(table.seeds) if table.seeds is not None else None, layout, objective, options, draws, seed,
+              noise.residuals, order]
+    got = memo.cached("ddo-bootstrap", inputs, compute)
+    boot = Bootstrap(got["estimate"], got["samples"], int(got["failed"]))
     weights = Bootstrap(boot.estimate[:-1], boot.samples[:, :-1], boot.failed)
     gain = Bootstrap(boot.estimate[-1:], boot.samples[:, -1:], boot.failed)
     return DDOUncertainty(result, noise, level, weights, gain, uniform_obj)

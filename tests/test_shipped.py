@@ -1,0 +1,147 @@
+"""Shipped studies and the analysis memo: notebooks open on real results without training, and
+what they show is what the runs give."""
+
+from __future__ import annotations
+
+import ast
+import json
+
+import numpy as np
+import pytest
+
+from autoscale_kit import memo, shipped
+from autoscale_kit.errors import UserError
+from autoscale_kit.pipeline import run_study, study_config
+from autoscale_kit.runs import RunStore
+from tests.conftest import REPO
+
+
+def test_analysis_modules_are_closed_under_their_imports():
+    """The memo key hashes ANALYSIS_MODULES' source: a module they import that is not in the list
+    could change a memoised result without missing the memo."""
+    names = set(memo.ANALYSIS_MODULES)
+    for name in sorted(names):
+        tree = ast.parse((memo.PACKAGE / f"{name}.py").read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("autoscale_kit"):
+                mods = [node.module.split(".")[1]] if "." in node.module else [a.name for a in node.names]
+                # memo itself only looks results up (its own edits change the key format anyway)
+                assert set(mods) - {"memo"} <= names, f"{name}.py imports {mods} outside memo.ANALYSIS_MODULES"
+
+
+def test_memo_keys_follow_inputs_and_code(tmp_path, monkeypatch):
+    monkeypatch.setenv(memo.CACHE_ENV, str(tmp_path))
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"x": np.arange(3.0)}
+
+    a = memo.cached("t", [np.array([1.0, 2.0]), {"k": 1}], compute)
+    b = memo.cached("t", [np.array([1.0, 2.0]), {"k": 1}], compute)
+    assert len(calls) == 1 and np.array_equal(a["x"], b["x"])
+    memo.cached("t", [np.array([1.0, 2.0 + 1e-15]), {"k": 1}], compute)   # one bit of a loss: recomputed
+    assert len(calls) == 2
+    memo.code_fingerprint.cache_clear()
+    monkeypatch.setattr(memo, "ANALYSIS_MODULES", memo.ANALYSIS_MODULES[:-1])   # other code: other keys
+    memo.cached("t", [np.array([1.0, 2.0]), {"k": 1}], compute)
+    memo.code_fingerprint.cache_clear()
+    assert len(calls) == 3
+    monkeypatch.setenv(memo.CACHE_ENV, "off")
+    memo.cached("t", [np.array([1.0, 2.0]), {"k": 1}], compute)
+    assert len(calls) == 4
+
+
+@pytest.fixture(scope="module")
+def smoke_study(tmp_path_factory):
+    """The smoke study trained once, then shipped into a folder of studies."""
+    root = tmp_path_factory.mktemp("ship")
+    store = root / "runs"
+    mp = pytest.MonkeyPatch()
+    mp.setenv(memo.CACHE_ENV, str(root / "cache"))
+    mp.setenv(memo.STUDIES_ENV, str(root / "studies"))
+    config = study_config("smoke")
+    trained = run_study(config, store, progress=False)
+    shipped.pack(store, "smoke", command="autoscale-kit demo --scale smoke", commit="abc1234", wall_time_s=12.0)
+    yield config, trained, store
+    mp.undo()
+
+
+def test_a_shipped_study_opens_without_training(smoke_study, monkeypatch, tmp_path):
+    config, trained, _ = smoke_study
+    runs = shipped.study_runs(config, tmp_path / "my_runs")
+    assert runs.frozen and shipped.has_shipped("smoke")
+    again = run_study(config, runs, progress=False)
+    assert again.trained == () and again.verdict() == trained.verdict()
+    assert again.summary()["final_losses"] == trained.summary()["final_losses"]
+    assert not (tmp_path / "my_runs").exists()
+    info = shipped.provenance("smoke")
+    assert info["runs"] == len(RunStore(smoke_study[2]).records()) and info["commit"] == "abc1234"
+    assert "autoscale-kit demo --scale smoke" in shipped.describe("smoke")
+    # retrain: the user's own store, trained as usual
+    assert not shipped.study_runs(config, tmp_path / "my_runs", retrain=True).frozen
+
+
+def test_a_shipped_store_refuses_to_train_what_it_lacks(smoke_study, tmp_path):
+    config, _, _ = smoke_study
+    runs = shipped.study_runs(config, tmp_path)
+    other = study_config("smoke", ratios=(0.5, 2.0))      # a plan the shipped study never ran
+    with pytest.raises(UserError, match="not in the shipped results.*retrain=True"):
+        run_study(other, runs, progress=False)
+    from autoscale_kit.compare import compare_methods     # nor DoReMi's own training loop
+    from autoscale_kit.methods import CompareConfig
+
+    with pytest.raises(UserError, match="retrain=True"):
+        compare_methods(config, runs, CompareConfig(methods=("doremi",)), progress=False)
+
+
+def test_shipped_archive_keeps_run_folders_verbatim(smoke_study):
+    _, _, store = smoke_study
+    lines = shipped.read_lines("smoke")
+    for line in lines:
+        for name, text in line["files"].items():
+            assert (store / line["key"] / name).read_text() == text
+    assert {line["key"] for line in lines} == {p.name for p in store.iterdir() if not p.name.startswith(".")}
+
+
+def test_an_unknown_shipped_study_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv(memo.STUDIES_ENV, str(tmp_path))
+    with pytest.raises(UserError, match="no shipped study 'nope'"):
+        shipped.shipped_store("nope")
+    assert not shipped.study_runs(study_config("smoke"), tmp_path / "r").frozen   # nothing shipped: the store
+
+
+# --- the study shipped in data/studies/ ------------------------------------------------------------
+
+SHIPPED = REPO / "data" / "studies" / "small"
+
+
+@pytest.mark.skipif(not (SHIPPED / "runs.jsonl.xz").is_file(), reason="no shipped small study")
+def test_the_shipped_small_study_says_how_it_was_made():
+    info = json.loads((SHIPPED / "study.json").read_text())
+    for key in ("command", "commit", "machine", "wall_time_s", "runs", "made"):
+        assert info.get(key), key
+    assert info["runs"] == sum(line["marker"] == "COMPLETE" for line in shipped.read_lines("small"))
+
+
+@pytest.mark.skipif(not (SHIPPED / "runs.jsonl.xz").is_file(), reason="no shipped small study")
+def test_shipped_runs_reproduce_when_retrained(tmp_path):
+    """Three shipped runs of the smallest budget (a base run and two perturbed), trained again here
+    from their recorded config: the same losses, bit for bit."""
+    from autoscale_kit.proxy import ProxyConfig, train_proxy
+    from autoscale_kit.mixture import Mixture
+    from autoscale_kit.runs import CorpusRef, token_data
+
+    lines = [line for line in shipped.read_lines("small") if line["marker"] == "COMPLETE"]
+    configs = [(line, json.loads(line["files"]["config.json"]), json.loads(line["files"]["metrics.json"]))
+               for line in lines]
+    smallest = min(m["total_tokens"] for _, _, m in configs)
+    at = [c for c in configs if c[2]["total_tokens"] <= smallest * 1.01]
+    picked = [c for c in at if "base" in c[1]["label"]][:1] + [c for c in at if "base" not in c[1]["label"]][:2]
+    assert len(picked) == 3
+    for line, cfg, metrics in picked:
+        proxy = ProxyConfig.from_dict(cfg["proxy"])
+        ref = CorpusRef(cfg.get("corpus_source"), tuple(cfg["corpus"]["domains"]))
+        result = train_proxy(token_data(ref, proxy), Mixture(cfg["mixture"]), proxy, progress=False)
+        assert result.val_loss == {d: float(v) for d, v in metrics["val_loss"].items()}, cfg["label"]
+        assert result.tokens == {d: int(v) for d, v in metrics["tokens"].items()}
