@@ -13,6 +13,7 @@ import math
 import sys
 from typing import Callable, Sequence
 
+from autoscale_kit import fmt
 from autoscale_kit.errors import UserError
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
@@ -355,8 +356,8 @@ def _run_predict(args: argparse.Namespace) -> int:
         _print_json(_json_safe({**pred.to_dict(), "scales": list(read.labels)}))
         return 0
     t = "" if pred.path_parameter is None else f", path parameter t = {pred.path_parameter:.6g}"
-    print(f"AutoScale prediction ({pred.method}{t}) at total {pred.optimum.total:.6g} "
-          f"from scales {', '.join(f'{x:.4g}' for x in pred.input_totals)}"
+    print(f"AutoScale prediction ({pred.method}{t}) at total {fmt.tokens(pred.optimum.total)} "
+          f"from scales {', '.join(fmt.tokens(x) for x in pred.input_totals)}"
           + (f"; {100 * args.level:.0f}% intervals from {len(pred.uncertainty.samples)} paired draws" if interval
              else ""))
     diag = pred.path is not None and len(pred.input_totals) > 2
@@ -585,7 +586,11 @@ def _run_demo(args: argparse.Namespace) -> int:
     t0 = time.time()
     result = run_study(config, args.store, progress=not args.quiet)
     page = write_report(result, out)
-    print(summarize_speedup(result.speedup).to_string(index=False))
+    print(fmt.text_table(summarize_speedup(result.speedup),
+                         {"mean_final_loss": lambda v: fmt.loss(v, None), "std_final_loss": lambda v: fmt.loss(v, None),
+                          "mean_saving": fmt.percent, "std_saving": fmt.percent},
+                         missing="not reached on every seed (saving), or one seed (spread)"))
+    print(f"losses in {result.loss_unit}\n\n{result.verdict()}\n")
     _print_verdicts(result)
     for w in result.warnings:
         print(f"warning: {w}")
@@ -602,12 +607,12 @@ def _print_verdicts(result) -> None:
     for rd in result.rounds:
         v = rd.verdict
         if v is not None:
-            print(f"DDO at {rd.total:,}: {v.text}" + (f" Then {v.measured}." if v.measured else ""))
+            print(f"DDO at {fmt.tokens(rd.total)}: {v.text}" + (f" Then {v.measured}." if v.measured else ""))
     iv = result.prediction.interval
     weights = result.prediction.weights
-    cells = [f"{d} {100 * w:.0f}%" + (f" [{100 * iv[d][0]:.0f}, {100 * iv[d][1]:.0f}]" if iv else "")
-             for d, w in weights.items()]
-    print(f"predicted at {result.config.target:,}" + (f" ({level} intervals)" if iv else "") + ": " + ", ".join(cells))
+    cells = [f"{d} {fmt.weight(w)}" + (f" {fmt.interval(*iv[d])}" if iv else "") for d, w in weights.items()]
+    print(f"predicted at {fmt.tokens(result.config.target)}" + (f" ({level} intervals)" if iv else "") + ": "
+          + ", ".join(cells))
     for name, v in result.against_uniform().items():
         print(f"at the target, {name} {v['text']}")
 
@@ -661,11 +666,12 @@ def _run_compare(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(_json_safe(result.summary()))
         return 0
-    import pandas as pd
 
     cols = ["method", "proxy_runs", "proxy_tokens", "mean_final_loss", "std_final_loss", "mean_saving", "reached"]
-    with pd.option_context("display.width", 200):
-        print(result.table[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(fmt.text_table(result.table[cols], {"proxy_tokens": fmt.tokens, "mean_final_loss": lambda v: fmt.loss(v, None),
+                                              "std_final_loss": lambda v: fmt.loss(v, None), "mean_saving": fmt.percent},
+                         missing="not reached on every seed (saving), or one seed (spread)"))
+    print(f"losses in {result.study.loss_unit}\n\n{result.study.verdict()}")
     _print_verdicts(result.study)
     return 0
 

@@ -163,6 +163,51 @@ class StudyResult:
         return {name: paired_verdict({r.seed: r.mean_val_loss for r in recs}, ref, self.config.level)
                 for name, recs in self.validation.items() if name != "uniform"}
 
+    @property
+    def loss_unit(self) -> str:
+        from autoscale_kit import fmt
+
+        return fmt.loss_unit(self.config.proxy.tokenizer, getattr(self.config.proxy, "family", "gpt2"))
+
+    def verdict(self) -> str:
+        """One sentence, drawn from the validation runs: which mixture reached uniform's final loss
+        with fewer tokens, by how much and with what spread over seeds, or that none did, and how
+        the best final loss compares with uniform's (paired by seed)."""
+        from autoscale_kit import fmt
+
+        if "uniform" not in self.validation:
+            return "No uniform runs at the target: nothing to judge the mixtures against."
+        table = summarize_speedup(self.speedup).set_index("mixture")
+        others = [n for n in table.index if n != "uniform"]
+        if not others:
+            return "Only uniform was trained at the target."
+        target, unit = fmt.tokens(self.config.target), self.loss_unit
+        ref = fmt.loss(table.loc["uniform", "mean_final_loss"], unit)
+        won = [n for n in others if table.loc[n, "mean_saving"] > 0]
+        vs = self.against_uniform()
+
+        level = f"{100 * self.config.level:.0f}%"
+
+        def final(n):
+            v = vs[n]
+            if not v["interval"]:
+                return f"{n} ends {fmt.loss(-v['gain'], unit, signed=True)} against uniform (one seed: no interval)"
+            iv = fmt.interval(-v["interval"][1], -v["interval"][0], signed=True)
+            return (f"{n} ends {fmt.loss(-v['gain'], unit, signed=True)} {iv} against uniform "
+                    f"({level} interval over {v['seeds']} seeds, paired by seed)")
+
+        if won:
+            best = max(won, key=lambda n: table.loc[n, "mean_saving"])
+            sd, seeds = table.loc[best, "std_saving"], int(table.loc[best, "seeds"])
+            spread = f" ± {fmt.percent(sd)} over {seeds} seeds" if not fmt.is_missing(sd) else " (one seed)"
+            return (f"At {target} tokens, {best} reached uniform's final loss ({ref}) with "
+                    f"{fmt.percent(table.loc[best, 'mean_saving'])} fewer tokens{spread}; {final(best)}.")
+        best = min(others, key=lambda n: table.loc[n, "mean_final_loss"])
+        partial = [f"{n} on {table.loc[n, 'reached']} seeds" for n in others
+                   if not str(table.loc[n, "reached"]).startswith("0/")]
+        return (f"At {target} tokens, no mixture reached uniform's final loss ({ref}) with fewer tokens on every "
+                f"seed" + (f" (only {', '.join(partial)})" if partial else "") + f"; the best, {final(best)}.")
+
     def summary(self) -> dict:
         s = summarize_speedup(self.speedup)
         return {
@@ -191,6 +236,7 @@ class StudyResult:
                                    + sum(sc.verification.extra_tokens for sc in self.rounds if sc.verification)
                                    + sum(r.total_tokens for v in self.validation.values() for r in v)),
             "warnings": list(self.warnings),
+            "verdict": self.verdict(),
         }
 
 

@@ -34,6 +34,7 @@ import numpy as np
 from scipy.optimize import brentq, least_squares
 from scipy.special import logsumexp
 
+from autoscale_kit import fmt
 from autoscale_kit.errors import UserError
 from autoscale_kit.mixture import Mixture
 
@@ -275,11 +276,12 @@ def predict_optimum(optima: Sequence[Mixture], total: float | None = None, *, me
     free = [d for d in domains if d not in held_weights]
     messages = []
     if total > EXTRAPOLATION_WARNING * totals[-1]:
-        messages.append(f"extrapolating to {total:.4g} tokens, {total / totals[-1]:.3g}x the largest fitted scale "
-                        f"({totals[-1]:.4g}); the prediction assumes the optima keep following the same path")
+        messages.append(f"extrapolating to {fmt.tokens(total)} tokens, {fmt.multiple(total / totals[-1])} the largest "
+                        f"fitted scale ({fmt.tokens(totals[-1])}); the prediction assumes the optima keep following "
+                        f"the same path")
     if total < totals[0] / EXTRAPOLATION_WARNING:
-        messages.append(f"extrapolating down to {total:.4g} tokens, below 1/{EXTRAPOLATION_WARNING:g} of the "
-                        f"smallest fitted scale ({totals[0]:.4g})")
+        messages.append(f"extrapolating down to {fmt.tokens(total)} tokens, below 1/{EXTRAPOLATION_WARNING:g} of the "
+                        f"smallest fitted scale ({fmt.tokens(totals[0])})")
     if not free:
         mix = Mixture.from_weights(held_weights, total)
         return Prediction(mix, mix.weights, used, None, totals, held_weights, None, tuple(messages))

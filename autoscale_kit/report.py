@@ -11,7 +11,6 @@ Design choices:
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import uuid
@@ -20,40 +19,28 @@ from pathlib import Path
 import pandas as pd
 
 from autoscale_kit.families import FAMILY_NAMES
-from autoscale_kit import plots
+from autoscale_kit import fmt, plots
 from autoscale_kit.pipeline import StudyResult, summarize_speedup
 from autoscale_kit.errors import UserError
 from autoscale_kit.runs import check_writable_folder, runs_table
 from autoscale_kit.tables import write_optima_table
 
 
-def _fmt(v, digits: int = 3) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "–"
-    if isinstance(v, float):
-        return f"{v:.{digits}f}"
-    return str(v)
-
-
-def _markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
-    cols = list(frame.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for _, row in frame.iterrows():
-        lines.append("| " + " | ".join(_fmt(row[c], digits) for c in cols) + " |")
-    return "\n".join(lines)
+def _markdown_table(frame: pd.DataFrame, digits: int = 3, missing: str | None = None) -> str:
+    """A pipe table: floats to `digits` decimals, a missing cell as a dash with a footnote."""
+    return fmt.text_table(frame, {c: (lambda v, k=digits: f"{v:.{k}f}") for c in frame.columns
+                                  if pd.api.types.is_float_dtype(frame[c])}, missing=missing)
 
 
 def _pct(v) -> str:
-    return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:+.1f}%"
+    return fmt.DASH if fmt.is_missing(v) else f"{100 * v:+.1f}%"
 
 
-def _weight_cell(w: float, interval, d: str, percent: bool = True) -> str:
-    """A weight in percent, with its interval when there is one: '42.0% [34, 49]' (a study without
-    intervals: '0.420')."""
+def _weight_cell(w: float, interval, d: str) -> str:
+    """A weight to 3 decimals, with its interval when there is one: '0.420 [0.340, 0.490]'."""
     if not interval:
-        return f"{100 * w:.1f}%" if percent else f"{w:.3f}"
-    lo, hi = interval[d]
-    return f"{100 * w:.1f}% [{100 * lo:.0f}, {100 * hi:.0f}]"
+        return fmt.weight(w)
+    return f"{fmt.weight(w)} {fmt.interval(*interval[d])}"
 
 
 def _against_uniform_lines(summary: dict, cfg) -> list[str]:
@@ -61,7 +48,7 @@ def _against_uniform_lines(summary: dict, cfg) -> list[str]:
     verdicts = summary.get("against_uniform") or {}
     if not verdicts:
         return []
-    lines = [f"**Against uniform at {cfg.target:,} tokens** (final mean loss, paired by seed, "
+    lines = [f"**Against uniform at {fmt.tokens(cfg.target)} tokens** (final mean loss, paired by seed, "
              f"{100 * cfg.level:.0f}% t-interval of the gain; positive: better than uniform):", ""]
     lines += [f"- {name}: {v['text']}" for name, v in verdicts.items()]
     return lines + [""]
@@ -71,13 +58,15 @@ def figures(result: StudyResult) -> dict[str, object]:
     """The report's figures as matplotlib figures, by file stem."""
     figs = {}
     curves = {name: [r.curve for r in recs] for name, recs in result.validation.items()}
-    figs["loss_vs_tokens"] = plots.loss_curves(curves)
+    unit = result.loss_unit
+    figs["loss_vs_tokens"] = plots.loss_curves(curves, unit=unit,
+                                               title=f"Validation loss at the target ({fmt.tokens(result.config.target)} tokens)")
     for sc in result.rounds:
-        figs[f"ddo_fits_{sc.total}"] = plots.ddo_fits(sc.ddo.fits, title=f"DDO at {sc.total:,} tokens: fitted law per domain")
-    weights = {f"DDO {sc.total:,}": sc.answer.weights for sc in result.rounds}
-    weights[f"predicted {result.config.target:,}"] = result.prediction.weights
-    intervals = {f"DDO {sc.total:,}": sc.answer_interval for sc in result.rounds}
-    intervals[f"predicted {result.config.target:,}"] = result.prediction.interval
+        figs[f"ddo_fits_{sc.total}"] = plots.ddo_fits(sc.ddo.fits, title=f"DDO at {fmt.tokens(sc.total)} tokens: fitted law per domain")
+    weights = {f"DDO {fmt.tokens(sc.total)}": sc.answer.weights for sc in result.rounds}
+    weights[f"predicted {fmt.tokens(result.config.target)}"] = result.prediction.weights
+    intervals = {f"DDO {fmt.tokens(sc.total)}": sc.answer_interval for sc in result.rounds}
+    intervals[f"predicted {fmt.tokens(result.config.target)}"] = result.prediction.interval
     level = f"{100 * result.config.level:.0f}%"
     figs["weights_by_scale"] = plots.weight_bars(
         weights, title=f"Optimal weights at each scale ({level} intervals)" if any(intervals.values()) else
@@ -88,7 +77,7 @@ def figures(result: StudyResult) -> dict[str, object]:
         intervals=[sc.answer_interval for sc in result.rounds],
         predicted_intervals={float(result.config.target): result.prediction.interval}
         if result.prediction.interval else None)
-    figs["loss_change_vs_uniform"] = plots.loss_change(result.final_losses())
+    figs["loss_change_vs_uniform"] = plots.loss_change(result.final_losses(), unit=unit)
     return figs
 
 
@@ -111,8 +100,6 @@ def write_report(result: StudyResult, out: str | Path) -> Path:
 
     Everything is written into a temporary folder beside `out` and swapped into place at the
     end, so a kill or a full disk leaves the previous report (or none), never half of one."""
-    import matplotlib.pyplot as plt
-
     out = Path(out)
     check_writable_folder(out, "report folder")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -122,9 +109,7 @@ def write_report(result: StudyResult, out: str | Path) -> Path:
     try:
         (tmp / "figures").mkdir(parents=True)
         for stem, fig in figures(result).items():
-            fig.tight_layout()
             fig.savefig(tmp / "figures" / f"{stem}.png", dpi=110)
-            plt.close(fig)
         records = [r for sc in result.rounds for r in sc.records]
         records += [r for sc in result.rounds if sc.verification is not None for r in sc.verification.runs]
         records += [r for v in result.validation.values() for r in v]
@@ -164,7 +149,7 @@ def write_exports(result: StudyResult, folder: Path) -> list[Path]:
     for name, mix in result.mixtures.items():
         weights = mix.weights
         feas = feasibility(weights, cfg.target, available)
-        written += write_all(Export(weights, f"study {cfg.name}, mixture {name} at {cfg.target:,} tokens", cfg.target,
+        written += write_all(Export(weights, f"study {cfg.name}, mixture {name} at {fmt.tokens(cfg.target)} tokens", cfg.target,
                                     {}, {d: lengths[d] for d in weights}, feas), folder, stem=name)
     verdicts = result.against_uniform()
     lines = ["# The study's mixtures, ready for a trainer", "",
@@ -182,46 +167,45 @@ def _page(result: StudyResult, summary: dict) -> str:
     cfg = result.config
     domains = summary["domains"]
     speed = summarize_speedup(result.speedup)
-    by_name = {row["mixture"]: row for row in speed.to_dict(orient="records")}
     def column(sc) -> str:
-        return f"DDO {sc.total:,}" + (" (answer: the base, measured)" if sc.fell_back else "")
+        return f"DDO {fmt.tokens(sc.total)}" + (" (answer: the base, measured)" if sc.fell_back else "")
 
     def shown_interval(sc):   # a fallback's answer is a fixed, measured mixture: no interval to show
         return None if sc.fell_back else sc.answer_interval
 
-    pct = any(sc.answer_interval for sc in result.rounds)
     weights = pd.DataFrame({"domain": domains,
-                            **{column(sc): [_weight_cell(sc.answer.weights[d], shown_interval(sc), d, pct)
+                            **{column(sc): [_weight_cell(sc.answer.weights[d], shown_interval(sc), d)
                                             for d in domains] for sc in result.rounds},
-                            f"predicted {cfg.target:,}": [_weight_cell(result.prediction.weights[d],
-                                                                       result.prediction.interval, d, pct)
-                                                          for d in domains]})
+                            f"predicted {fmt.tokens(cfg.target)}": [_weight_cell(result.prediction.weights[d],
+                                                                                 result.prediction.interval, d)
+                                                                    for d in domains]})
     final = pd.DataFrame({"domain": domains,
                           **{n: [summary["final_losses"][n][d] for d in domains] for n in result.validation}})
     speed_view = speed.assign(mean_saving=speed["mean_saving"].map(_pct), std_saving=speed["std_saving"].map(
-        lambda v: "–" if isinstance(v, float) and math.isnan(v) else f"{100 * v:.1f} pts"))
-    a = by_name.get("autoscale", {})
-    r = by_name.get("ddo-reused", {})
-    verdict = (f"AutoScale's mixture reaches uniform's final loss with a saving of {_pct(a.get('mean_saving'))} "
-               f"of the tokens; the reused small-scale optimum {_pct(r.get('mean_saving'))} "
-               f"(mean over {len(cfg.seeds)} seed{'s' * (len(cfg.seeds) > 1)}; '–' means not reached).")
+        lambda v: fmt.DASH if fmt.is_missing(v) else f"{100 * v:.1f} pts"))
+    speed_view = speed_view.rename(columns={"mean_final_loss": f"mean_final_loss ({result.loss_unit})",
+                                            "std_final_loss": "std_final_loss"})
     lines = [
         f"# AutoScale study `{cfg.name}`",
+        "",
+        f"**Verdict.** {result.verdict()}",
         "",
         f"Corpus: {cfg.corpus or 'bundled'} · domains: {', '.join(domains)} · proxy: {FAMILY_NAMES[cfg.proxy.family]}, "
         f"{cfg.proxy.n_layer} layers × "
         f"{cfg.proxy.n_embd} wide, sequence {cfg.proxy.seq_len}, batch {cfg.proxy.batch_size} · DDO scales: "
-        f"{', '.join(f'{s:,}' for s in cfg.budgets)} tokens (ratios {', '.join(f'{x:.3g}' for x in cfg.ratios)}) · "
-        f"target: {cfg.target:,} tokens · objective: {cfg.objective} · seeds: {list(cfg.seeds)}.",
-        f"{summary['training_runs']} training runs, {summary['training_tokens']:,} training tokens in all. Every "
-        "number below comes from these runs (`runs.csv`).",
+        f"{', '.join(fmt.tokens(s) for s in cfg.budgets)} tokens (ratios {', '.join(fmt.multiple(x) for x in cfg.ratios)}) · "
+        f"target: {fmt.tokens(cfg.target)} tokens · objective: {cfg.objective} · seeds: {list(cfg.seeds)}.",
+        f"{summary['training_runs']} training runs, {fmt.tokens(summary['training_tokens'])} training tokens in all. "
+        "Every number below comes from these runs (`runs.csv`).",
         "",
         "## Result",
         "",
-        verdict,
+        "Saving: the share of uniform's tokens a mixture needed to reach uniform's final loss (read off each "
+        f"validation curve; mean over {len(cfg.seeds)} seed{'s' * (len(cfg.seeds) > 1)}).",
         "",
-        _markdown_table(speed_view[["mixture", "seeds", "mean_final_loss", "std_final_loss", "mean_saving",
-                                    "std_saving", "reached"]], 4),
+        _markdown_table(speed_view[["mixture", "seeds", f"mean_final_loss ({result.loss_unit})", "std_final_loss",
+                                    "mean_saving", "std_saving", "reached"]], 4,
+                        missing="not reached on every seed (saving), or one seed (spread)"),
         "",
         "![loss vs tokens](figures/loss_vs_tokens.png)",
         "",
@@ -248,7 +232,7 @@ def _page(result: StudyResult, summary: dict) -> str:
     ]
     for sc in result.rounds:
         bound = ", ".join(f"{d} ({b})" for d, b in sc.ddo.at_bound.items()) or "none"
-        lines += [f"**{sc.total:,} tokens** — {sc.ddo.surrogate} surrogate; base objective {sc.ddo.base_objective:.4f}, "
+        lines += [f"**{fmt.tokens(sc.total)} tokens** — {sc.ddo.surrogate} surrogate; base objective {sc.ddo.base_objective:.4f}, "
                   f"surrogate's optimum {sc.ddo.predicted_objective:.4f}; at a bound: {bound}.", "",
                   f"![fits](figures/ddo_fits_{sc.total}.png)", ""]
         if sc.verification is not None:
@@ -259,7 +243,7 @@ def _page(result: StudyResult, summary: dict) -> str:
         for w in sc.ddo.warnings:
             lines.append(f"- {w}")
         lines.append("")
-    lines += ["## Final validation loss per domain (mean over seeds)", "", _markdown_table(final, 4), "",
+    lines += [f"## Final validation loss per domain (mean over seeds, {result.loss_unit})", "", _markdown_table(final, 4), "",
               "![loss change](figures/loss_change_vs_uniform.png)", ""]
     if result.warnings:
         lines += ["## Warnings", ""] + [f"- {w}" for w in result.warnings] + [""]

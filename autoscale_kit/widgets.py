@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from typing import Callable, Sequence
 
+from autoscale_kit import fmt, plots
 from autoscale_kit.errors import UserError
 from autoscale_kit.mixture import Mixture
 from autoscale_kit.plots import color_of
@@ -35,11 +36,21 @@ def _figure_widget(**layout):
     return fig
 
 
-def _fmt_tokens(n: float) -> str:
-    for unit, f in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if n >= f:
-            return f"{n / f:.3g}{unit}"
-    return f"{n:.0f}"
+def token_slider(value: float, lo: float, hi: float, description: str, **kwargs):
+    """A log slider over token counts whose readout says 250k / 1M / 4.2B (ipywidgets' own readout
+    says 4.2G and is clipped at the default width). Returns (slider, box to display)."""
+    w = _widgets()
+    slider = w.FloatLogSlider(value=value, base=10, min=math.log10(lo), max=math.log10(hi), step=0.02,
+                              description=description, readout=False, **kwargs)
+    label = w.Label(fmt.tokens(slider.value), layout=w.Layout(min_width="5em"))
+    slider.observe(lambda change: setattr(label, "value", fmt.tokens(change["new"])), names="value")
+    return slider, w.HBox([slider, label])
+
+
+def html_table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
+    head = "".join(f"<th style='text-align:left;padding-right:1em'>{h}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td style='padding-right:1em'>{c}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
 
 
 class DomainPicker:
@@ -72,7 +83,8 @@ class DomainPicker:
         chosen = self.stats[self.stats.domain.isin(self.domains)]
         view = chosen.pivot_table(index="domain", columns="split", values=["documents", "blocks", "tokens"])
         view.columns = [f"{a} ({b})" for a, b in view.columns]
-        self.table.value = view.reindex(list(self.domains)).to_html(float_format="{:,.0f}".format)
+        view = view.reindex(list(self.domains)).reset_index()     # one header row, the domain a column
+        self.table.value = view.to_html(index=False, formatters={c: fmt.tokens for c in view.columns if c != "domain"})
 
 
 class MixtureSliders:
@@ -84,15 +96,14 @@ class MixtureSliders:
         if not domains:
             raise UserError("MixtureSliders needs at least one domain")
         self.weight = {d: w.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.01, description=d,
-                                        continuous_update=False) for d in domains}
-        self.total = w.FloatLogSlider(value=total, base=10, min=3, max=math.log10(max_total), step=0.05,
-                                      description="tokens", readout_format=".3s", continuous_update=False)
+                                        readout_format=".2f", continuous_update=False) for d in domains}
+        self.total, total_box = token_slider(total, 1e3, max_total, "tokens", continuous_update=False)
         self.summary = w.HTML()
         self._callbacks = [on_change] if on_change else []
         for s in [*self.weight.values(), self.total]:
             s.observe(self._changed, names="value")
         self._render()
-        self.widget = w.VBox([*self.weight.values(), self.total, self.summary])
+        self.widget = w.VBox([*self.weight.values(), total_box, self.summary])
 
     @property
     def mixture(self) -> Mixture:
@@ -113,28 +124,63 @@ class MixtureSliders:
         except UserError as exc:
             self.summary.value = f"<b style='color:#b00'>{exc}</b>"
             return False
-        self.summary.value = " · ".join(f"{d} {w:.1%}" for d, w in m.weights.items()) + f" — {_fmt_tokens(m.total)} tokens"
+        self.summary.value = " · ".join(f"{d} {fmt.weight(w)}" for d, w in m.weights.items()) + \
+            f" — {fmt.tokens(m.total)} tokens"
         return True
 
 
 class TrainPanel:
-    """A button that trains one proxy on the sliders' mixture, with a progress bar and a live loss plot."""
+    """A button that trains one proxy on the sliders' mixture, with a progress bar and a live loss
+    plot. Every run is kept (`history`): its validation curve stays on the plot, its final losses
+    join the bars and a table of mixtures, so two mixtures can be compared; `clear` forgets them."""
 
     def __init__(self, corpus, config, sliders: MixtureSliders):
         from autoscale_kit.proxy import prepare_tokens
 
         w = _widgets()
         self.corpus, self.config, self.sliders = corpus, config, sliders
+        self.unit = fmt.loss_unit(config.tokenizer)
         self.data = prepare_tokens(corpus, config)
         self.button = w.Button(description="Train proxy", button_style="primary", icon="play")
+        self.clear_button = w.Button(description="Clear history", icon="trash")
         self.progress = w.IntProgress(value=0, min=0, max=1, description="steps")
         self.status = w.HTML()
-        self.figure = _figure_widget(title="loss while training", xaxis_title="training tokens",
-                                     yaxis_title="loss (nats/token)")
-        self.bars = _figure_widget(title="final validation loss per domain", yaxis_title="loss (nats/token)")
+        self.figure = _figure_widget(title="loss while training (every run kept)", xaxis_title="training tokens",
+                                     yaxis_title=f"loss ({self.unit})")
+        self.bars = _figure_widget(title="final validation loss per domain", yaxis_title=f"loss ({self.unit})",
+                                   barmode="group")
+        self.table = w.HTML()
         self.result = None
+        self.history: list[tuple[Mixture, object]] = []
         self.button.on_click(self._run)
-        self.widget = w.VBox([w.HBox([self.button, self.progress]), self.status, self.figure, self.bars])
+        self.clear_button.on_click(self.clear)
+        self.widget = w.VBox([w.HBox([self.button, self.clear_button, self.progress]), self.status, self.figure,
+                              self.bars, self.table])
+
+    def clear(self, _button=None) -> None:
+        self.history = []
+        self.result = None
+        with self.figure.batch_update():
+            self.figure.data = []
+        with self.bars.batch_update():
+            self.bars.data = []
+        self.table.value = ""
+        self.status.value = "history cleared"
+
+    def _render_history(self) -> None:
+        """The bars (one group per domain, one bar per run) and the table of mixtures and losses."""
+        domains = list(self.history[0][1].val_loss)
+        with self.bars.batch_update():
+            self.bars.data = []
+            for i, (mix, r) in enumerate(self.history):
+                self.bars.add_bar(x=domains, y=[r.val_loss[d] for d in domains], name=f"run {i + 1}",
+                                  marker_color=color_of(i))
+        best = min(r.mean_val_loss for _, r in self.history)
+        rows = [[f"run {i + 1}", fmt.tokens(mix.total), fmt.weights(mix.weights),
+                 fmt.loss(r.mean_val_loss, self.unit) + (" (best)" if r.mean_val_loss == best and
+                                                          len(self.history) > 1 else "")]
+                for i, (mix, r) in enumerate(self.history)]
+        self.table.value = html_table(rows, ["run", "tokens", "weights", "mean validation loss"])
 
     def _run(self, _button=None) -> None:
         from autoscale_kit.proxy import Callbacks, train_proxy
@@ -144,11 +190,16 @@ class TrainPanel:
         self.progress.max = max(1, math.ceil(sum(math.ceil(n / self.config.seq_len) for _, n in mix.items())
                                              / self.config.batch_size))
         self.progress.value = 0
+        i = len(self.history)
         with self.figure.batch_update():
-            self.figure.data = []
-            self.figure.add_scatter(x=[], y=[], mode="lines", name="train", line=dict(color="#999"))
-            self.figure.add_scatter(x=[], y=[], mode="lines+markers", name="validation (mean)",
-                                    line=dict(color=color_of(0)))
+            for trace in self.figure.data:      # earlier runs' training loss fades; their validation stays
+                if trace.name.endswith("train"):
+                    trace.visible = "legendonly"
+            self.figure.add_scatter(x=[], y=[], mode="lines", name=f"run {i + 1} train",
+                                    line=dict(color=color_of(i), width=1), opacity=0.4)
+            self.figure.add_scatter(x=[], y=[], mode="lines+markers", name=f"run {i + 1} validation (mean)",
+                                    line=dict(color=color_of(i)))
+        train_trace, val_trace = self.figure.data[-2], self.figure.data[-1]
         train_x, train_y = [], []
 
         def on_step(step, loss):
@@ -156,14 +207,14 @@ class TrainPanel:
             train_x.append(step * tokens_per_step)
             train_y.append(loss)
             if step % 5 == 0:
-                self.figure.data[0].x, self.figure.data[0].y = train_x, train_y
+                train_trace.x, train_trace.y = train_x, train_y
 
         def on_eval(row):
-            v = self.figure.data[1]
-            v.x, v.y = list(v.x or []) + [row["tokens_seen"]], list(v.y or []) + [row["val_mean"]]
+            val_trace.x = list(val_trace.x or []) + [row["tokens_seen"]]
+            val_trace.y = list(val_trace.y or []) + [row["val_mean"]]
 
         self.button.disabled = True
-        self.status.value = f"training on {_fmt_tokens(mix.total)} tokens…"
+        self.status.value = f"training on {fmt.tokens(mix.total)} tokens…"
         try:
             self.result = train_proxy(self.data, mix, self.config, progress=False,
                                       callbacks=Callbacks(on_step=on_step, on_eval=on_eval))
@@ -172,14 +223,12 @@ class TrainPanel:
             return
         finally:
             self.button.disabled = False
-        self.figure.data[0].x, self.figure.data[0].y = train_x, train_y
+        train_trace.x, train_trace.y = train_x, train_y
         r = self.result
-        with self.bars.batch_update():
-            self.bars.data = []
-            self.bars.add_bar(x=list(r.val_loss), y=list(r.val_loss.values()),
-                              marker_color=[color_of(i) for i in range(len(r.val_loss))])
-        self.status.value = (f"done: {r.steps} steps, {_fmt_tokens(sum(r.tokens.values()))} tokens in "
-                             f"{r.wall_time:.1f} s; mean validation loss {r.mean_val_loss:.4f}")
+        self.history.append((mix, r))
+        self._render_history()
+        self.status.value = (f"run {len(self.history)} done: {r.steps} steps, {fmt.tokens(sum(r.tokens.values()))} "
+                             f"tokens in {r.wall_time:.1f} s; mean validation loss {fmt.loss(r.mean_val_loss, self.unit)}")
 
 
 class PredictExplorer:
@@ -202,20 +251,18 @@ class PredictExplorer:
         lo = math.log10(min(m.total for m in self.optima))
         hi = math.log10(max(m.total for m in self.optima) * max_factor)
         start = math.log10(max(m.total for m in self.optima) * 16)
-        self.slider = w.FloatLogSlider(value=10 ** start, base=10, min=lo, max=hi, step=0.02,
-                                       description="target", readout_format=".3s")
+        self.slider, slider_box = token_slider(10 ** start, 10 ** lo, 10 ** hi, "target")
         self.info = w.HTML()
         self.figure = _figure_widget(title="predicted optimal weights", yaxis_title="weight", yaxis_range=[0, 1])
         domains = list(self.optima[0].domains)
-        self.figure.add_bar(x=domains, y=[0] * len(domains), name="predicted",
-                            marker_color=[color_of(i) for i in range(len(domains))])
+        self.figure.add_bar(x=domains, y=[0] * len(domains), name="predicted", marker_color=color_of(0))
         self.figure.add_scatter(x=domains, y=[self.optima[-1].weights[d] for d in domains], mode="markers",
                                 marker=dict(symbol="line-ew-open", size=28, color="black"),
-                                name=f"DDO at {_fmt_tokens(self.optima[-1].total)}")
+                                name=f"DDO at {fmt.tokens(self.optima[-1].total)}")
         self.prediction = None
         self.slider.observe(self._changed, names="value")
         self._changed(None)
-        self.widget = w.VBox([self.slider, self.info, self.figure])
+        self.widget = w.VBox([slider_box, self.info, self.figure])
 
     def _changed(self, change) -> None:
         self.prediction = self._predict(self.slider.value)
@@ -230,7 +277,9 @@ class PredictExplorer:
             hi = [max(self.interval[d][1] - y, 0.0) for d, y in zip(domains, ys)]
             self.figure.data[0].error_y = dict(type="data", symmetric=False, array=hi, arrayminus=lo, thickness=1)
             extra = f"; bars: {100 * self.level:.0f}% interval from {len(self.draws[0])} draws"
-        self.figure.layout.title.text = f"predicted optimal weights at {_fmt_tokens(p.optimum.total)} tokens"
+        top = max(m.total for m in self.optima)
+        self.figure.layout.title.text = (f"predicted optimal weights at {fmt.tokens(p.optimum.total)} tokens "
+                                         f"({fmt.multiple(p.optimum.total / top)} the largest DDO budget)")
         notes = "; ".join(p.warnings)
         self.info.value = (f"{p.method} form, path parameter {p.path_parameter:.3f}" if p.path_parameter is not None
                            else p.method) + extra + (f" — <i>{notes}</i>" if notes else "")
@@ -248,20 +297,30 @@ class OracleLab:
         self.base = random_oracle("power", list(domains), seed)
         self.domains = tuple(domains)
         self.budgets = budgets
+        wide = dict(style={"description_width": "5em"}, layout=w.Layout(width="22em"))
         self.exponent = {d: w.FloatSlider(value=float(g), min=0.05, max=1.5, step=0.01, description=f"γ {d}",
-                                          continuous_update=False) for d, g in zip(domains, self.base.exponent)}
-        self.target = w.FloatLogSlider(value=budgets[1] * 16, base=10, min=math.log10(budgets[1]),
-                                       max=math.log10(budgets[1]) + 4, step=0.05, description="target",
-                                       readout_format=".3s", continuous_update=False)
+                                          readout_format=".2f", continuous_update=False, **wide)
+                         for d, g in zip(domains, self.base.exponent)}
+        self.target, target_box = token_slider(budgets[1] * 16, budgets[1], budgets[1] * 1e4, "target",
+                                               continuous_update=False, **wide)
         self.table = w.HTML()
         self.figure = _figure_widget(title="weights at the target", yaxis_title="weight", barmode="group")
-        for name in ("true optimum", "AutoScale prediction", "small-scale optimum reused", "uniform"):
-            self.figure.add_bar(x=list(domains), y=[0] * len(domains), name=name)
+        for i, name in enumerate(("true optimum", "AutoScale prediction", "small-scale optimum reused", "uniform")):
+            self.figure.add_bar(x=list(domains), y=[0] * len(domains), name=name, marker_color=color_of(i))
+        # the true optimum from 10^7 to 10^12 tokens, redrawn with the sliders
+        self.totals = [10 ** (7 + k / 2) for k in range(11)]
+        self.trajectory = _figure_widget(title="true optimal weights against scale", yaxis_title="weight",
+                                         xaxis_title="training tokens", xaxis_type="log",
+                                         xaxis=plots.token_ticks_plotly(self.totals[::2]))
+        for i, d in enumerate(domains):
+            self.trajectory.add_scatter(x=self.totals, y=[0] * len(self.totals), mode="lines+markers", name=d,
+                                        line=dict(color=color_of(i)))
         self.state: dict = {}
         for s in [*self.exponent.values(), self.target]:
             s.observe(self._changed, names="value")
         self._changed(None)
-        self.widget = w.HBox([w.VBox([*self.exponent.values(), self.target, self.table]), self.figure])
+        self.widget = w.VBox([w.HBox([w.VBox([*self.exponent.values(), target_box, self.table]), self.figure]),
+                              self.trajectory])
 
     @property
     def oracle(self):
@@ -285,9 +344,16 @@ class OracleLab:
         with self.figure.batch_update():
             for bar, (name, m) in zip(self.figure.data, mixes.items()):
                 bar.y = [m.weights[d] for d in self.domains]
-        rows = "".join(f"<tr><td>{n}</td><td>{e:.2e}</td></tr>" for n, e in self.state["excess"].items())
-        self.table.value = (f"<b>excess loss at {_fmt_tokens(target)} tokens</b> (nats above the true optimum)"
-                            f"<table>{rows}</table>")
+            self.figure.layout.title.text = f"weights at the target, {fmt.tokens(target)} tokens"
+        oracle = self.oracle
+        path = [oracle.optimum(t).weights for t in self.totals]
+        self.state["trajectory"] = path
+        with self.trajectory.batch_update():
+            for trace, d in zip(self.trajectory.data, self.domains):
+                trace.y = [p[d] for p in path]
+        rows = [[n, fmt.number(e) if e else "0"] for n, e in self.state["excess"].items()]
+        self.table.value = (f"<b>excess loss at {fmt.tokens(target)} tokens</b><br>(nats above the true optimum)"
+                            + html_table(rows, ["mixture", "excess"]))
 
 
 class SurrogateExplorer:
@@ -368,8 +434,172 @@ class LandscapeQuery:
         measured = {t: float(s(W)[0]) for t, s in zip(self.model.totals, self.model.surfaces)}
         predicted = float(self.model.predict(W, m.total)[0])
         self.state = {"measured": measured, "predicted": predicted, "total": m.total}
-        rows = "".join(f"<tr><td>{_fmt_tokens(t)}</td><td>{v:.4f}</td><td>fitted to runs</td></tr>"
+        rows = "".join(f"<tr><td>{fmt.tokens(t)}</td><td>{v:.4f}</td><td>fitted to runs</td></tr>"
                        for t, v in measured.items())
-        rows += (f"<tr><td><b>{_fmt_tokens(m.total)}</b></td><td><b>{predicted:.4f}</b></td>"
+        rows += (f"<tr><td><b>{fmt.tokens(m.total)}</b></td><td><b>{predicted:.4f}</b></td>"
                  f"<td>cross-budget model (λ = {self.model.shrink:.2f})</td></tr>")
         self.out.value = f"<table><tr><th>budget</th><th>objective</th><th>from</th></tr>{rows}</table>"
+
+
+class RetrainButton:
+    """Where the results shown come from, and a button that trains them here instead.
+
+    `source` is the store the notebook read (a shipped study's is frozen); `train(store)` is the
+    notebook's own call (e.g. `lambda s: run_study(config, s)`), run on the user's `store` with
+    progress bars in the panel; its result goes to `on_result`, after which the cells below can be
+    re-run to redraw from it."""
+
+    def __init__(self, train: Callable, store, source=None, on_result: Callable | None = None,
+                 study: str | None = None):
+        from autoscale_kit.runs import RunStore
+
+        w = _widgets()
+        self._train, self.store, self.on_result = train, RunStore(store) if not isinstance(store, RunStore) else store, on_result
+        self.result = None
+        shipped = source is not None and getattr(source, "frozen", None)
+        cost = ""
+        if shipped and study:
+            from autoscale_kit.shipped import provenance
+
+            wall = provenance(study).get("wall_time_s")
+            cost = f" (about {wall / 60:.0f} min where it was made)" if wall else ""
+        self.status = w.HTML(
+            ("<b>Showing the shipped results</b> (nothing was trained)." if shipped else
+             f"<b>Showing this machine's runs</b> from <code>{self.store.root}</code>."))
+        self.button = w.Button(description="Retrain here" + cost, button_style="warning", icon="refresh",
+                               layout=w.Layout(width="auto"))
+        self.output = w.Output()
+        self.button.on_click(self._run)
+        self.widget = w.VBox([w.HBox([self.button, self.status]), self.output])
+
+    def _run(self, _button=None) -> None:
+        self.button.disabled = True
+        self.status.value = f"training into <code>{self.store.root}</code>… (finished runs there are read, not retrained)"
+        try:
+            with self.output:
+                self.result = self._train(self.store)
+        except UserError as exc:
+            self.status.value = f"<b style='color:#b00'>{exc}</b>"
+            return
+        finally:
+            self.button.disabled = False
+        trained = len(getattr(self.result, "trained", ()) or ())
+        if self.on_result is not None:
+            self.on_result(self.result)
+        self.status.value = (f"<b>Trained here</b>: {trained} runs trained, the rest read from "
+                             f"<code>{self.store.root}</code>. Re-run the cells below to redraw them from these results.")
+
+
+class DDOPlanPanel:
+    """Pick DDO's perturbation ratios: the plan they make, how many of its runs are already
+    finished, and a button that trains (or reads) exactly that plan and fits DDO on it.
+
+    The runs come from the shipped study when it holds the whole plan (and `retrain` is off),
+    else from the user's `store`, which trains what it lacks. `.config`, `.runs` (the store used)
+    and `.round` (the `methods.DDORound`) hold the last plan trained; `on_round(panel)` is called
+    after each."""
+
+    CHOICES = (0.2, 1 / 3, 0.5, 2.0, 3.0)
+
+    def __init__(self, scale: str, store, *, ratios: Sequence[float] = (0.2, 3.0), retrain: bool = False,
+                 total: float | None = None, on_round: Callable | None = None, family: str = "gpt2"):
+        from autoscale_kit.studies import study_config
+
+        w = _widgets()
+        self.scale, self.family, self.store, self.retrain = scale, family, store, retrain
+        self.on_round = on_round
+        choices = sorted(set(self.CHOICES) | {float(r) for r in ratios})
+        self.picker = w.SelectMultiple(options=[(fmt.multiple(r), r) for r in choices],
+                                       value=tuple(float(r) for r in ratios), rows=len(choices), description="ratios")
+        self.total = float(total or study_config(scale, family=family).budgets[-1])
+        self.plan_view = w.HTML()
+        self.button = w.Button(description="Train this plan", button_style="primary", icon="play",
+                               layout=w.Layout(width="auto"))
+        self.status = w.HTML()
+        self.output = w.Output()
+        self.figure = _figure_widget(title="DDO's optimal weights", yaxis_title="weight", barmode="group")
+        self.config = self.runs = self.round = None
+        self.picker.observe(self._show_plan, names="value")
+        self.button.on_click(self.train)
+        self._show_plan()
+        self.widget = w.VBox([w.HBox([self.picker, self.plan_view]), w.HBox([self.button, self.status]),
+                              self.output, self.figure])
+
+    @property
+    def ratios(self) -> tuple[float, ...]:
+        return tuple(sorted(self.picker.value))
+
+    def plan(self, ratios: Sequence[float] | None = None):
+        """(config, store, specs still to train, every spec) for the picked ratios."""
+        from autoscale_kit.labs import CorpusLab
+        from autoscale_kit.methods import ddo_plan
+        from autoscale_kit.runs import RunStore
+        from autoscale_kit.shipped import study_runs
+        from autoscale_kit.studies import study_config
+
+        ratios = tuple(ratios or self.ratios)
+        if not ratios:
+            raise UserError("pick at least one ratio")
+        config = study_config(self.scale, family=self.family, ratios=ratios)
+        runs = study_runs(config, self.store, retrain=self.retrain)
+        lab = CorpusLab(config, runs, progress=False)
+        specs = [lab.spec(p) for _, p in ddo_plan(lab, self.total)]
+        missing = [s for s in specs if not runs.is_done(s.key)]
+        if missing and runs.frozen:      # the shipped study lacks part of this plan: the user's store trains it
+            runs = self.store if isinstance(self.store, RunStore) else RunStore(self.store)
+            missing = [s for s in specs if not runs.is_done(s.key)]
+        return config, runs, missing, specs
+
+    def _show_plan(self, change=None) -> None:
+        try:
+            config, runs, missing, specs = self.plan()
+        except UserError as exc:
+            self.plan_view.value = f"<b style='color:#b00'>{exc}</b>"
+            self.button.disabled = True
+            return
+        self.button.disabled = False
+        where = "the shipped study" if runs.frozen else f"<code>{runs.root}</code>"
+        seeds = len(config.ddo_seeds)
+        self.plan_view.value = (
+            f"{len(specs) // seeds} runs at {fmt.tokens(self.total)} tokens × {seeds} seed{'s' * (seeds > 1)}: "
+            f"the base and each domain at {', '.join(fmt.multiple(r) for r in self.ratios)}.<br>"
+            + (f"All {len(specs)} are finished in {where}: training reads them." if not missing else
+               f"<b>{len(missing)} of {len(specs)} to train</b> into {where}; the rest are read."))
+
+    def train(self, _button=None):
+        """Train (or read) the picked plan and fit DDO on it."""
+        from autoscale_kit.labs import CorpusLab
+        from autoscale_kit.methods import ddo_round
+
+        self.button.disabled = True
+        try:
+            config, runs, _, _ = self.plan()
+            self.status.value = f"training / reading the plan for ratios {', '.join(fmt.multiple(r) for r in self.ratios)}…"
+            with self.output:
+                rd = ddo_round(CorpusLab(config, runs), self.total)
+        except UserError as exc:
+            self.status.value = f"<b style='color:#b00'>{exc}</b>"
+            return None
+        finally:
+            self.button.disabled = False
+        self.config, self.runs, self.round = config, runs, rd
+        domains = list(rd.ddo.weights)
+        with self.figure.batch_update():
+            self.figure.data = []
+            self.figure.add_bar(x=domains, y=[1 / len(domains)] * len(domains), name="uniform", marker_color=color_of(7))
+            iv = rd.answer_interval
+            err = None
+            if iv:
+                ys = [rd.ddo.weights[d] for d in domains]
+                err = dict(type="data", symmetric=False, array=[max(iv[d][1] - y, 0) for d, y in zip(domains, ys)],
+                           arrayminus=[max(y - iv[d][0], 0) for d, y in zip(domains, ys)], thickness=1)
+            self.figure.add_bar(x=domains, y=[rd.ddo.weights[d] for d in domains], name="DDO optimum",
+                                marker_color=color_of(0), error_y=err)
+            self.figure.layout.title.text = (f"DDO's optimal weights at {fmt.tokens(self.total)} tokens, ratios "
+                                             f"{', '.join(fmt.multiple(r) for r in config.ratios)}")
+        self.status.value = (f"fitted on {len(rd.records)} runs for ratios "
+                             f"{', '.join(fmt.multiple(r) for r in config.ratios)}. The cells below draw this plan "
+                             f"when they are run again.")
+        if self.on_round is not None:
+            self.on_round(self)
+        return rd

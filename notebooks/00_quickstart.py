@@ -10,36 +10,61 @@
 # 2. **the AutoScale predictor**: from the optima at two small budgets, extrapolate the optimum to
 #    any larger budget.
 #
-# This notebook runs the whole study on the bundled 7-domain corpus and checks the claim at the
-# target budget against uniform weights and against the small-scale optimum reused as is.
-# Every run goes through the run store (`../runs`), so running the notebook again (or
-# `autoscale-kit demo` in a terminal) reads finished runs instead of training them.
+# This notebook shows the whole study on the bundled 7-domain corpus and checks the claim at the
+# target budget against uniform weights and against the small-scale optimum reused as is. It opens
+# on the finished `small` study shipped with the toolkit (`data/studies/small/`: every run's
+# metrics and curves, no model weights), so nothing trains when it opens. Set `retrain = True` (or
+# press the button below) to train the study on this machine instead: the runs go to the run store
+# (`../runs`, shared with `autoscale-kit demo`), and a second run reads them back.
 
 # %% tags=["parameters"]
-scale = "small"      # smoke (tests), small (laptop CPU, ~20 min the first time), medium, gpu
+scale = "small"      # smoke (tests), small (shipped; ~40 min on 2 CPU cores to retrain), medium, gpu
 store = "../runs"    # the run store, shared with the CLI
+retrain = False      # False: the shipped results (nothing trained); True: train here into `store`
 
 # %%
+from autoscale_kit import fmt
 from autoscale_kit.pipeline import run_study, scale_from_env, study_config, summarize_speedup
 from autoscale_kit.report import figures, write_report
+from autoscale_kit.shipped import describe, study_runs
 
 scale = scale_from_env(scale)
 config = study_config(scale)
+runs = study_runs(config, store, retrain=retrain)
+result = run_study(config, runs)
+print(result.verdict())
+
+# %% [markdown]
+# ## Where these results come from
+# DDO at each scale in `config.budgets`, the prediction at `config.target`, and one validation run
+# per mixture and seed at the target. The button trains the same study here (finished runs in the
+# store are read, not retrained); then run the cells below again.
+
+# %%
+from autoscale_kit.widgets import RetrainButton
+
+
+def use(new_result):
+    global result
+    result = new_result
+
+
+print(describe(config.name) if runs.frozen else f"Runs read from (or trained into) {runs.root}.")
+RetrainButton(lambda s: run_study(config, s), store, source=runs, on_result=use, study=config.name).widget
+
+# %%
 config
 
 # %% [markdown]
-# ## Run (or read) the study
-# DDO at each scale in `config.budgets`, the prediction at `config.target`, and one validation run
-# per mixture and seed at the target.
-
-# %%
-result = run_study(config, store)
-summarize_speedup(result.speedup)
-
-# %% [markdown]
+# ## The speed-up over uniform
 # `mean_saving` is the paper's speed-up metric: the share of tokens a mixture saves in reaching
 # the loss that uniform weights reach at the end of training (read off each validation curve).
-# A blank means the mixture never reached uniform's final loss.
+
+# %%
+fmt.frame(summarize_speedup(result.speedup),
+          {"mean_final_loss": fmt.loss, "std_final_loss": fmt.loss, "mean_saving": fmt.percent,
+           "std_saving": fmt.percent}, missing="not reached on every seed, or one seed only",
+          caption=f"losses in {result.loss_unit}")
 
 # %%
 figs = figures(result)
@@ -64,7 +89,7 @@ figs[f"ddo_fits_{config.budgets[-1]}"]
 
 # %%
 for sc in result.rounds:
-    print(f"{sc.total:,} tokens:", *sc.ddo.warnings, sep="\n  ")
+    print(f"DDO at {fmt.tokens(sc.total)} tokens:", *(sc.ddo.warnings or ["no warnings"]), sep="\n  - ")
 
 # %% [markdown]
 # ## The report
@@ -87,7 +112,8 @@ from autoscale_kit.export import Export, corpus_facts, feasibility, write
 available, lengths = corpus_facts(config.corpus_ref.load(), config.proxy.tokenizer)
 weights = result.mixtures["autoscale"].weights
 check = feasibility(weights, config.target, available)
-print("epochs at the target:", ", ".join(f"{d} {e:.2f}" for d, e in check.epochs.items()))
+print(f"epochs at the target ({fmt.tokens(config.target)} tokens):",
+      ", ".join(f"{d} {e:.2f}" for d, e in check.epochs.items()))
 for warning in check.warnings():
     print(warning)
 print(write(Export(weights, f"study {config.name}", config.target, {}, lengths, check), "megatron"))

@@ -54,4 +54,4 @@ fig = weight_bars_plotly({"share of training tokens": (train.tokens / train.toke
 fig
 
 # %%
-(train.tokens / train.characters).rename("bytes per character").round(4)
+(train.tokens / train.characters).rename("bytes per character").round(3)

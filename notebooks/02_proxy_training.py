@@ -4,6 +4,8 @@
 # A proxy is a small GPT-2 (`transformers.GPT2LMHeadModel` built from a config, nothing
 # downloaded) trained on exactly the tokens a Mixture asks for, then evaluated on the fixed
 # validation blocks of every domain. Move the sliders, press **Train proxy**, and watch the loss.
+# Every run stays on the plot and in the table below it, so a second mixture can be compared with
+# the first; **Clear history** starts over.
 
 # %% tags=["parameters"]
 scale = "small"
@@ -32,12 +34,14 @@ panel.widget
 
 # %% [markdown]
 # The cell below presses the button once, so that the notebook shows a trained run when it is run
-# top to bottom; press it again after moving the sliders.
+# top to bottom; move the sliders and press it again to add a second run to the comparison.
 
 # %%
+from autoscale_kit import fmt
+
 panel.button.click()
 r = panel.result
-{d: round(v, 4) for d, v in r.val_loss.items()}
+print("final validation loss:", ", ".join(f"{d} {fmt.loss(v, panel.unit)}" for d, v in r.val_loss.items()))
 
 # %% [markdown]
 # `r.curve` is the loss curve (training loss and periodic validation against tokens seen);

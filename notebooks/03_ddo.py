@@ -6,56 +6,55 @@
 # `y(x) = k·(x + a)^(-b) + c` — the objective relative to the base run against the domain's
 # quantity relative to the base — and minimises the sum of the fitted laws under a fixed total,
 # exactly, through its KKT conditions.
+#
+# It opens on the shipped `small` study: the paper's ratios are read from it, nothing trains. Pick
+# other ratios and the plan's new runs train here, into the run store (`../runs`).
 
 # %% tags=["parameters"]
 scale = "small"
 store = "../runs"
 ratios = (0.2, 3.0)     # the paper's; add e.g. 0.5 and 2 to identify the law better
 verify = 1              # candidate runs to verify the transfer-aware optimum (0: skip the section)
+retrain = False         # True: train every run here instead of reading the shipped study
 
 # %%
 import ipywidgets as w
 
-from autoscale_kit.ddo import fit_ddo, perturbation_effects, perturbation_plan, uniform_base
+from autoscale_kit import fmt
+from autoscale_kit.ddo import fit_ddo, perturbation_effects
 from autoscale_kit.labs import CorpusLab
 from autoscale_kit.methods import ddo_round
-from autoscale_kit.pipeline import scale_from_env, study_config
+from autoscale_kit.pipeline import scale_from_env
 from autoscale_kit.plots import ddo_fits, perturbation_heatmap, transfer_next_to_measured, weight_bars
-from autoscale_kit.runs import RunStore
+from autoscale_kit.widgets import DDOPlanPanel
 
 scale = scale_from_env(scale)
-config = study_config(scale, ratios=tuple(ratios))
-total = config.budgets[-1]
-domains = config.corpus_ref.load().domains
 
 # %% [markdown]
 # ## The perturbation plan
-# Choose the ratios; the plan has one base run plus one run per domain and ratio.
+# Choose the ratios: the plan has one base run plus one run per domain and ratio, on each DDO seed.
+# **Train this plan** trains (or reads) exactly the picked plan and fits DDO on it; the cells below
+# draw the last plan trained (run them again after training another).
 
 # %%
-ratio_picker = w.SelectMultiple(options=[0.2, 1 / 3, 0.5, 2.0, 3.0], value=tuple(config.ratios),
-                                description="ratios")
-plan_view = w.Output()
-
-
-def show_plan(change=None):
-    plan = perturbation_plan(uniform_base(domains, total), ratio_picker.value or config.ratios)
-    plan_view.clear_output(wait=True)
-    with plan_view:
-        print(f"{len(plan)} runs at {total:,} tokens:", ", ".join(p.name for p in plan))
-
-
-ratio_picker.observe(show_plan, names="value")
-show_plan()
-w.HBox([ratio_picker, plan_view])
+panel = DDOPlanPanel(scale, store, ratios=ratios, retrain=retrain)
+panel.widget
 
 # %% [markdown]
-# ## Train the plan (or read it from the run store)
+# The cell below presses the button once, so that the notebook shows a fitted plan when it is run
+# top to bottom (with the paper's ratios, read from the shipped study).
 
 # %%
-ddo_round_ = ddo_round(CorpusLab(config, RunStore(store)), total)
+ddo_round_ = panel.train()
+config, runs, total = panel.config, panel.runs, panel.total
+domains = list(ddo_round_.ddo.weights)
+shown = f"ratios {', '.join(fmt.multiple(r) for r in config.ratios)}"
+print(f"Drawn below: DDO at {fmt.tokens(total)} tokens, {shown}, {len(ddo_round_.records)} runs.")
 table = ddo_round_.table
-table[[c for c in table.columns if c.startswith("tokens:")] + ["mean_loss"]]
+fmt.frame(table[["label"] + [c for c in table.columns if c.startswith("tokens:")] + ["mean_loss"]].rename(
+    columns=lambda c: c.removeprefix("tokens:")), {c.removeprefix("tokens:"): fmt.tokens for c in table.columns
+                                                   if c.startswith("tokens:")} | {"mean_loss": fmt.loss},
+          caption=f"tokens per domain; mean validation loss in {fmt.BYTE_UNIT}")
 
 # %% [markdown]
 # ## What each perturbation did to each domain
@@ -65,26 +64,27 @@ table[[c for c in table.columns if c.startswith("tokens:")] + ["mean_loss"]]
 
 # %%
 perturbation_heatmap(perturbation_effects(ddo_round_.measured, "loss", "up"),
-                     title=f"Loss change when a domain is increased (×{max(config.ratios):g})")
+                     title=f"Loss change when a domain is increased ({fmt.multiple(max(config.ratios))})")
 
 # %%
 perturbation_heatmap(perturbation_effects(ddo_round_.measured, "loss", "down"),
-                     title=f"Loss change when a domain is reduced (×{min(config.ratios):g})")
+                     title=f"Loss change when a domain is reduced ({fmt.multiple(min(config.ratios))})")
 
 # %% [markdown]
 # ## The fit and the optimum
 
 # %%
 ddo = fit_ddo(ddo_round_.measured, config.objective, min_ratio=config.min_ratio)
-ddo_fits(ddo.fits, title=f"DDO at {total:,} tokens")
+ddo_fits(ddo.fits, title=f"DDO at {fmt.tokens(total)} tokens, {shown}")
 
 # %%
 weight_bars({"uniform": {d: 1 / len(domains) for d in domains}, "DDO optimum": ddo.weights},
-            title=f"Optimal weights at {total:,} tokens")
+            title=f"Optimal weights at {fmt.tokens(total)} tokens, {shown}")
 
 # %%
-print(f"base objective {ddo.base_objective:.4f}; the surrogate predicts {ddo.predicted_objective:.4f} at the optimum")
-print("at a bound:", ddo.at_bound or "none")
+print(f"base objective {fmt.loss(ddo.base_objective, None, digits=4)}; the surrogate predicts "
+      f"{fmt.loss(ddo.predicted_objective, None, digits=4)} at the optimum ({config.objective})")
+print("at a bound:", ", ".join(f"{d} ({b})" for d, b in ddo.at_bound.items()) or "none")
 
 # %% [markdown]
 # ## How sure is the optimum?
@@ -113,7 +113,7 @@ def show_interval(change=None):
         lo, hi = uncertainty.weights.interval(level_slider.value)
         iv = {d: (a, b) for d, a, b in zip(uncertainty.domains, lo, hi)}
         weight_bars_plotly({"uniform": {d: 1 / len(domains) for d in domains}, "DDO optimum": uncertainty.result.weights},
-                           title=f"Optimal weights at {total:,} tokens, {100 * level_slider.value:.0f}% intervals",
+                           title=f"Optimal weights at {fmt.tokens(total)} tokens, {100 * level_slider.value:.0f}% intervals",
                            intervals={"DDO optimum": iv}).show()
 
 
@@ -148,12 +148,12 @@ for message in ddo.warnings:
 transfer_ddo = fit_ddo(ddo_round_.measured, config.objective, min_ratio=config.min_ratio, surrogate="transfer")
 if transfer_ddo.transfer is not None:
     transfer_next_to_measured(perturbation_effects(ddo_round_.measured, "loss", "up"), transfer_ddo.transfer.matrix(),
-                              title=f"At {total:,} tokens: measured effects and fitted transfer")
+                              title=f"At {fmt.tokens(total)} tokens: measured effects and fitted transfer")
 
 # %%
 weight_bars({"uniform": {d: 1 / len(domains) for d in domains}, "separable DDO": ddo.weights,
              ("transfer-aware DDO" if transfer_ddo.surrogate == "transfer" else "transfer (fell back)"):
-             transfer_ddo.weights}, title=f"Optimal weights at {total:,} tokens")
+             transfer_ddo.weights}, title=f"Optimal weights at {fmt.tokens(total)} tokens")
 
 # %%
 for message in transfer_ddo.warnings:
@@ -172,7 +172,7 @@ transfer_unc = ddo_uncertainty(ddo_round_.measured, config.objective, draws=max(
 print(transfer_unc.verdict().text)
 if transfer_unc.interval:
     weight_bars({"separable DDO": ddo.weights, "transfer-aware DDO": transfer_ddo.weights},
-                title=f"Optimal weights at {total:,} tokens with {100 * config.level:.0f}% intervals",
+                title=f"Optimal weights at {fmt.tokens(total)} tokens with {100 * config.level:.0f}% intervals",
                 intervals={"separable DDO": uncertainty.interval, "transfer-aware DDO": transfer_unc.interval})
 
 # %% [markdown]
@@ -185,10 +185,11 @@ if transfer_unc.interval:
 
 # %%
 if verify:
-    checked = ddo_round(CorpusLab(config, RunStore(store)), total, "transfer", verify)
+    checked = ddo_round(CorpusLab(config, runs), total, "transfer", verify)
     print(checked.verification.summary())
     if checked.verdict is not None and checked.verdict.measured:
         print(checked.verdict.measured)
     for c in checked.verification.candidates:
-        print(f"  t = {c.step:g}: promised {c.predicted:.4f}, measured {sum(c.measured) / len(c.measured):.4f}, "
-              f"gain over the base {c.gain:+.4f}{'  (accepted)' if c.accepted else ''}")
+        print(f"  t = {c.step:g}: promised {fmt.loss(c.predicted, None, digits=4)}, measured "
+              f"{fmt.loss(sum(c.measured) / len(c.measured), None, digits=4)}, gain over the base "
+              f"{fmt.loss(c.gain, None, signed=True, digits=4)}{'  (accepted)' if c.accepted else ''}")

@@ -5,27 +5,34 @@
 # log space as the budget grows, every domain with its own slope. So optima at two budgets fix
 # the path (the paper's rule `N3 = N2² / N1` is one step along it), and optima at three or more
 # can be fitted by least squares. Here: DDO optima at the study's budgets, a slider for the target
-# budget, and the predicted weights.
+# budget, and the predicted weights. The DDO runs are read from the shipped `small` study
+# (`retrain = True` trains them here).
 
 # %% tags=["parameters"]
 scale = "small"
 store = "../runs"
+retrain = False      # False: the shipped results; True: train here into `store`
 
 # %%
+import pandas as pd
+
+from autoscale_kit import fmt
 from autoscale_kit.pipeline import run_ddo, scale_from_env, study_config
 from autoscale_kit.plots import weight_trajectory_plotly
 from autoscale_kit.predict import predict_optimum
-from autoscale_kit.runs import RunStore
+from autoscale_kit.shipped import study_runs
 from autoscale_kit.widgets import PredictExplorer
 
 scale = scale_from_env(scale)
 config = study_config(scale)
-rounds = run_ddo(config, RunStore(store))
+rounds = run_ddo(config, study_runs(config, store, retrain=retrain))
 optima = [rd.ddo.optimum for rd in rounds]
 draws = [rd.uncertainty.weights.samples for rd in rounds] if all(
     rd.uncertainty is not None and rd.uncertainty.weights is not None for rd in rounds) else None
-{f"{m.total:,.0f}": {d: f"{v:.3f} [{rd.uncertainty.interval[d][0]:.2f}, {rd.uncertainty.interval[d][1]:.2f}]"
-                     if draws else round(v, 3) for d, v in m.weights.items()} for m, rd in zip(optima, rounds)}
+fmt.frame(pd.DataFrame({f"DDO {fmt.tokens(m.total)}": {
+    d: f"{fmt.weight(v)} {fmt.interval(*rd.uncertainty.interval[d])}" if draws else fmt.weight(v)
+    for d, v in m.weights.items()} for m, rd in zip(optima, rounds)}).rename_axis("domain").reset_index(),
+    caption=f"DDO's optimal weights{f', {100 * config.level:.0f}% intervals' if draws else ''}")
 
 # %% [markdown]
 # ## Move the target budget
@@ -60,7 +67,7 @@ weight_trajectory_plotly([m.total for m in optima] + targets,
 
 # %%
 step = predict_optimum(optima[-2:], method="step")
-print(f"step rule: {step.optimum.total:,.0f} tokens ->", {d: round(v, 3) for d, v in step.weights.items()})
+print(f"step rule: {fmt.tokens(step.optimum.total)} tokens ->", fmt.weights(step.weights))
 for p in predicted:
     for message in p.warnings:
         print("-", message)
@@ -78,10 +85,11 @@ available, lengths = corpus_facts(config.corpus_ref.load(), config.proxy.tokeniz
 far = predicted[-1]
 total = int(round(far.optimum.total))
 check = feasibility(far.weights, total, available, cap=sum(available.values()) >= total)
-print(f"at {total:,} tokens:", ", ".join(f"{d} {e:.1f} epochs" for d, e in check.epochs.items()))
+print(f"at {fmt.tokens(total)} tokens:", ", ".join(f"{d} {e:.1f} epochs" for d, e in check.epochs.items()))
 for warning in check.warnings():
     print(warning)
 if check.over and check.capped is None:
-    print(f"the corpus holds {sum(available.values()):,} tokens in all, fewer than {total:,}: capping cannot help, "
+    print(f"the corpus holds {fmt.tokens(sum(available.values()))} tokens in all, fewer than {fmt.tokens(total)}: "
+          "capping cannot help, "
           "only more data (or accepting repetition) can")
-print(write(Export(far.weights, f"the prediction at {total:,}", total, {}, lengths, check), "olmo-core"))
+print(write(Export(far.weights, f"the prediction at {fmt.tokens(total)}", total, {}, lengths, check), "olmo-core"))

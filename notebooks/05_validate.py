@@ -4,20 +4,47 @@
 # The claim to test: at the target budget, the mixture AutoScale predicts reaches a given loss
 # with fewer tokens than uniform weights and than the small-scale DDO optimum reused. Each
 # mixture is trained once per seed; the speed-up is read off the validation curves as in the
-# paper (tokens to reach uniform's final loss).
+# paper (tokens to reach uniform's final loss). It opens on the shipped `small` study (nothing is
+# trained); `retrain = True` trains it here into the run store.
 
 # %% tags=["parameters"]
 scale = "small"
 store = "../runs"
+retrain = False      # False: the shipped results; True: train here into `store`
 
 # %%
+from autoscale_kit import fmt
 from autoscale_kit.pipeline import run_study, scale_from_env, study_config, summarize_speedup
 from autoscale_kit.plots import loss_change, loss_curves, loss_curves_plotly
+from autoscale_kit.shipped import describe, study_runs
 
 scale = scale_from_env(scale)
 config = study_config(scale)
-result = run_study(config, store)
-{name: {d: round(w, 3) for d, w in m.weights.items()} for name, m in result.mixtures.items()}
+runs = study_runs(config, store, retrain=retrain)
+result = run_study(config, runs)
+print(result.verdict())
+print()
+print(describe(config.name) if runs.frozen else f"Runs read from (or trained into) {runs.root}.")
+
+# %%
+import pandas as pd
+
+from autoscale_kit.widgets import RetrainButton
+
+
+def use(new_result):
+    global result
+    result = new_result
+
+
+RetrainButton(lambda s: run_study(config, s), store, source=runs, on_result=use, study=config.name).widget
+
+# %% [markdown]
+# ## The mixtures trained at the target
+
+# %%
+fmt.frame(pd.DataFrame({name: m.weights for name, m in result.mixtures.items()}).rename_axis("domain").reset_index(),
+          {name: fmt.weight for name in result.mixtures}, caption=f"token fractions at {fmt.tokens(config.target)} tokens")
 
 # %% [markdown]
 # ## The recommended weights, with their intervals
@@ -27,10 +54,10 @@ result = run_study(config, store)
 # %%
 from autoscale_kit.plots import weight_bars
 
-weights = {f"DDO {rd.total:,}": rd.answer.weights for rd in result.rounds}
-weights[f"predicted {config.target:,}"] = result.prediction.weights
-intervals = {f"DDO {rd.total:,}": rd.answer_interval for rd in result.rounds}
-intervals[f"predicted {config.target:,}"] = result.prediction.interval
+weights = {f"DDO {fmt.tokens(rd.total)}": rd.answer.weights for rd in result.rounds}
+weights[f"predicted {fmt.tokens(config.target)}"] = result.prediction.weights
+intervals = {f"DDO {fmt.tokens(rd.total)}": rd.answer_interval for rd in result.rounds}
+intervals[f"predicted {fmt.tokens(config.target)}"] = result.prediction.interval
 weight_bars(weights, title=f"Weights with {100 * config.level:.0f}% intervals",
             intervals={k: v for k, v in intervals.items() if v})
 
@@ -40,10 +67,11 @@ weight_bars(weights, title=f"Weights with {100 * config.level:.0f}% intervals",
 
 # %%
 curves = {name: [r.curve for r in recs] for name, recs in result.validation.items()}
-loss_curves_plotly(curves, title=f"Mean validation loss at {config.target:,} tokens")
+loss_curves_plotly(curves, title=f"Mean validation loss at {fmt.tokens(config.target)} tokens",
+                   unit=result.loss_unit)
 
 # %%
-loss_curves(curves)
+loss_curves(curves, unit=result.loss_unit, title=f"Validation loss at {fmt.tokens(config.target)} tokens")
 
 # %% [markdown]
 # ## The verdict against uniform
@@ -56,22 +84,31 @@ for name, v in result.against_uniform().items():
     print(f"{name}: {v['text']}")
 for rd in result.rounds:
     if rd.verdict is not None:
-        print(f"\nDDO at {rd.total:,}: {rd.verdict.text}" + (f" Then {rd.verdict.measured}." if rd.verdict.measured else ""))
+        print(f"\nDDO at {fmt.tokens(rd.total)}: {rd.verdict.text}"
+              + (f" Then {rd.verdict.measured}." if rd.verdict.measured else ""))
 
 # %% [markdown]
 # ## Speed-up over uniform (mean and spread over seeds)
 
 # %%
-summarize_speedup(result.speedup)
+fmt.frame(summarize_speedup(result.speedup),
+          {"mean_final_loss": fmt.loss, "std_final_loss": fmt.loss, "mean_saving": fmt.percent,
+           "std_saving": fmt.percent}, missing="not reached on every seed, or one seed only",
+          caption=f"losses in {result.loss_unit}")
+
+# %% [markdown]
+# Per seed: tokens each run needed to reach uniform's final loss on the same seed.
 
 # %%
-result.speedup
+fmt.frame(result.speedup, {"final_mean_loss": fmt.loss, "final_curve_loss": fmt.loss, "reference_loss": fmt.loss,
+                           "tokens_to_reference": fmt.tokens, "saving": fmt.percent},
+          missing="never reached uniform's final loss", caption=f"losses in {result.loss_unit}")
 
 # %% [markdown]
 # ## Which domains gained and which lost
 
 # %%
-loss_change(result.final_losses())
+loss_change(result.final_losses(), unit=result.loss_unit)
 
 # %% [markdown]
 # If the prediction does not win, the report says so: look at the DDO warnings (non-monotone
@@ -79,7 +116,6 @@ loss_change(result.final_losses())
 # drawing a conclusion.
 
 # %%
-for w in result.warnings:
-    print("-", w)
+print("The study:", *(result.warnings or ["no warnings"]), sep="\n  - ")
 for sc in result.rounds:
-    print(f"DDO at {sc.total:,}:", len(sc.ddo.warnings), "warnings")
+    print(f"DDO at {fmt.tokens(sc.total)}:", *(sc.ddo.warnings or ["no warnings"]), sep="\n  - ")

@@ -12,6 +12,7 @@ scale = "small"      # unused: nothing is trained
 import pandas as pd
 
 from autoscale_kit.corpus import data_dir
+from autoscale_kit import fmt
 from autoscale_kit.ddo import fit_ddo, perturbation_effects
 from autoscale_kit.plots import ddo_fits, perturbation_heatmap, weight_bars, weight_trajectory_plotly
 from autoscale_kit.predict import predict_optimum
@@ -26,11 +27,11 @@ pd.read_csv(runs_csv).round(2)
 # Validation perplexity change per domain when one training domain is tripled or cut to 1/5.
 
 # %%
-perturbation_heatmap(perturbation_effects(runs_csv, "ppl", "up"), cmap="YlGnBu_r",
+perturbation_heatmap(perturbation_effects(runs_csv, "ppl", "up"), cmap="YlGnBu_r", unit="perplexity change",
                      title="GPT-2 Large, 1.2B tokens: PPL change when a domain is added (×3)")
 
 # %%
-perturbation_heatmap(perturbation_effects(runs_csv, "ppl", "down"), cmap="YlGnBu",
+perturbation_heatmap(perturbation_effects(runs_csv, "ppl", "down"), cmap="YlGnBu", unit="perplexity change",
                      title="PPL change when a domain is reduced (×1/5)")
 
 # %% [markdown]
@@ -45,7 +46,7 @@ ddo_fits(ddo.fits, title="GPT-2 Large at 1.2B tokens: fitted law per domain")
 # %%
 pd.DataFrame({"fitted a": {d: f.a for d, f in ddo.fits.items()}, "b": {d: f.b for d, f in ddo.fits.items()},
               "c": {d: f.c for d, f in ddo.fits.items()}, "optimal x": ddo.relative,
-              "weight": ddo.weights}).round(5)
+              "weight": ddo.weights}).round(3)
 
 # %%
 weight_bars({"uniform": {d: 1 / 7 for d in ddo.weights}, "DDO at 1.2B": ddo.weights},
@@ -69,7 +70,7 @@ for _ in range(4):
     nxt = predict_optimum([a, b], method="step").optimum
     steps.append(nxt)
     a, b = b, nxt
-pd.DataFrame({f"{m.total / 1e9:.1f}B": m.weights for m in steps}).round(4)
+pd.DataFrame({fmt.tokens(m.total): m.weights for m in steps}).round(3)
 
 # %%
 targets = [3e9, 1e10, 3e10, 1e11, 3.07e11]

@@ -17,11 +17,15 @@
 #
 # The study's runs are shared with the other notebooks through the run store: after
 # `autoscale-kit demo` only the peers' own runs are new.
+#
+# It opens on the shipped `small` study, which holds the peers' runs too: nothing trains.
+# `retrain = True` trains everything here into the run store.
 
 # %% tags=["parameters"]
 scale = "small"
 store = "../runs"
 methods = ("natural", "preset", "regmix", "mixing-law", "doremi")
+retrain = False      # False: the shipped results; True: train here into `store`
 
 # %%
 import pandas as pd
@@ -29,20 +33,27 @@ import pandas as pd
 from autoscale_kit.arena import compare_on_oracle
 from autoscale_kit.compare import CompareConfig, compare_methods
 from autoscale_kit.oracle import random_oracle
+from autoscale_kit import fmt
 from autoscale_kit.pipeline import scale_from_env, study_config
 from autoscale_kit.plots import cost_vs_loss_plotly, loss_curves_plotly, weight_bars_plotly, weights_over_steps
+from autoscale_kit.shipped import study_runs
 
 scale = scale_from_env(scale)
 config = study_config(scale)
-comparison = compare_methods(config, store, CompareConfig(methods=tuple(methods)))
-comparison.table
+comparison = compare_methods(config, study_runs(config, store, retrain=retrain), CompareConfig(methods=tuple(methods)))
+print(comparison.study.verdict())
+fmt.frame(comparison.table, {"proxy_runs": fmt.number, "proxy_tokens": fmt.tokens, "proxy_flops": fmt.number,
+                             "mean_final_loss": fmt.loss, "std_final_loss": fmt.loss, "mean_saving": fmt.percent,
+                             "std_saving": fmt.percent},
+          missing="not reached on every seed (saving), nothing shared, or one seed (spread)",
+          caption=f"losses in {comparison.study.loss_unit}; proxy_flops: 6 × parameters × tokens")
 
 # %% [markdown]
 # ## The mixtures each method chose
 
 # %%
 weight_bars_plotly({n: m.weights for n, m in comparison.study.mixtures.items()},
-                   title=f"Weights at the target ({config.target:,} tokens)")
+                   title=f"Weights at the target ({fmt.tokens(config.target)} tokens)")
 
 # %% [markdown]
 # ## What each paid, and what it got
@@ -53,7 +64,7 @@ cost_vs_loss_plotly(comparison.table)
 
 # %%
 curves = {n: [r.curve for r in recs] for n, recs in comparison.study.validation.items()}
-loss_curves_plotly(curves, title="Mean validation loss during the target runs")
+loss_curves_plotly(curves, title="Mean validation loss during the target runs", unit=comparison.study.loss_unit)
 
 # %% [markdown]
 # ## Inside DoReMi

@@ -32,6 +32,9 @@ import json
 import pandas as pd
 
 from autoscale_kit.landscape import budget_views, cross_budget, read_landscape, shipped_landscape
+from IPython.display import display
+
+from autoscale_kit import fmt
 from autoscale_kit.pipeline import scale_from_env
 from autoscale_kit.plots import landscape_ternary, loss_curves_plotly, regret_bars_plotly
 
@@ -41,7 +44,7 @@ runs = read_landscape(folder / "runs.csv")
 fit = json.loads((folder / "fit.json").read_text())
 arena = json.loads((folder / "arena.json").read_text())
 made = json.loads((folder / "landscape.json").read_text())
-print(f"{made['runs']} runs: {', '.join(runs.domains)} at {', '.join(f'{t:,.0f}' for t in runs.budgets)} tokens, "
+print(f"{made['runs']} runs: {', '.join(runs.domains)} at {', '.join(fmt.tokens(t) for t in runs.budgets)} tokens, "
       f"seeds {made['config']['seeds']}; made by `{made['how']}`")
 
 # %% [markdown]
@@ -65,13 +68,13 @@ landscape_ternary(runs.domains, views, marks)
 # %%
 rows = []
 for s in fit["scales"]:
-    rows.append({"budget": f"{s['total']:,.0f}", "form": s["form"], "runs": s["runs"],
-                 **{d: f"{s['optimum'][d]:.0%} [{s['interval'][d][0]:.0%}, {s['interval'][d][1]:.0%}]"
-                    for d in runs.domains},
-                 "objective (fitted)": round(s["objective"], 4), "best measured": round(s["best_measured_objective"], 4)})
-display(pd.DataFrame(rows))
-pd.DataFrame([{"from": f"{m['from']:,.0f}", "to": f"{m['to']:,.0f}",
-               **{d: f"{v:+.0%}" for d, v in m["shift"].items()},
+    rows.append({"budget": fmt.tokens(s["total"]), "form": s["form"], "runs": s["runs"],
+                 **{d: f"{fmt.weight(s['optimum'][d])} {fmt.interval(*s['interval'][d])}" for d in runs.domains},
+                 "objective (fitted)": fmt.loss(s["objective"], None, digits=4),
+                 "best measured": fmt.loss(s["best_measured_objective"], None, digits=4)})
+display(fmt.frame(pd.DataFrame(rows), caption=f"weights with their intervals; objectives in {fmt.BYTE_UNIT}"))
+pd.DataFrame([{"from": fmt.tokens(m["from"]), "to": fmt.tokens(m["to"]),
+               **{d: f"{v:+.3f}" for d, v in m["shift"].items()},
                "beyond the intervals": ", ".join(m["beyond_interval"]) or "no"} for m in fit["moved"]])
 
 # %% [markdown]
@@ -111,7 +114,7 @@ pd.DataFrame({"landscape error (nats)": [bt["error_reused"], bt["error_extrapola
 
 # %%
 table = pd.DataFrame(arena["table"])
-regret_bars_plotly(table, title=f"Regret at {arena['target']:,.0f} tokens")
+regret_bars_plotly(table, title=f"Regret at {fmt.tokens(arena['target'])} tokens")
 
 # %% [markdown]
 # **What the arena shows.** The best mixture measured at 2M is the 500k landscape's optimum,
@@ -132,7 +135,7 @@ table[cols].sort_values("regret").round(4)
 # %%
 curves = pd.read_csv(folder / "arena_curves.csv")
 loss_curves_plotly({m: [g.reset_index(drop=True) for _, g in c.groupby("seed")] for m, c in curves.groupby("mixture")},
-                   title=f"Mean validation loss during the {arena['target']:,.0f}-token runs")
+                   title=f"Mean validation loss during the {fmt.tokens(arena['target'])}-token runs")
 
 # %% [markdown]
 # ## Ask the landscape about your own mixture

@@ -23,16 +23,16 @@ total = 300_000        # training tokens of the single proxy below
 import json
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-from IPython.display import display
 import pandas as pd
+from IPython.display import display
 
 from autoscale_kit import corpus as corpus_mod
+from autoscale_kit import fmt
 from autoscale_kit.families import get_family
 from autoscale_kit.labs import CorpusLab
 from autoscale_kit.methods import ddo_round
 from autoscale_kit.pipeline import scale_from_env, study_config
-from autoscale_kit.plots import perturbation_heatmap, weight_bars
+from autoscale_kit.plots import new_figure, perturbation_heatmap, weight_bars
 from autoscale_kit.runs import RunStore, token_data
 from autoscale_kit.widgets import MixtureSliders, TrainPanel
 
@@ -99,7 +99,7 @@ pd.Series(r.val_loss, name="MLM loss (nats per masked byte)").round(3)
 budget = bert.budgets[0]
 rounds = {name: ddo_round(CorpusLab(c, RunStore(store)), budget) for name, c in configs.items()}
 for name, rd in rounds.items():
-    print(f"{name}: {len(rd.records)} runs at {budget:,} tokens")
+    print(f"{name}: {len(rd.records)} runs at {fmt.tokens(budget)} tokens")
 
 # %% [markdown]
 # ### What each perturbation did, side by side
@@ -111,13 +111,13 @@ for name, rd in rounds.items():
 # %%
 from autoscale_kit.ddo import perturbation_effects
 
-fig, axes = plt.subplots(1, 2, figsize=(13, 0.8 + 0.55 * len(domains)))
-for ax, (name, rd) in zip(axes, rounds.items()):
+fig = new_figure((13, 0.8 + 0.55 * len(domains)))
+for ax, (name, rd) in zip(fig.subplots(1, 2), rounds.items()):
     up = max(configs[name].ratios)
-    perturbation_heatmap(perturbation_effects(rd.measured, "loss", "up"), ax=ax,
-                         title=f"{name}: loss change when a domain is ×{up:g}")
-fig.tight_layout()
-plt.show()
+    unit = fmt.loss_unit(configs[name].proxy.tokenizer, configs[name].proxy.family)
+    perturbation_heatmap(perturbation_effects(rd.measured, "loss", "up"), ax=ax, unit=f"loss change ({unit})",
+                         title=f"{name}: loss change when a domain is {fmt.multiple(up)}")
+display(fig)
 
 # %% [markdown]
 # ### DDO's weights, side by side
@@ -131,8 +131,7 @@ for name, rd in rounds.items():
     weights[f"{name} DDO"] = rd.ddo.weights
     if rd.uncertainty is not None and rd.uncertainty.interval is not None:
         intervals[f"{name} DDO"] = rd.uncertainty.interval
-fig = weight_bars(weights, title=f"DDO optima at {budget:,} tokens", intervals=intervals)
-plt.show()
+display(weight_bars(weights, title=f"DDO optima at {fmt.tokens(budget)} tokens", intervals=intervals))
 for name, rd in rounds.items():
     if rd.verdict is not None:
         print(f"{name}: {rd.verdict.text}")
@@ -152,7 +151,7 @@ if shipped.exists():
     for check in study["checks"]:
         for key in ("at_budget", "at_4x"):
             c = check[key]
-            rows.append({"DDO at": f"{check['budget']:,}", "trained at": f"{c['total']:,}",
+            rows.append({"DDO at": fmt.tokens(check['budget']), "trained at": fmt.tokens(c['total']),
                          "seeds": len(c["seeds"]),
                          **{d: c["mean_change"][d] for d in c["mean_change"]},
                          "decreased on every seed": f"{len(c['decreased_every_seed'])}/{len(c['change'])}"})

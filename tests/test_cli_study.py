@@ -96,7 +96,7 @@ def test_demo_smoke_with_bert_proxies(run_cli, tmp_path: Path):
     assert summary["config"]["proxy"]["family"] == "bert" and summary["study"] == "smoke-bert"
     assert summary["config"]["ratios"] == [1 / 3, 2.0]
     report = (out / "report.md").read_text()
-    assert "BERT masked LM" in report and "ratios 0.333, 2" in report
+    assert "BERT masked LM" in report and "ratios ×0.333, ×2" in report
     runs = pd.read_csv(out / "runs.csv")
     assert len(runs) == summary["training_runs"]
-    assert "predicted at 480,000" in r.out
+    assert "predicted at 480k" in r.out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import json
 from pathlib import Path
 
@@ -138,7 +140,10 @@ def test_smoke_study_runs_and_reports(smoke, tmp_path):
     assert all(row["interval"] and row["verdict"]["text"] for row in summary["ddo"])
     assert set(summary["against_uniform"]) == {"autoscale", "ddo-reused"}
     text = page.read_text()
-    assert "Verdict:" in text and "Against uniform" in text and "% [" in text
+    assert "Verdict:" in text and "Against uniform" in text and re.search(r"\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]", text)
+    # the verdict sentence, drawn from the runs, heads the page
+    assert text.splitlines()[2].startswith("**Verdict.** At 480k tokens, ")
+    assert "nan" not in text.lower().replace("nanmean", "")
     assert {row["mixture"] for row in summary["speedup"]} == {"autoscale", "uniform", "ddo-reused"}
     from autoscale_kit.tables import read_optima_table
 

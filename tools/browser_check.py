@@ -1,15 +1,19 @@
 """Open the notebooks in a real browser and check that widgets and plots render.
 
-Starts JupyterLab headless on localhost (the notebooks at AUTOSCALE_SCALE=smoke), opens each
-notebook in Debian's Chromium driven by Playwright (no browser download: the system
-/usr/bin/chromium), runs all cells from the Run menu, waits for the kernel, and saves a
-full-page screenshot. Fails when a notebook shows an error, or when a notebook that should show
-widgets or plotly figures shows none.
+Starts JupyterLab headless on localhost, opens each notebook in Debian's Chromium driven by
+Playwright (no browser download: the system /usr/bin/chromium), dismisses JupyterLab's news
+prompt, runs all cells from the Run menu, waits for the kernel, and saves screenshots: where the
+notebook ends (its last cell scrolled into view), and at its first widget or plotly figure.
+Notebooks run at AUTOSCALE_SCALE=smoke, except those named by --default-scale, which open as a
+user opens them (the shipped results). Fails when a notebook shows an error (an error output or a
+traceback on stderr), shows the same image twice, or shows fewer widgets or plotly figures than
+it should.
 
 Needs: `apt-get install chromium` and `pip install playwright` (the Python package only; its
 browser download is not used).
 
     python tools/browser_check.py [--out reports/browser] [--notebooks 01_domains,07_oracle_lab]
+                                  [--default-scale 00_quickstart,05_validate]
 """
 
 from __future__ import annotations
@@ -30,12 +34,12 @@ REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # What each notebook must show once run: ipywidgets views and/or plotly figures.
 EXPECT = {
-    "00_quickstart": {"plots": 0, "widgets": 0},
+    "00_quickstart": {"plots": 0, "widgets": 1},
     "01_domains": {"plots": 1, "widgets": 1},
     "02_proxy_training": {"plots": 2, "widgets": 1},
-    "03_ddo": {"plots": 0, "widgets": 1},
+    "03_ddo": {"plots": 2, "widgets": 1},
     "04_autoscale": {"plots": 2, "widgets": 1},
-    "05_validate": {"plots": 1, "widgets": 0},
+    "05_validate": {"plots": 1, "widgets": 1},
     "06_paper_figures": {"plots": 1, "widgets": 0},
     "07_oracle_lab": {"plots": 2, "widgets": 1},
     "08_compare_methods": {"plots": 4, "widgets": 1},
@@ -50,12 +54,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_lab(port: int, token: str, log, workspaces: Path) -> subprocess.Popen:
-    env = {**os.environ, "AUTOSCALE_SCALE": "smoke", "TQDM_DISABLE": "1"}
-    # Render every cell (no windowing), so that outputs below the fold exist in the page.
-    settings = workspaces.parent / "settings" / "@jupyterlab" / "notebook-extension"
-    settings.mkdir(parents=True, exist_ok=True)
-    (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+def start_lab(port: int, token: str, log, workspaces: Path, scale: str | None = "smoke") -> subprocess.Popen:
+    env = {**os.environ, "TQDM_DISABLE": "1"}
+    env.pop("AUTOSCALE_SCALE", None)
+    env.pop("MPLBACKEND", None)          # JupyterLab's own inline backend, as a user has it
+    if scale:
+        env["AUTOSCALE_SCALE"] = scale
+    # Render every cell (no windowing), so that outputs below the fold exist in the page; no news
+    # prompt (its toast would cover the notebook).
+    root = workspaces.parent / "settings" / "@jupyterlab"
+    (root / "notebook-extension").mkdir(parents=True, exist_ok=True)
+    (root / "notebook-extension" / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+    (root / "apputils-extension").mkdir(parents=True, exist_ok=True)
+    (root / "apputils-extension" / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={REPO / 'notebooks'}",
            "--ServerApp.open_browser=False", "--allow-root", f"--LabApp.workspaces_dir={workspaces}",
@@ -87,6 +99,7 @@ def check_notebook(browser, port: int, token: str, name: str, out: Path, timeout
     except Exception:
         pass
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000, state="attached")
+    dismiss_news(page)
     page.click("div.lm-MenuBar-itemLabel:text-is('Run')")
     page.click("li.lm-Menu-item:has-text('Run All Cells')")
     time.sleep(2)
@@ -99,21 +112,44 @@ def check_notebook(browser, port: int, token: str, name: str, out: Path, timeout
     else:
         raise SystemExit(f"{name}: still running after {timeout_s} s")
     time.sleep(4)  # let widget views and plotly finish drawing
-    errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'] :text('Error')").count()
+    dismiss_news(page)
+    stderr = page.eval_on_selector_all(
+        ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']", "els => els.map(e => e.innerText)")
+    errors = sum("Traceback" in t or "Error" in t for t in stderr)
     errors += page.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.error']").count()
     widgets = page.locator(".jp-OutputArea-output .widget-box, .jp-OutputArea-output .jupyter-widgets").count()
     plots = page.locator(".jp-Notebook .js-plotly-plot").count()
-    images = page.locator(".jp-OutputArea-output img").count()
+    sources = page.eval_on_selector_all(".jp-OutputArea-output img", "els => els.map(e => e.src)")
+    duplicates = len(sources) - len(set(sources))
+    # the end of the notebook: its last cell in view
+    page.locator(".jp-Notebook .jp-Cell").last.scroll_into_view_if_needed()
+    time.sleep(1)
     path = out / f"{name}.png"
-    page.screenshot(path=str(path))  # the end of the notebook (Run All scrolls there)
+    page.screenshot(path=str(path))
     # one more view scrolled to the first interactive output, where the widgets are
     first = page.locator(".jp-OutputArea-output .jupyter-widgets, .jp-Notebook .js-plotly-plot").first
     if first.count():
         first.scroll_into_view_if_needed()
+        time.sleep(1)
         page.screenshot(path=str(out / f"{name}_view.png"))
+    # and the top, where the verdict is
+    page.locator(".jp-Notebook .jp-Cell").first.scroll_into_view_if_needed()
+    time.sleep(1)
+    page.screenshot(path=str(out / f"{name}_top.png"))
     page.close()
-    return {"notebook": name, "errors": errors, "widgets": widgets, "plotly": plots, "images": images,
-            "screenshot": str(path)}
+    return {"notebook": name, "errors": errors, "widgets": widgets, "plotly": plots, "images": len(sources),
+            "duplicated_images": duplicates, "screenshot": str(path)}
+
+
+def dismiss_news(page) -> None:
+    """JupyterLab asks once whether to fetch its news (a toast with Yes / No): answer No."""
+    for label in ("No", "Dismiss"):
+        button = page.locator(f".jp-toast-button:has-text('{label}'), .Toastify button:has-text('{label}')")
+        try:
+            if button.count():
+                button.first.click(timeout=2000)
+        except Exception:
+            pass
 
 
 def main(argv=None) -> int:
@@ -121,6 +157,9 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(REPO / "reports" / "browser"))
     ap.add_argument("--notebooks", default=",".join(EXPECT))
     ap.add_argument("--timeout", type=int, default=600, help="seconds per notebook")
+    ap.add_argument("--default-scale", default="",
+                    help="notebooks to open at their default scale, as a user does (the shipped results), "
+                         "comma-separated; the rest run at the smoke scale")
     args = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -128,28 +167,36 @@ def main(argv=None) -> int:
         raise SystemExit("Debian's chromium is not installed: apt-get install chromium")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    port, token = _free_port(), secrets.token_hex(16)
-    with open(out / "jupyterlab.log", "w") as log:
-        lab = start_lab(port, token, log, out / "workspaces")
-        results, failed = [], []
-        try:
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-                    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-                for name in args.notebooks.split(","):
-                    r = check_notebook(browser, port, token, name, out, args.timeout)
-                    want = EXPECT.get(name, {"plots": 0, "widgets": 0})
-                    ok = r["errors"] == 0 and r["plotly"] >= want["plots"] and r["widgets"] >= want["widgets"]
-                    results.append({**r, "ok": ok})
-                    print(f"{'ok  ' if ok else 'FAIL'} {name}: {r['widgets']} widget views, {r['plotly']} plotly "
-                          f"figures, {r['images']} images, {r['errors']} errors -> {r['screenshot']}", flush=True)
-                    if not ok:
-                        failed.append(name)
-                browser.close()
-        finally:
-            lab.terminate()
-            lab.wait(timeout=30)
+    names = [n for n in args.notebooks.split(",") if n]
+    default = {n for n in args.default_scale.split(",") if n}
+    results, failed = [], []
+    for scale, group in (("smoke", [n for n in names if n not in default]), (None, [n for n in names if n in default])):
+        if not group:
+            continue
+        port, token = _free_port(), secrets.token_hex(16)
+        with open(out / f"jupyterlab-{scale or 'default'}.log", "w") as log:
+            lab = start_lab(port, token, log, out / f"workspaces-{scale or 'default'}", scale)
+            try:
+                with sync_playwright() as pw:
+                    browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+                        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                        "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+                    for name in group:
+                        r = check_notebook(browser, port, token, name, out, args.timeout)
+                        want = EXPECT.get(name, {"plots": 0, "widgets": 0})
+                        ok = (r["errors"] == 0 and r["duplicated_images"] == 0 and r["plotly"] >= want["plots"]
+                              and r["widgets"] >= want["widgets"])
+                        results.append({**r, "scale": scale or "default", "ok": ok})
+                        print(f"{'ok  ' if ok else 'FAIL'} {name} ({scale or 'default scale'}): {r['widgets']} widget "
+                              f"views, {r['plotly']} plotly figures, {r['images']} images "
+                              f"({r['duplicated_images']} duplicated), {r['errors']} errors -> {r['screenshot']}",
+                              flush=True)
+                        if not ok:
+                            failed.append(name)
+                    browser.close()
+            finally:
+                lab.terminate()
+                lab.wait(timeout=30)
     (out / "browser_check.json").write_text(json.dumps(results, indent=2))
     return 1 if failed else 0
 
