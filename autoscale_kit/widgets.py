@@ -600,6 +600,7 @@ class DDOPlanPanel:
         self.status.value = (f"fitted on {len(rd.records)} runs for ratios "
                              f"{', '.join(fmt.multiple(r) for r in config.ratios)}. The cells below draw this plan "
                              f"when they are run again.")
+        self._show_plan()       # now read, not trained
         if self.on_round is not None:
             self.on_round(self)
         return rd

@@ -115,3 +115,83 @@ def test_surrogate_explorer_refits_on_change():
     assert ex.state["spearman"] < 0.9
     ex.surrogate.value = "regmix-lightgbm"
     assert ex.state["spearman"] > 0.8 and "regmix-lightgbm" in ex.figure.layout.title.text
+
+
+def test_train_panel_keeps_a_history_of_runs(small_corpus):
+    sliders = MixtureSliders(small_corpus.domains, total=6_000)
+    cfg = preset("tiny", n_layer=1, n_embd=32, n_head=2, seq_len=64, batch_size=8, eval_points=2,
+                 val_tokens=1024, curve_val_tokens=1024)
+    panel = TrainPanel(small_corpus, cfg, sliders)
+    panel.button.click()
+    sliders.set_weights({"code": 1.0, "books": 0.0, "qa": 0.0})
+    panel.button.click()
+    assert len(panel.history) == 2 and panel.history[1][0].weights["code"] == 1.0
+    names = [t.name for t in panel.figure.data]
+    assert names == ["run 1 train", "run 1 validation (mean)", "run 2 train", "run 2 validation (mean)"]
+    assert len(panel.figure.data[1].x) == 3 and len(panel.figure.data[3].x) == 3    # the first curve stays
+    assert [b.name for b in panel.bars.data] == ["run 1", "run 2"]
+    assert "run 2" in panel.table.value and "(best)" in panel.table.value and "nats/byte" in panel.table.value
+    panel.clear()
+    assert panel.history == [] and not panel.figure.data and not panel.bars.data
+
+
+def test_token_sliders_read_like_token_counts():
+    from autoscale_kit.widgets import token_slider
+
+    slider, box = token_slider(250_000, 1e3, 1e10, "tokens")
+    assert box.children[1].value == "250k" and not slider.readout
+    slider.value = 4.2e9
+    assert box.children[1].value == "4.2B"
+
+
+def test_oracle_lab_trajectory_follows_the_sliders():
+    lab = OracleLab(("w", "x", "y"), seed=1)
+    before = [list(t.y) for t in lab.trajectory.data]
+    lab.exponent["x"].value = 0.1
+    after = [list(t.y) for t in lab.trajectory.data]
+    assert after != before
+    assert after[1] == pytest.approx([p["x"] for p in lab.state["trajectory"]])
+    assert lab.state["trajectory"][-1] == pytest.approx(lab.oracle.optimum(lab.totals[-1]).weights)
+
+
+def test_retrain_button_trains_into_the_users_store(tmp_path):
+    from types import SimpleNamespace
+
+    from autoscale_kit.runs import RunStore
+    from autoscale_kit.widgets import RetrainButton
+
+    got, seen = [], []
+
+    def train(store):
+        seen.append(store)
+        return SimpleNamespace(trained=("k1", "k2"))
+
+    shipped = RunStore(tmp_path / "shipped", frozen="read-only")
+    b = RetrainButton(train, tmp_path / "mine", source=shipped, on_result=got.append)
+    assert "shipped results" in b.status.value
+    b.button.click()
+    assert seen[0].root == tmp_path / "mine" and not seen[0].frozen
+    assert got == [b.result] and "2 runs trained" in b.status.value
+
+
+def test_ddo_plan_panel_trains_the_picked_plan(tmp_path, monkeypatch):
+    from autoscale_kit import memo
+    from autoscale_kit.studies import study_config
+    from autoscale_kit.widgets import DDOPlanPanel
+
+    monkeypatch.setenv(memo.STUDIES_ENV, str(tmp_path / "no_studies"))
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    cfg = study_config("smoke")
+    panel = DDOPlanPanel("smoke", tmp_path / "runs", ratios=(0.2, 3.0))
+    n = (1 + 2 * len(cfg.domains)) * len(cfg.ddo_seeds)
+    assert f"{n} of {n} to train" in panel.plan_view.value and "×0.2, ×3" in panel.plan_view.value
+    panel.picker.value = (0.2, 0.5, 3.0)             # the preview follows the picker
+    m = (1 + 3 * len(cfg.domains)) * len(cfg.ddo_seeds)
+    assert f"{m} of {m} to train" in panel.plan_view.value
+    panel.picker.value = (0.2, 3.0)
+    rd = panel.train()
+    assert rd is panel.round and panel.config.ratios == (0.2, 3.0) and len(rd.records) == n
+    assert list(panel.figure.data[1].y) == [rd.ddo.weights[d] for d in rd.ddo.weights]
+    assert f"All {n} are finished" in panel.plan_view.value
+    panel.picker.value = (0.2, 0.5, 3.0)            # the shared runs are read, only the new ratio trains
+    assert f"{len(cfg.domains) * len(cfg.ddo_seeds)} of {m} to train" in panel.plan_view.value
