@@ -212,7 +212,7 @@ def _page(result: StudyResult, summary: dict) -> str:
         *_against_uniform_lines(summary, cfg),
         "## Optimal weights across scales",
         "",
-        (f"Each weight with its {100 * cfg.level:.0f}% interval in brackets (percent): a bootstrap over the DDO "
+        (f"Each weight with its {100 * cfg.level:.0f}% interval in brackets: a bootstrap over the DDO "
          f"runs' noise, carried through the predictor for the target."
          if any(sc.answer_interval for sc in result.rounds) else
          "No intervals: the study was run with interval_draws=0." if not cfg.interval_draws else

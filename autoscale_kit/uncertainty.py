@@ -41,7 +41,7 @@ from typing import Mapping, Sequence
 import numpy as np
 from scipy.stats import norm, t as student_t
 
-from autoscale_kit import memo
+from autoscale_kit import fmt, memo
 from autoscale_kit.bootstrap import Bootstrap, bootstrap, propagate
 from autoscale_kit.errors import UserError
 from autoscale_kit.mixture import Mixture
@@ -374,7 +374,7 @@ def seeds_to_decide(gain: float, spread: float, seeds: int, level: float) -> int
 
 
 def _fmt_weight(d: str, w: float, iv: tuple[float, float]) -> str:
-    return f"{d} {100 * w:.0f}% [{100 * iv[0]:.0f}, {100 * iv[1]:.0f}]"
+    return f"{d} {fmt.weight(w)} {fmt.interval(*iv)}"
 
 
 def verdict(unc: DDOUncertainty, measured=None) -> Verdict:
