@@ -325,19 +325,25 @@ def loss_curves_plotly(curves: Mapping[str, Sequence[pd.DataFrame]], column: str
     return fig
 
 
-def cost_vs_loss_plotly(table: pd.DataFrame, title: str = "Proxy compute against final loss at the target"):
+def cost_vs_loss_plotly(table: pd.DataFrame, title: str = "Proxy compute against final loss at the target",
+                        unit: str = fmt.BYTE_UNIT):
     """One point per method: proxy training tokens (x; methods that train no proxy sit at 0 on a
-    linear axis) against mean final validation loss with its spread over seeds."""
+    linear axis) against mean final validation loss with its spread over seeds. Methods are named
+    in the legend, not next to their points, since several sit at the same cost."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
     for i, row in enumerate(table.itertuples(index=False)):
         err = row.std_final_loss if pd.notna(row.std_final_loss) else 0.0
-        fig.add_scatter(x=[row.proxy_tokens], y=[row.mean_final_loss], mode="markers+text", name=row.method,
-                        text=[row.method], textposition="top center", marker=dict(size=11, color=color_of(i)),
-                        error_y=dict(type="data", array=[err], visible=True))
-    fig.update_layout(title=title, xaxis_title="proxy training tokens", yaxis_title="mean final validation loss",
-                      height=420, showlegend=False)
+        fig.add_scatter(x=[row.proxy_tokens], y=[row.mean_final_loss], mode="markers", name=row.method,
+                        marker=dict(size=12, color=color_of(i), symbol=["circle", "diamond", "square", "x",
+                                                                        "triangle-up", "star"][i % 6]),
+                        error_y=dict(type="data", array=[err], visible=True),
+                        hovertemplate=f"{row.method}<br>%{{x:,.0f}} proxy tokens<br>%{{y:.4f}} {unit}<extra></extra>")
+    fig.update_layout(title=title, xaxis_title="proxy training tokens", height=440,
+                      yaxis_title=f"mean final validation loss ({unit})")
+    hi = float(pd.to_numeric(table["proxy_tokens"]).max() or 1.0)
+    fig.update_xaxes(**token_ticks_plotly(_nice_ticks(hi * 1.05)))
     return fig
 
 

@@ -60,7 +60,7 @@ weight_bars_plotly({n: m.weights for n, m in comparison.study.mixtures.items()},
 # Points further left spent less proxy compute; lower is better. Error bars: spread over seeds.
 
 # %%
-cost_vs_loss_plotly(comparison.table)
+cost_vs_loss_plotly(comparison.table, unit=comparison.study.loss_unit)
 
 # %%
 curves = {n: [r.curve for r in recs] for n, recs in comparison.study.validation.items()}
