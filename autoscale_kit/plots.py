@@ -27,7 +27,29 @@ def new_figure(figsize=(7, 4.5), **kwargs):
     """A matplotlib figure that pyplot does not know about (shown once, freed when dropped)."""
     from matplotlib.figure import Figure
 
+    _notebook_display()
     return Figure(figsize=figsize, layout="constrained", **kwargs)
+
+
+def _notebook_display() -> None:
+    """In a Jupyter kernel, a returned figure is shown as an image only when IPython has a PNG
+    formatter for figures, which pyplot's inline backend registers once pyplot picks its backend;
+    these figures never go through pyplot, so register it here (IPython's own function) if it is
+    missing."""
+    import sys
+
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None or type(shell).__name__ != "ZMQInteractiveShell":
+        return
+    from matplotlib.figure import Figure
+
+    try:
+        shell.display_formatter.formatters["image/png"].lookup_by_type(Figure)
+    except KeyError:
+        from IPython.core.pylabtools import select_figure_formats
+
+        select_figure_formats(shell, {"png"}, bbox_inches="tight")
 
 
 def _axes(ax, figsize):

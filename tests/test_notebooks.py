@@ -47,6 +47,10 @@ def shared_store(tmp_path_factory):
 INLINE = "module://matplotlib_inline.backend_inline"
 
 
+# notebooks and the matplotlib figures they show at least
+MATPLOTLIB_FIGURES = {"00_quickstart": 4, "03_ddo": 5, "05_validate": 3, "06_paper_figures": 5, "10_bert": 2}
+
+
 def images(nb) -> list[tuple[int, str]]:
     """(cell index, png) for every image the notebook shows."""
     return [(i, o["data"]["image/png"]) for i, c in enumerate(nb.cells) if c.cell_type == "code"
@@ -97,6 +101,13 @@ def test_notebook_runs_at_smoke_scale(path: Path, shared_store: Path, tmp_path: 
             c.source += f"\nstore = {str(shared_store)!r}"
     execute(nb, tmp_path / "notebooks")
     assert_each_figure_once(nb)
+    # the matplotlib figures a notebook returns are shown as images, not as "<Figure size …>"
+    if path.stem in MATPLOTLIB_FIGURES:
+        assert len(images(nb)) >= MATPLOTLIB_FIGURES[path.stem], [i for i, _ in images(nb)]
+    shown_as_text = [o["data"]["text/plain"] for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                     if "text/plain" in o.get("data", {}) and "image/png" not in o["data"]
+                     and o["data"]["text/plain"].startswith("<Figure size")]
+    assert not shown_as_text, shown_as_text
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
                    if o.output_type == "stream")
     assert "1 warnings" not in text and "NaN" not in text

@@ -119,7 +119,8 @@ def check_notebook(browser, port: int, token: str, name: str, out: Path, timeout
     errors += page.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.error']").count()
     widgets = page.locator(".jp-OutputArea-output .widget-box, .jp-OutputArea-output .jupyter-widgets").count()
     plots = page.locator(".jp-Notebook .js-plotly-plot").count()
-    sources = page.eval_on_selector_all(".jp-OutputArea-output img", "els => els.map(e => e.src)")
+    mimes = page.eval_on_selector_all(".jp-OutputArea-output", "els => els.map(e => e.getAttribute('data-mime-type'))")
+    sources = page.eval_on_selector_all(".jp-RenderedImage img", "els => els.map(e => e.src)")   # image outputs
     duplicates = len(sources) - len(set(sources))
     # the end of the notebook: its last cell in view
     page.locator(".jp-Notebook .jp-Cell").last.scroll_into_view_if_needed()
@@ -138,7 +139,8 @@ def check_notebook(browser, port: int, token: str, name: str, out: Path, timeout
     page.screenshot(path=str(out / f"{name}_top.png"))
     page.close()
     return {"notebook": name, "errors": errors, "widgets": widgets, "plotly": plots, "images": len(sources),
-            "duplicated_images": duplicates, "screenshot": str(path)}
+            "duplicated_images": duplicates, "outputs": {m: mimes.count(m) for m in sorted(set(mimes), key=str)},
+            "screenshot": str(path)}
 
 
 def dismiss_news(page) -> None:
