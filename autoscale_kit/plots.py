@@ -452,11 +452,11 @@ def landscape_ternary(domains: Sequence[str], budgets: Sequence[dict], marks: Ma
                           args=[{"visible": visible}, {"title": f"{title}: {fmt.tokens(x['total'])} tokens"}]))
     for j in range(shared):
         fig.data[j].visible = j in per_budget[-1]
-    fig.update_layout(title=f"{title}: {fmt.tokens(budgets[-1]['total'])} tokens", height=620,
+    fig.update_layout(title=f"{title}: {fmt.tokens(budgets[-1]['total'])} tokens", height=700,
                       ternary=dict(sum=1, aaxis=dict(title=a), baxis=dict(title=b), caxis=dict(title=c)),
                       sliders=[dict(active=len(budgets) - 1, steps=steps, currentvalue=dict(prefix="budget: "),
                                     pad=dict(t=40))],
-                      legend=dict(orientation="h", y=-0.25))
+                      legend=dict(orientation="h", y=-0.3, yanchor="top"), margin=dict(b=200))
     return fig
 
 

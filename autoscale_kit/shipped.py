@@ -120,6 +120,25 @@ def git_commit(repo: Path | None = None) -> str:
         return "unknown"
 
 
+def platform_fingerprint() -> dict:
+    """What decides a run's numbers to the last bit besides its config: the CPU (its kernels'
+    instruction set) and the versions of torch and transformers. Runs retrained where this matches
+    reproduce exactly; elsewhere float rounding differs in the last digits."""
+    import torch
+    import transformers
+
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        model = platform.processor()
+    return {"cpu": model, "cpu_capability": torch.backends.cpu.get_cpu_capability(), "torch": torch.__version__,
+            "transformers": transformers.__version__}
+
+
 def machine() -> str:
     import os
 
@@ -157,7 +176,7 @@ def pack(store: RunStore | str | Path, name: str, *, command: str, commit: str, 
             runs += marker == MARKER
     records = RunStore(store).records()
     info = {"name": name, "runs": runs, "other_results": len(folders) - runs, "command": command, "commit": commit,
-            "machine": machine(), "wall_time_s": wall_time_s,
+            "machine": machine(), "platform": platform_fingerprint(), "wall_time_s": wall_time_s,
             "training_wall_time_s": round(sum(r.wall_time for r in records), 1),
             "made": time.strftime("%Y-%m-%d", time.gmtime(max(r.finished_at for r in records))), **(extra or {})}
     (folder / "study.json").write_text(json.dumps(info, indent=2) + "\n")

@@ -14,13 +14,16 @@ source = None          # None: the bundled corpus; or a folder of domains, or a 
 import numpy as np
 
 from autoscale_kit import corpus as corpus_mod
+from autoscale_kit import fmt
 from autoscale_kit.pipeline import scale_from_env
 from autoscale_kit.plots import weight_bars_plotly
 from autoscale_kit.widgets import DomainPicker
 
 scale = scale_from_env(scale)
 corpus = corpus_mod.load(source)
-corpus_mod.statistics(corpus)
+fmt.frame(corpus_mod.statistics(corpus), {"documents": "{:,}".format, "blocks": "{:,}".format,
+                                          "characters": fmt.tokens, "tokens": fmt.tokens},
+          caption="tokens are UTF-8 bytes")
 
 # %% [markdown]
 # ## Pick domains

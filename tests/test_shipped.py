@@ -127,11 +127,17 @@ def test_the_shipped_small_study_says_how_it_was_made():
 @pytest.mark.skipif(not (SHIPPED / "runs.jsonl.xz").is_file(), reason="no shipped small study")
 def test_shipped_runs_reproduce_when_retrained(tmp_path):
     """Three shipped runs of the smallest budget (a base run and two perturbed), trained again here
-    from their recorded config: the same losses, bit for bit."""
+    from their recorded config: the same losses, bit for bit. That holds on the platform that made
+    them (CPU model and kernel level, torch, transformers: `study.json`); on another CPU the kernels
+    round differently and training drifts (up to 0.06 nats per domain seen on the shipped
+    landscape's runs), so there the test is skipped, saying so."""
     from autoscale_kit.proxy import ProxyConfig, train_proxy
     from autoscale_kit.mixture import Mixture
     from autoscale_kit.runs import CorpusRef, token_data
 
+    made_on, here = shipped.provenance("small").get("platform"), shipped.platform_fingerprint()
+    if made_on != here:
+        pytest.skip(f"bitwise reproduction needs the platform the runs were made on ({made_on}); this is {here}")
     lines = [line for line in shipped.read_lines("small") if line["marker"] == "COMPLETE"]
     configs = [(line, json.loads(line["files"]["config.json"]), json.loads(line["files"]["metrics.json"]))
                for line in lines]
@@ -143,5 +149,5 @@ def test_shipped_runs_reproduce_when_retrained(tmp_path):
         proxy = ProxyConfig.from_dict(cfg["proxy"])
         ref = CorpusRef(cfg.get("corpus_source"), tuple(cfg["corpus"]["domains"]))
         result = train_proxy(token_data(ref, proxy), Mixture(cfg["mixture"]), proxy, progress=False)
-        assert result.val_loss == {d: float(v) for d, v in metrics["val_loss"].items()}, cfg["label"]
         assert result.tokens == {d: int(v) for d, v in metrics["tokens"].items()}
+        assert result.val_loss == {d: float(v) for d, v in metrics["val_loss"].items()}, cfg["label"]

@@ -6,9 +6,8 @@
 
 1. packs every finished run of `--store` (a store that holds this study's runs and nothing else:
    the demo's and compare's) into `runs.jsonl.xz`, with `study.json` saying how they were made;
-2. recomputes the analysis the notebooks draw on the shipped runs (the study, each DDO round with
-   its bootstrap, the comparison of methods) with an empty memo, and ships the memo entries in
-   `analysis/`. `--analysis-only` redoes step 2 alone (its entries are keyed by the code, so an
+2. executes the notebooks that draw on the shipped runs (00, 03, 04, 05, 08) at that scale with an
+   empty memo, checks that none trained a run, and ships the memo entries they made in `analysis/`. `--analysis-only` redoes step 2 alone (its entries are keyed by the code, so an
    edit of the fitting code needs it; `tests/test_shipped.py` says when).
 """
 
@@ -26,34 +25,51 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-def analysis(scale: str, dest: Path) -> int:
-    """Run what notebooks 00, 03, 04, 05 and 08 compute on the shipped runs, memo into `dest`."""
-    cache = Path(tempfile.mkdtemp(prefix="ship-cache-"))
-    os.environ["AUTOSCALE_CACHE"] = str(cache)
-    from autoscale_kit import memo
-    from autoscale_kit.compare import compare_methods
-    from autoscale_kit.methods import CompareConfig, ddo_round
-    from autoscale_kit.labs import CorpusLab
-    from autoscale_kit.pipeline import run_study, study_config
-    from autoscale_kit.shipped import shipped_store
+NOTEBOOKS = ("00_quickstart", "03_ddo", "04_autoscale", "05_validate", "08_compare_methods")
 
-    shipped_dirs = memo.shipped_studies()
-    old = dest
-    if old.exists():   # the memo must not read the old entries: move them away while recomputing
-        shutil.rmtree(old)
-    config = study_config(scale)
-    store = shipped_store(scale)
+
+def analysis(scale: str, dest: Path) -> int:
+    """Execute the notebooks that draw on the shipped study (NOTEBOOKS) at `scale` with an empty
+    memo, and ship the memo entries they made into `dest`."""
+    import nbclient
+    import nbformat
+
+    from autoscale_kit import memo
+
+    cache = Path(tempfile.mkdtemp(prefix="ship-cache-"))
+    work = Path(tempfile.mkdtemp(prefix="ship-nb-")) / "notebooks"
+    work.mkdir()
+    if dest.exists():   # the memo must not read the old entries while recomputing
+        shutil.rmtree(dest)
+    env = {"AUTOSCALE_CACHE": str(cache), "TQDM_DISABLE": "1", "MPLBACKEND": "Agg"}
+    old = {k: os.environ.get(k) for k in [*env, "AUTOSCALE_SCALE"]}
+    os.environ.update(env)
+    os.environ.pop("AUTOSCALE_SCALE", None)
     t = time.time()
-    run_study(config, store)
-    compare_methods(config, store, CompareConfig(methods=("natural", "preset", "regmix", "mixing-law", "doremi")))
-    for total in config.budgets:   # notebook 03: the round and its transfer-aware verification
-        ddo_round(CorpusLab(config, store), total, "transfer", 1)
+    try:
+        for name in NOTEBOOKS:
+            nb = nbformat.read(REPO / "notebooks" / f"{name}.ipynb", as_version=4)
+            for c in nb.cells:
+                if "parameters" in c.metadata.get("tags", []):
+                    c.source += f"\nscale = {scale!r}\nstore = {str(work.parent / 'runs')!r}"
+            nbclient.NotebookClient(nb, timeout=3600, kernel_name="python3",
+                                    resources={"metadata": {"path": str(work)}}).execute()
+            print(f"  {name}: {len(list((cache / 'analysis').glob('*.npz')))} memo entries so far "
+                  f"({time.time() - t:.0f} s)", flush=True)
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    if (work.parent / "runs").exists():
+        raise SystemExit(f"a notebook trained runs into {work.parent / 'runs'}: the shipped study is incomplete")
     made = sorted((cache / "analysis").glob("*.npz"))
     dest.mkdir(parents=True, exist_ok=True)
     for p in made:
         shutil.copy2(p, dest / p.name)
     shutil.rmtree(cache, ignore_errors=True)
-    print(f"{len(made)} memo entries in {time.time() - t:.0f} s -> {dest} (shipped studies in {shipped_dirs})")
+    print(f"{len(made)} memo entries in {time.time() - t:.0f} s -> {dest} (studies in {memo.shipped_studies()})")
     return len(made)
 
 
