@@ -39,8 +39,10 @@ class GPT2Family:
         return GPT2LMHeadModel(cfg)
 
     def train_batch(self, segments: np.ndarray, n_targets: np.ndarray, step: int, seed: int):
-        x = np.ascontiguousarray(segments[:, :-1])
-        y = np.ascontiguousarray(segments[:, 1:])
+        # copies: for a batch of one window the slices are already contiguous, and masking a view
+        # of the targets would write IGNORE into the inputs too
+        x = segments[:, :-1].copy()
+        y = segments[:, 1:].copy()
         y[np.arange(y.shape[1])[None, :] >= n_targets[:, None]] = IGNORE
         return x, y
 

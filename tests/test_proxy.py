@@ -156,3 +156,19 @@ def test_on_batch_callback_can_reweight_the_loss(known_corpus):
     # trained on the pattern domain only: better there, worse on noise than the plain run
     assert r.val_loss["pattern"] < plain.val_loss["pattern"]
     assert r.val_loss["noise"] > plain.val_loss["noise"]
+
+
+def test_a_batch_of_one_partial_window_keeps_its_inputs():
+    """A batch of one window: its slices are contiguous already, so masking the targets of a view
+    wrote IGNORE into the inputs and the embedding failed (seen as 'index out of range' in a RegMix
+    run of the small comparison)."""
+    import numpy as np
+
+    from autoscale_kit.families import IGNORE
+    from autoscale_kit.family_gpt2 import GPT2Family
+
+    seg = np.arange(1, 10, dtype=np.int64)[None, :]          # seq_len 8, one window
+    x, y = GPT2Family(256, 255).train_batch(seg, np.array([3]), step=0, seed=0)
+    assert (x >= 0).all() and x.tolist() == [list(range(1, 9))]
+    assert y.tolist() == [[2, 3, 4] + [IGNORE] * 5]
+    assert seg.tolist() == [list(range(1, 10))]               # the segments themselves untouched
