@@ -39,11 +39,15 @@ def test_mixture_sliders_make_a_whole_token_mixture():
     assert "not all be zero" in s.summary.value
 
 
-def test_train_panel_trains_on_click(small_corpus):
-    sliders = MixtureSliders(small_corpus.domains, total=6_000)
+def _tiny_panel(corpus):
+    sliders = MixtureSliders(corpus.domains, total=6_000)
     cfg = preset("tiny", n_layer=1, n_embd=32, n_head=2, seq_len=64, batch_size=8, eval_points=2,
                  val_tokens=1024, curve_val_tokens=1024)
-    panel = TrainPanel(small_corpus, cfg, sliders)
+    return sliders, TrainPanel(corpus, cfg, sliders)
+
+
+def test_train_panel_trains_on_click(small_corpus):
+    sliders, panel = _tiny_panel(small_corpus)
     panel.button.click()
     assert panel.result is not None and sum(panel.result.tokens.values()) == 6_000
     assert panel.progress.value == panel.progress.max == panel.result.steps
@@ -118,10 +122,7 @@ def test_surrogate_explorer_refits_on_change():
 
 
 def test_train_panel_keeps_a_history_of_runs(small_corpus):
-    sliders = MixtureSliders(small_corpus.domains, total=6_000)
-    cfg = preset("tiny", n_layer=1, n_embd=32, n_head=2, seq_len=64, batch_size=8, eval_points=2,
-                 val_tokens=1024, curve_val_tokens=1024)
-    panel = TrainPanel(small_corpus, cfg, sliders)
+    sliders, panel = _tiny_panel(small_corpus)
     panel.button.click()
     sliders.set_weights({"code": 1.0, "books": 0.0, "qa": 0.0})
     panel.button.click()
