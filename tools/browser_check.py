@@ -3,7 +3,8 @@
 Starts JupyterLab headless on localhost, opens each notebook in Debian's Chromium driven by
 Playwright (no browser download: the system /usr/bin/chromium), dismisses JupyterLab's news
 prompt, runs all cells from the Run menu, waits for the kernel, and saves screenshots: where the
-notebook ends (its last cell scrolled into view), and at its first widget or plotly figure.
+notebook ends (its last cell scrolled into view), at its first widget or plotly figure, at its
+top, and each image output on its own (`<notebook>_figure<i>.png`).
 Notebooks run at AUTOSCALE_SCALE=smoke, except those named by --default-scale, which open as a
 user opens them (the shipped results). Fails when a notebook shows an error (an error output or a
 traceback on stderr), shows the same image twice, or shows fewer widgets or plotly figures than
@@ -133,6 +134,13 @@ def check_notebook(browser, port: int, token: str, name: str, out: Path, timeout
         first.scroll_into_view_if_needed()
         time.sleep(1)
         page.screenshot(path=str(out / f"{name}_view.png"))
+    # every image output on its own (to look at each figure as it renders)
+    for i, el in enumerate(page.locator(".jp-RenderedImage").all()):
+        try:
+            el.scroll_into_view_if_needed()
+            el.screenshot(path=str(out / f"{name}_figure{i + 1}.png"))
+        except Exception:
+            pass
     # and the top, where the verdict is
     page.locator(".jp-Notebook .jp-Cell").first.scroll_into_view_if_needed()
     time.sleep(1)
