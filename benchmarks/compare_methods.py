@@ -7,10 +7,11 @@
 2. Corpus (`--scale small`, off with `--scale none`): `compare.compare_methods` at that study
    scale; every method's mixture trained at the target with the study's seeds; final mean
    validation loss, tokens to reach uniform's final loss, proxy runs/tokens/FLOPs per method.
-   Resumable: runs live in `--store` (default `runs/`, shared with `autoscale-kit demo`).
+   A shipped study (`data/studies/<scale>/`) is read as it is, training nothing; with `--retrain`
+   the runs live in `--store` (default `runs/`, shared with `autoscale-kit demo`), resumable.
 
 Prints both tables and writes JSON (--json-out).
-Run: python benchmarks/compare_methods.py [--oracle-count 10] [--scale small|smoke|none] [--store runs]
+Run: python benchmarks/compare_methods.py [--oracle-count 10] [--scale small|smoke|none] [--store runs] [--retrain]
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from autoscale_kit.arena import compare_on_oracle  # noqa: E402
 from autoscale_kit.compare import CompareConfig, compare_methods, peer_methods, regmix_runs_cv  # noqa: E402
 from autoscale_kit.oracle import random_oracle  # noqa: E402
 from autoscale_kit.pipeline import study_config  # noqa: E402
+from autoscale_kit.shipped import describe, provenance, study_runs  # noqa: E402
 
 
 def oracle_part(args) -> dict:
@@ -55,11 +57,14 @@ def oracle_part(args) -> dict:
 
 
 def corpus_part(args) -> dict:
-    # the committed JSON was measured before the presets verified DDO and ran its plan on 2 seeds
-    config = study_config(args.scale, verify=0, ddo_seeds=(0,)) if args.scale == "small" else study_config(args.scale)
+    config = study_config(args.scale)
     cmp = CompareConfig(methods=tuple(args.methods.split(",")))
     t0 = time.time()
-    result = compare_methods(config, args.store, cmp, progress=not args.quiet)
+    # a shipped study (data/studies/) is read, not retrained, unless --retrain
+    store = study_runs(config, args.store, retrain=args.retrain)
+    if store.frozen:
+        print(describe(config.name))
+    result = compare_methods(config, store, cmp, progress=not args.quiet)
     table = result.table
     print(f"\ncorpus, scale {args.scale}: DDO at {list(config.budgets)}, target {config.target:,} tokens, "
           f"seeds {list(config.seeds)} ({time.time() - t0:.0f} s)")
@@ -70,7 +75,8 @@ def corpus_part(args) -> dict:
     if cv:
         print("\nsurrogates on the RegMix runs, 5-fold out-of-fold Spearman against the objective:")
         print("  " + ", ".join(f"{m} {rho:.3f}" for m, rho in cv.items()))
-    return {"scale": args.scale, "surrogate_cv": cv, "config": config.to_dict(), "table": table.to_dict(orient="records"),
+    made = provenance(config.name) if store.frozen else None     # how the read runs were trained
+    return {"scale": args.scale, "shipped": made, "surrogate_cv": cv, "config": config.to_dict(), "table": table.to_dict(orient="records"),
             "weights": {n: m.weights for n, m in result.study.mixtures.items()}, "seconds": time.time() - t0}
 
 
@@ -84,6 +90,7 @@ def main(argv=None) -> int:
     p.add_argument("--scale", default="small", help="study scale for the corpus part; 'none' skips it")
     p.add_argument("--methods", default=",".join(peer_methods("corpus", defaults_only=True)), help="peer methods on the corpus")
     p.add_argument("--store", default=str(ROOT / "runs"))
+    p.add_argument("--retrain", action="store_true", help="train into --store even when the study is shipped")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--json-out", default=str(ROOT / "benchmarks" / "results" / "compare_methods.json"))
     args = p.parse_args(argv)

@@ -158,3 +158,17 @@ def test_shipped_runs_reproduce_when_retrained(tmp_path, monkeypatch):
         result = train_proxy(token_data(ref, proxy), Mixture(cfg["mixture"]), proxy, progress=False)
         assert result.tokens == {d: int(v) for d, v in metrics["tokens"].items()}
         assert result.val_loss == {d: float(v) for d, v in metrics["val_loss"].items()}, cfg["label"]
+
+
+def test_the_compare_benchmark_reads_a_shipped_study(smoke_study, tmp_path, monkeypatch):
+    """benchmarks/compare_methods.py on a shipped study: its numbers, how they were made, nothing trained."""
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import compare_methods as bench
+
+    out = tmp_path / "cm.json"
+    bench.main(["--oracle-count", "0", "--scale", "smoke", "--methods", "uniform", "--quiet",
+                "--store", str(tmp_path / "my_runs"), "--json-out", str(out)])
+    corpus = json.loads(out.read_text())["corpus"]
+    assert corpus["shipped"]["commit"] == "abc1234"
+    assert {row["method"] for row in corpus["table"]} >= {"uniform"}
+    assert not (tmp_path / "my_runs").exists()
