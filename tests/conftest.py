@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import io
 import os
+import shutil
+import tempfile
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
@@ -15,6 +18,9 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+# the bootstrap memo of this test session, not the user's ~/.cache (shipped studies' memos are still read)
+os.environ["AUTOSCALE_CACHE"] = tempfile.mkdtemp(prefix="autoscale-kit-tests-")
+atexit.register(shutil.rmtree, os.environ["AUTOSCALE_CACHE"], ignore_errors=True)
 
 
 class CliResult:
