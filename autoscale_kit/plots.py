@@ -96,6 +96,21 @@ def _loss_label(column: str, unit: str) -> str:
     return column
 
 
+def seed_grid(runs: Sequence[pd.DataFrame], column: str = "val_mean") -> tuple[np.ndarray, np.ndarray]:
+    """Several seeds' curves on one token grid: (x, values with one row per seed). Seeds evaluate
+    at the same steps but not at the same token counts (windows are packed per seed), so curves
+    with as many points are aligned point by point at their mean token count; otherwise each is
+    interpolated onto the sorted union of their points where all of them have data."""
+    xs = [c["tokens_seen"].to_numpy(dtype=float) for c in runs]
+    ys = [c[column].to_numpy(dtype=float) for c in runs]
+    if len({len(x) for x in xs}) == 1:
+        return np.mean(xs, axis=0), np.vstack(ys)
+    lo, hi = max(x.min() for x in xs), min(x.max() for x in xs)
+    grid = np.unique(np.concatenate(xs))
+    grid = grid[(grid >= lo) & (grid <= hi)]
+    return grid, np.vstack([np.interp(grid, x, y) for x, y in zip(xs, ys)])
+
+
 def loss_curves(curves: Mapping[str, Sequence[pd.DataFrame]], column: str = "val_mean", ax=None,
                 reference: str | None = "uniform", title: str = "Validation loss at the target scale",
                 unit: str = fmt.BYTE_UNIT):
@@ -103,15 +118,13 @@ def loss_curves(curves: Mapping[str, Sequence[pd.DataFrame]], column: str = "val
     line at the reference's final loss."""
     fig, ax = _axes(ax, (7, 4.5))
     for i, (name, runs) in enumerate(curves.items()):
-        frames = [c[["tokens_seen", column]].set_index("tokens_seen")[column] for c in runs]
-        table = pd.concat(frames, axis=1)
-        x = table.index.to_numpy(dtype=float)
-        mean = table.mean(axis=1).to_numpy()
-        ax.plot(x, mean, marker="o", ms=3, color=color_of(i), label=f"{name} ({len(runs)} seed{'s' * (len(runs) > 1)})")
+        x, values = seed_grid(runs, column)
+        ax.plot(x, values.mean(axis=0), marker="o", ms=3, color=color_of(i),
+                label=f"{name} ({len(runs)} seed{'s' * (len(runs) > 1)})")
         if len(runs) > 1:
-            ax.fill_between(x, table.min(axis=1), table.max(axis=1), color=color_of(i), alpha=0.15)
-        if name == reference:
-            ax.axhline(mean[-1], color=color_of(i), ls="--", lw=1)
+            ax.fill_between(x, values.min(axis=0), values.max(axis=0), color=color_of(i), alpha=0.15)
+        if name == reference:   # the mean of the seeds' own final losses, as the verdict uses
+            ax.axhline(float(np.mean([c[column].iloc[-1] for c in runs])), color=color_of(i), ls="--", lw=1)
     ax.set_xlabel("training tokens")
     token_axis(ax)
     ax.set_ylabel(_loss_label(column, unit))
@@ -332,13 +345,13 @@ def loss_curves_plotly(curves: Mapping[str, Sequence[pd.DataFrame]], column: str
 
     fig = go.Figure()
     for i, (name, runs) in enumerate(curves.items()):
-        table = pd.concat([c[["tokens_seen", column]].set_index("tokens_seen")[column] for c in runs], axis=1)
-        x = table.index.to_numpy(dtype=float).tolist()
+        grid, values = seed_grid(runs, column)
+        x = grid.tolist()
         if len(runs) > 1:
-            fig.add_scatter(x=x + x[::-1], y=table.max(axis=1).tolist() + table.min(axis=1).tolist()[::-1],
+            fig.add_scatter(x=x + x[::-1], y=values.max(axis=0).tolist() + values.min(axis=0).tolist()[::-1],
                             fill="toself", mode="lines", line=dict(width=0), fillcolor=color_of(i), opacity=0.15,
                             name=f"{name} seeds", legendgroup=name, showlegend=False, hoverinfo="skip")
-        fig.add_scatter(x=x, y=table.mean(axis=1).tolist(), mode="lines+markers",
+        fig.add_scatter(x=x, y=values.mean(axis=0).tolist(), mode="lines+markers",
                         name=f"{name} ({len(runs)} seed{'s' * (len(runs) > 1)})",
                         line=dict(color=color_of(i)), legendgroup=name)
     fig.update_layout(title=title, xaxis_title="training tokens", yaxis_title=_loss_label(column, unit), height=420)

@@ -69,3 +69,30 @@ def test_heatmap_colourbar_has_its_unit():
     effects = pd.DataFrame([[0.1, -0.2]], index=["a"], columns=["a", "mean"])
     fig = plots.perturbation_heatmap(effects, unit="loss change (nats/byte)")
     assert any(ax.get_ylabel() == "loss change (nats/byte)" for ax in fig.axes)
+
+
+def test_seeds_evaluated_at_different_token_counts_make_one_curve():
+    """Seeds pack their windows differently, so their eval points fall a few tokens apart: the mean
+    line runs left to right through each eval point (not a union of both seeds' points in file
+    order), and uniform's dashed line sits at the mean of the seeds' final losses."""
+    a = pd.DataFrame({"tokens_seen": [1000.0, 2004.0, 3000.0, 4000.0], "val_mean": [3.0, 2.6, 2.3, 2.0]})
+    b = pd.DataFrame({"tokens_seen": [1010.0, 1996.0, 3008.0, 4000.0], "val_mean": [3.2, 2.8, 2.5, 2.2]})
+    fig = plots.loss_curves({"uniform": [a, b]})
+    ax = fig.axes[0]
+    mean_line = next(line for line in ax.get_lines() if line.get_label().startswith("uniform"))
+    x, y = mean_line.get_xdata(), mean_line.get_ydata()
+    assert len(x) == 4 and np.all(np.diff(x) > 0)
+    np.testing.assert_allclose(y, [3.1, 2.7, 2.4, 2.1])
+    dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert len(dashed) == 1 and dashed[0].get_ydata()[0] == pytest.approx(2.1)
+
+    # curves with different numbers of points: interpolated where both have data
+    short = pd.DataFrame({"tokens_seen": [1500.0, 4000.0], "val_mean": [3.0, 2.0]})
+    grid, values = plots.seed_grid([a, short])
+    assert grid[0] == 1500.0 and grid[-1] == 4000.0 and np.all(np.diff(grid) > 0)
+    assert values.shape == (2, len(grid))
+    np.testing.assert_allclose(values[1, -1], 2.0)
+
+    pfig = plots.loss_curves_plotly({"uniform": [a, b]})
+    mean_trace = [t for t in pfig.data if t.name.startswith("uniform (")][0]
+    assert np.all(np.diff(mean_trace.x) > 0)
