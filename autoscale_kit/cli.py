@@ -230,7 +230,7 @@ def _run_ddo(args: argparse.Namespace) -> int:
     if result.surrogate == "transfer":
         _print_transfer(result)
         if verification is not None:
-            print(f"verification: {verification.summary()}")
+            print(f"verification: {verification.summary(rd.unit)}")
             print("answer: " + ", ".join(f"{d} {w:.3f}" for d, w in verification.answer.weights.items()))
         _print_verdict(verdict, answer_interval, args.level)
         _print_warnings(result.warnings)
@@ -248,7 +248,7 @@ def _run_ddo(args: argparse.Namespace) -> int:
         print(f"ambiguity: optimal weights move by up to {result.ambiguity.max_spread:.4f} across "
               f"{result.ambiguity.n_solutions} optima from equally exact fits")
     if verification is not None:
-        print(f"verification: {verification.summary()}")
+        print(f"verification: {verification.summary(rd.unit)}")
     _print_verdict(verdict, answer_interval, args.level)
     _print_warnings(result.warnings)
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from autoscale_kit import fmt
 from autoscale_kit.baselines import natural_weights
 from autoscale_kit.methods import CompareConfig, Probe
 from autoscale_kit.mixture import Mixture
@@ -39,6 +40,8 @@ class CorpusLab:
         self.surrogate, self.verify = config.surrogate, config.verify
         self.interval_draws, self.level = config.interval_draws, config.level
         self.cache: dict = {}
+        # what the objective's numbers are in, for the sentences that report them
+        self.loss_unit = fmt.loss_unit(config.proxy.tokenizer, getattr(config.proxy, "family", "gpt2"))
 
     def _check(self, config: StudyConfig) -> None:
         """Everything that would fail after training, refused before any: the store, the domains,

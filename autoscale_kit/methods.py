@@ -186,6 +186,7 @@ class DDORound:
     ddo: DDOResult
     verification: object = None     # verify.Verification, when the round was verified
     uncertainty: object = None      # uncertainty.DDOUncertainty of the plan's optimum, when intervals are on
+    unit: str | None = None         # the objective's unit (nats/byte…) for the verdict's sentences
 
     @property
     def fell_back(self) -> bool:
@@ -222,7 +223,7 @@ class DDORound:
     @property
     def verdict(self):
         """The plain-words verdict against uniform (uncertainty.Verdict), or None without intervals."""
-        return None if self.uncertainty is None else self.uncertainty.verdict(self.verification)
+        return None if self.uncertainty is None else self.uncertainty.verdict(self.verification, unit=self.unit)
 
     @property
     def answer(self) -> Mixture:
@@ -297,7 +298,8 @@ def ddo_round(lab, total: float, surrogate: str | None = None, verify: int | Non
         draws = lab.interval_draws if surrogate == "separable" else max(lab.interval_draws // 5, 2)
         unc = ddo_uncertainty(measured, lab.objective, level=lab.level, draws=draws, result=fitted,
                               min_ratio=lab.min_ratio, surrogate=surrogate)
-    lab.cache[key] = DDORound(total, tuple(r for r, _ in plan), tuple(records), fitted, uncertainty=unc)
+    lab.cache[key] = DDORound(total, tuple(r for r, _ in plan), tuple(records), fitted, uncertainty=unc,
+                              unit=getattr(lab, "loss_unit", None))
     return lab.cache[key]
 
 

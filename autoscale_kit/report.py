@@ -232,11 +232,12 @@ def _page(result: StudyResult, summary: dict) -> str:
     ]
     for sc in result.rounds:
         bound = ", ".join(f"{d} ({b})" for d, b in sc.ddo.at_bound.items()) or "none"
-        lines += [f"**{fmt.tokens(sc.total)} tokens** — {sc.ddo.surrogate} surrogate; base objective {sc.ddo.base_objective:.4f}, "
-                  f"surrogate's optimum {sc.ddo.predicted_objective:.4f}; at a bound: {bound}.", "",
+        lines += [f"**{fmt.tokens(sc.total)} tokens** — {sc.ddo.surrogate} surrogate; base objective "
+                  f"{fmt.loss(sc.ddo.base_objective, result.loss_unit)}, surrogate's optimum "
+                  f"{fmt.loss(sc.ddo.predicted_objective, result.loss_unit)}; at a bound: {bound}.", "",
                   f"![fits](figures/ddo_fits_{sc.total}.png)", ""]
         if sc.verification is not None:
-            lines += [f"Verification: {sc.verification.summary()}.", ""]
+            lines += [f"Verification: {sc.verification.summary(result.loss_unit)}.", ""]
         if sc.verdict is not None:
             v = sc.verdict
             lines += [f"Verdict: {v.text}" + (f" Then {v.measured}." if v.measured else ""), ""]

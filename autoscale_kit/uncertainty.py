@@ -194,8 +194,8 @@ class DDOUncertainty:
         lo, hi = self.gain.interval(self.level)
         return float(lo[0]), float(hi[0])
 
-    def verdict(self, measured=None) -> "Verdict":
-        return verdict(self, measured)
+    def verdict(self, measured=None, unit: str | None = None) -> "Verdict":
+        return verdict(self, measured, unit)
 
     def to_dict(self) -> dict:
         return {"level": self.level, "interval": self.interval, "noise": self.noise and self.noise.to_dict(),
@@ -377,13 +377,19 @@ def _fmt_weight(d: str, w: float, iv: tuple[float, float]) -> str:
     return f"{d} {fmt.weight(w)} {fmt.interval(*iv)}"
 
 
-def verdict(unc: DDOUncertainty, measured=None) -> Verdict:
+def _gain(v, lo, hi, unit: str | None, signed: bool = False) -> str:
+    """0.080 nats/byte [0.036, 0.131]: a loss difference with its interval, in the objective's unit."""
+    return f"{fmt.loss(v, unit, signed=signed)} {fmt.interval(lo, hi, signed=signed)}"
+
+
+def verdict(unc: DDOUncertainty, measured=None, unit: str | None = None) -> Verdict:
     """The plain-words verdict of a DDO answer (see the module docstring); `measured`, a
-    `verify.Verification`, adds what training the recommendation showed."""
+    `verify.Verification`, adds what training the recommendation showed; `unit` (nats/byte…) is
+    what the objective's losses are in (None: bare numbers)."""
     pct = f"{100 * unc.level:.0f}%"
-    measured_text = None if measured is None else measured_verdict(measured, unc.level)
+    measured_text = None if measured is None else measured_verdict(measured, unc.level, unit)
     if unc.weights is None:
-        text = f"DDO predicts a gain over uniform of {unc.gain_estimate:+.4f}, but {unc.note}."
+        text = f"DDO predicts a gain over uniform of {fmt.loss(unc.gain_estimate, unit, signed=True)}, but {unc.note}."
         return Verdict("no noise estimate", (), (), None, None, text, measured_text)
     w = unc.result.weights
     iv = unc.interval
@@ -392,20 +398,20 @@ def verdict(unc: DDOUncertainty, measured=None) -> Verdict:
     seeds = unc.noise.seeds
     if glo > 0:
         standing, need = "beats", None
-        head = f"DDO's optimum is predicted to beat uniform by {g:.4f} [{glo:.4f}, {ghi:.4f}] ({pct}): beyond the noise."
+        head = f"DDO's optimum is predicted to beat uniform by {_gain(g, glo, ghi, unit)} ({pct}): beyond the noise."
     elif ghi < 0:
         standing, need = "loses", None
-        head = f"DDO's optimum is predicted to lose to uniform by {-g:.4f} [{-ghi:.4f}, {-glo:.4f}] ({pct})."
+        head = f"DDO's optimum is predicted to lose to uniform by {_gain(-g, -ghi, -glo, unit)} ({pct})."
     else:
         standing = "cannot tell"
         need = seeds_to_decide(g, spread, seeds, unc.level)
-        head = (f"DDO's predicted gain over uniform, {g:+.4f} [{glo:+.4f}, {ghi:+.4f}] ({pct}), is within the noise: "
+        head = (f"DDO's predicted gain over uniform, {_gain(g, glo, ghi, unit, signed=True)} ({pct}), is within the noise: "
                 f"it cannot tell its optimum from uniform.")
         if need is not None and need <= MAX_SEEDS:
             head += f" About {need} seeds per run (now {seeds}) would decide it."
         else:
             head += (f" Even {MAX_SEEDS} seeds would not decide it: the optimum is as good as uniform to within "
-                     f"±{max(abs(glo), abs(ghi)):.4f}.")
+                     f"±{fmt.loss(max(abs(glo), abs(ghi)), unit)}.")
     pinned = pinned_down(w, iv)
     loose = [d for d in w if d not in pinned]
     parts = [head]
@@ -419,11 +425,11 @@ def verdict(unc: DDOUncertainty, measured=None) -> Verdict:
                      f"(their sum {100 * valley['sum_estimate']:.0f}% [{100 * valley['sum'][0]:.0f}, "
                      f"{100 * valley['sum'][1]:.0f}] is pinned, the split is not): substitutes as far as these "
                      f"runs can tell.")
-    parts.append(f"Noise: {unc.noise.sigma:.4f} nats per loss, from {unc.noise.description}.")
+    parts.append(f"Noise: {fmt.loss(unc.noise.sigma, unit)} on one run's objective, from {unc.noise.description}.")
     return Verdict(standing, tuple(pinned), tuple(loose), valley, need, " ".join(parts), measured_text)
 
 
-def measured_verdict(check, level: float = LEVEL) -> str:
+def measured_verdict(check, level: float = LEVEL, unit: str | None = None) -> str:
     """What verification measured, judged at `level` against the base (uniform in DDO's plan)."""
     z = norm.ppf(0.5 + level / 2)
     c = check.accepted
@@ -433,10 +439,10 @@ def measured_verdict(check, level: float = LEVEL) -> str:
     lo, hi = best.gain - z * check.noise, best.gain + z * check.noise
     where = f"t = {best.step:g}" if best.step != 1 else "the recommendation"
     if lo > 0:
-        return f"measured: {where} beats the base by {best.gain:.4f} [{lo:.4f}, {hi:.4f}] ({100 * level:.0f}%): beyond the noise"
+        return f"measured: {where} beats the base by {_gain(best.gain, lo, hi, unit)} ({100 * level:.0f}%): beyond the noise"
     if hi < 0:
-        return f"measured: {where} loses to the base by {-best.gain:.4f} [{-hi:.4f}, {-lo:.4f}] ({100 * level:.0f}%)"
-    return (f"measured: {where} against the base {best.gain:+.4f} [{lo:+.4f}, {hi:+.4f}] ({100 * level:.0f}%): "
+        return f"measured: {where} loses to the base by {_gain(-best.gain, -hi, -lo, unit)} ({100 * level:.0f}%)"
+    return (f"measured: {where} against the base {_gain(best.gain, lo, hi, unit, signed=True)} ({100 * level:.0f}%): "
             f"within the noise")
 
 

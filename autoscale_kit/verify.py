@@ -28,6 +28,7 @@ from typing import Sequence
 
 import numpy as np
 
+from autoscale_kit import fmt
 from autoscale_kit.ddo import EXTRA, DDOResult, MeasuredPlan, PlannedRun, fit_ddo
 from autoscale_kit.errors import UserError
 from autoscale_kit.mixture import Mixture
@@ -72,19 +73,21 @@ class Verification:
     def accepted(self) -> Candidate | None:
         return next((c for c in self.candidates if c.accepted), None)
 
-    def summary(self) -> str:
+    def summary(self, unit: str | None = None) -> str:
+        """One sentence; `unit` (nats/byte…) is what the objective is in (None: bare numbers)."""
         n = len(self.candidates)
+        at = f"at {fmt.tokens(self.total)} tokens"
         if not n:
-            return f"at {self.total:,.0f} tokens the recommendation is the base itself; nothing to verify"
+            return f"{at} the recommendation is the base itself; nothing to verify"
         c = self.accepted
         if c is None:
             best = max(self.candidates, key=lambda k: k.gain)
-            return (f"at {self.total:,.0f} tokens no candidate beat the base by more than the noise "
-                    f"({self.noise:.3g}; best gain {best.gain:+.3g} at t = {best.step:g}) after {n} candidate(s), "
-                    f"{self.extra_runs} extra run(s): the answer is the base")
-        return (f"at {self.total:,.0f} tokens the candidate at t = {c.step:g} beat the base by {c.gain:.3g} "
-                f"(noise {self.noise:.3g}; promised {self.base_objective - c.predicted:.3g}) after "
-                f"{self.extra_runs} extra run(s)")
+            return (f"{at} no candidate beat the base by more than the noise "
+                    f"({fmt.loss(self.noise, unit)}; best gain {fmt.loss(best.gain, unit, signed=True)} at "
+                    f"t = {best.step:g}) after {n} candidate(s), {self.extra_runs} extra run(s): the answer is the base")
+        return (f"{at} the candidate at t = {c.step:g} beat the base by {fmt.loss(c.gain, unit)} "
+                f"(noise {fmt.loss(self.noise, unit)}; promised {fmt.loss(self.base_objective - c.predicted, unit)}) "
+                f"after {self.extra_runs} extra run(s)")
 
     def to_dict(self) -> dict:
         return {"total": self.total, "base_objective": self.base_objective, "noise": self.noise,

@@ -461,8 +461,9 @@ class RetrainButton:
         if shipped and study:
             from autoscale_kit.shipped import provenance
 
-            wall = provenance(study).get("wall_time_s")
-            cost = f" (about {wall / 60:.0f} min where it was made)" if wall else ""
+            made = provenance(study)     # the whole shipped study: what this button trains may be a part of it
+            wall = made.get("wall_time_s")
+            cost = f" (the {made.get('runs')} shipped runs took {wall / 60:.0f} min to make)" if wall else ""
         self.status = w.HTML(
             ("<b>Showing the shipped results</b> (nothing was trained)." if shipped else
              f"<b>Showing this machine's runs</b> from <code>{self.store.root}</code>."))

@@ -99,7 +99,7 @@ print("at a bound:", ", ".join(f"{d} ({b})" for d, b in ddo.at_bound.items()) or
 from autoscale_kit.plots import weight_bars_plotly
 
 uncertainty = ddo_round_.uncertainty
-print(uncertainty.verdict().text)
+print(uncertainty.verdict(unit=ddo_round_.unit).text)
 level_slider = w.FloatSlider(value=config.level, min=0.5, max=0.99, step=0.01, description="level")
 interval_view = w.Output()
 
@@ -169,7 +169,7 @@ from autoscale_kit.uncertainty import ddo_uncertainty
 transfer_unc = ddo_uncertainty(ddo_round_.measured, config.objective, draws=max(config.interval_draws // 5, 2),
                                level=config.level, result=transfer_ddo, min_ratio=config.min_ratio,
                                surrogate="transfer")
-print(transfer_unc.verdict().text)
+print(transfer_unc.verdict(unit=ddo_round_.unit).text)
 if transfer_unc.interval:
     weight_bars({"separable DDO": ddo.weights, "transfer-aware DDO": transfer_ddo.weights},
                 title=f"Optimal weights at {fmt.tokens(total)} tokens with {100 * config.level:.0f}% intervals",
@@ -191,10 +191,10 @@ elif verify:
     print("The transfer-aware optimum's check trains new runs: set retrain = True to run it here.\n")
 for checked in checks:
     print(f"{checked.ddo.surrogate} surrogate:", end=" ")
-    print(checked.verification.summary())
+    print(checked.verification.summary(checked.unit))
     if checked.verdict is not None and checked.verdict.measured:
         print(checked.verdict.measured)
     for c in checked.verification.candidates:
-        print(f"  t = {c.step:g}: promised {fmt.loss(c.predicted, None, digits=4)}, measured "
-              f"{fmt.loss(sum(c.measured) / len(c.measured), None, digits=4)}, gain over the base "
-              f"{fmt.loss(c.gain, None, signed=True, digits=4)}{'  (accepted)' if c.accepted else ''}")
+        print(f"  t = {c.step:g}: promised {fmt.loss(c.predicted, checked.unit)}, measured "
+              f"{fmt.loss(sum(c.measured) / len(c.measured), checked.unit)}, gain over the base "
+              f"{fmt.loss(c.gain, checked.unit, signed=True)}{'  (accepted)' if c.accepted else ''}")

@@ -1,6 +1,7 @@
 """Transfer-aware DDO (autoscale_kit.transfer) and verification (autoscale_kit.verify)."""
 
 import json
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -234,6 +235,10 @@ def test_a_verified_study_reports_its_extra_runs(tmp_path):
     assert result.summary()["training_runs"] == plan + extra + sum(len(v) for v in result.validation.values())
     page = write_report(result, tmp_path / "report").read_text()
     assert page.count("Verification: at ") == len(config.budgets)
+    # losses in their unit and token counts as 30k, in the report and in each round's verdict
+    for line in (ln for ln in page.splitlines() if ln.startswith("Verification: at ")):
+        assert "nats/byte" in line and not re.search(r"\d,\d{3}", line), line
+    assert all(rd.unit == "nats/byte" and "nats/byte" in rd.verdict.text for rd in result.rounds)
     table = pd.read_csv(tmp_path / "report" / "runs.csv")
     assert len(table) == result.summary()["training_runs"]
 

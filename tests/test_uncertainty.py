@@ -89,6 +89,7 @@ def test_run_noise_without_replicates_uses_the_transfer_residuals_or_says_it_can
     unc = ddo_uncertainty(small, "mean-loss", draws=20)
     assert unc.interval is None and unc.verdict().against_uniform == "no noise estimate"
     assert "2 seeds" in unc.verdict().text
+    assert "nats/byte" in unc.verdict(unit="nats/byte").text and "nats" not in unc.verdict().text
 
 
 # --- intervals on the weights ------------------------------------------------------------------
