@@ -878,7 +878,7 @@ def _run_export(args: argparse.Namespace) -> int:
             after = {d: final[d] * total / available[d] for d in final if available[d]}
             over = {d: e for d, e in after.items() if e > 1 + 1e-9}
             if over:
-                raise UserError(f"at {total:,} tokens {', '.join(f'{d} would be read {e:.2f} times' for d, e in over.items())}"
+                raise UserError(f"at {fmt.tokens(total)} tokens {', '.join(f'{d} would be read {e:.2f} times' for d, e in over.items())}"
                                 f" and --no-repetition refuses it; lower --total, or --cap with --max-epochs 1")
         for w in feas.warnings():
             print(f"warning: {w}" + (" (capped: see --cap)" if feas.capped is None else " (capped)"), file=sys.stderr)

@@ -29,6 +29,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from autoscale_kit import fmt
 from autoscale_kit.errors import UserError
 from autoscale_kit.mixture import parse_pairs
 
@@ -59,8 +60,9 @@ class Feasibility:
         return {d: e for d, e in self.epochs.items() if e > self.max_epochs + 1e-9}
 
     def warnings(self) -> list[str]:
-        return [f"{d} would be read {e:.2f} times ({self.tokens[d]:,} of {self.available[d]:,} tokens); past "
-                f"{self.max_epochs:g} epochs repetition changes what the best mixture is (Muennighoff et al. 2023)"
+        limit = f"{self.max_epochs:g} epoch{'s' * (self.max_epochs != 1)}"
+        return [f"{d} would be read {e:.2f} times ({fmt.tokens(self.tokens[d])} of its {fmt.tokens(self.available[d])} "
+                f"tokens); past {limit} repetition changes what the best mixture is (Muennighoff et al. 2023)"
                 for d, e in self.over.items()]
 
 

@@ -150,6 +150,9 @@ def test_feasibility_counts_epochs_and_warns_past_the_threshold():
     f = ex.feasibility({"a": 0.5, "b": 0.5}, 1000, {"a": 250, "b": 5000}, max_epochs=1.5)
     assert f.epochs == {"a": 2.0, "b": 0.1} and f.repeated == {"a": 2.0} and list(f.over) == ["a"]
     assert "a would be read 2.00 times" in f.warnings()[0] and f.capped is None
+    assert "(500 of its 250 tokens); past 1.5 epochs repetition" in f.warnings()[0]
+    big = ex.feasibility({"a": 0.5, "b": 0.5}, 4e7, {"a": 5e6, "b": 5e7}, max_epochs=1.0)
+    assert "(20M of its 5M tokens); past 1 epoch repetition" in big.warnings()[0]
     c = ex.feasibility({"a": 0.5, "b": 0.5}, 1000, {"a": 250, "b": 5000}, max_epochs=1.0, cap=True)
     assert c.capped == pytest.approx({"a": 0.25, "b": 0.75})
     with pytest.raises(UserError, match="no data for"):
