@@ -195,7 +195,7 @@ def _run_ddo(args: argparse.Namespace) -> int:
             raise UserError("give a runs table, or --scale and --budget to train that study's plan at that budget")
         rd = _trained_round(args)
         result, verification = rd.ddo, rd.verification
-        source = f"the {args.scale} plan at {int(args.budget):,} tokens"
+        source = f"the {args.scale} plan at {fmt.tokens(args.budget)} tokens"
     else:
         if args.verify:
             raise UserError("--verify trains the recommendation, which a runs table cannot do; use --scale and "

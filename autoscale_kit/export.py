@@ -352,12 +352,12 @@ def write_all(e: Export, folder: str | Path, stem: str = "mixture") -> list[Path
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     out = []
-    for fmt in FORMATS:
+    for form in FORMATS:
         try:
-            text = write(e, fmt)
+            text = write(e, form)
         except UserError:
             continue
-        p = folder / export_filename(stem, fmt)
+        p = folder / export_filename(stem, form)
         p.write_text(text)
         out.append(p)
     return out

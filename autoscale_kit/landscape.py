@@ -34,6 +34,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from autoscale_kit import fmt
 from autoscale_kit.errors import UserError
 from autoscale_kit.mixture import Mixture
 from autoscale_kit.proxy import ProxyConfig
@@ -641,8 +642,8 @@ def fit_landscape(runs: LandscapeRuns, objective: str = "mean-loss", *, target: 
                         "whether the shape's change can be extrapolated")
     elif model is not None and not model.backtest["held"]:
         warnings.append(f"the backtest did not support extrapolating the landscape's change (reusing the "
-                        f"{model.backtest['fitted_from'][-1]:,.0f}-token landscape predicted the "
-                        f"{model.backtest['predicted']:,.0f}-token one better); the model shrinks the change by "
+                        f"{fmt.tokens(model.backtest['fitted_from'][-1])}-token landscape predicted the "
+                        f"{fmt.tokens(model.backtest['predicted'])}-token one better); the model shrinks the change by "
                         f"λ = {model.shrink:.2f}")
     pred = None
     if target is not None:
@@ -681,16 +682,16 @@ def describe(fit: LandscapeFit) -> str:
     for s in fit.scales:
         opt = ", ".join(f"{d} {pct(s.optimum[d])} [{pct(s.interval[d][0])}, {pct(s.interval[d][1])}]"
                         for d in fit.domains)
-        lines.append(f"{s.total:>12,.0f} tokens  {s.runs:>4} runs  {s.surface.form:<17} optimum {opt}  "
+        lines.append(f"{fmt.tokens(s.total):>6} tokens  {s.runs:>4} runs  {s.surface.form:<17} optimum {opt}  "
                      f"objective {s.objective:.4f} (best measured {s.best_measured_objective:.4f})")
     for m in fit.moved():
         shift = ", ".join(f"{d} {100 * v:+.0f} pts" for d, v in m["shift"].items())
-        lines.append(f"{m['from']:,.0f} → {m['to']:,.0f}: {shift}; "
+        lines.append(f"{fmt.tokens(m['from'])} → {fmt.tokens(m['to'])}: {shift}; "
                      + (f"moved beyond the intervals in {', '.join(m['beyond_interval'])}" if m["moved"]
                         else "within the intervals"))
     bt = fit.model.backtest if fit.model else None
     if bt:
-        lines.append(f"backtest ({', '.join(f'{t:,.0f}' for t in bt['fitted_from'])} → {bt['predicted']:,.0f}): "
+        lines.append(f"backtest ({', '.join(fmt.tokens(t) for t in bt['fitted_from'])} → {fmt.tokens(bt['predicted'])}): "
                      f"landscape error reused {bt['error_reused']:.4f}, extrapolated {bt['error_extrapolated']:.4f}; "
                      f"regret of the optimum reused {bt['regret_reused']:.4f}, extrapolated "
                      f"{bt['regret_extrapolated']:.4f}; shrink λ = {bt['shrink']:.2f}")
@@ -698,7 +699,7 @@ def describe(fit: LandscapeFit) -> str:
         t = fit.target
         opt = ", ".join(f"{d} {pct(t.optimum[d])} [{pct(t.interval[d][0])}, {pct(t.interval[d][1])}]"
                         for d in fit.domains)
-        lines.append(f"target {t.total:,.0f} tokens: optimum {opt}; predicted objective {t.objective:.4f}")
+        lines.append(f"target {fmt.tokens(t.total)} tokens: optimum {opt}; predicted objective {t.objective:.4f}")
         if t.query is not None:
             lines.append("query: " + ", ".join(f"{v:.4f}" for v in t.query))
     return "\n".join(lines)

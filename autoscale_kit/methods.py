@@ -30,6 +30,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 
+from autoscale_kit import fmt
 from autoscale_kit.baselines import (MIXTURE_PRESETS, RegMixConfig, mixing_law_optimum, preset_weights, regmix_optimum,
                                      regmix_sample, uniform_weights)
 from autoscale_kit.ddo import (DDOResult, MeasuredPlan, PlannedRun, fit_ddo, objective_from, perturbation_plan,
@@ -331,7 +332,7 @@ def autoscale_from(lab, rounds: Sequence[DDORound]) -> Choice:
                                 tuple(r.total for r in rounds), {}, None)
     prediction = replace(prediction, uncertainty=_prediction_interval(lab, kept, rounds, prediction))
     if fell_back:
-        where = ", ".join(f"{r.total:,.0f}" for r in fell_back)
+        where = ", ".join(fmt.tokens(r.total) for r in fell_back)
         note = (f"no recommendation beat its base at {where} tokens, so that budget has no verified optimum; "
                 + (f"the prediction uses the other {len(kept)} budgets" if len(kept) >= 2 else
                    "with fewer than two verified optima the prediction is unsupported, and the largest budget's "

@@ -27,6 +27,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from autoscale_kit import fmt
 from autoscale_kit.errors import UserError
 from autoscale_kit.labs import CorpusLab
 from autoscale_kit.methods import STUDY_METHODS, Choice, CompareConfig, DDORound, choose_all, ddo_round, mixture_names
@@ -71,7 +72,7 @@ def capped_mixture(name: str, weights: Mapping[str, float], total: int, availabl
     at_cap = [d for d, n in counts.items() if n >= available[d] - 1e-6]
     capped = Mixture({d: min(int(math.floor(n)), available[d]) if d in at_cap else n for d, n in counts.items()})
     message = (f"mixture {name}: {', '.join(at_cap)} capped at the available tokens "
-               f"({', '.join(f'{available[d]:,}' for d in at_cap)}); the rest redistributed in proportion")
+               f"({', '.join(fmt.tokens(available[d]) for d in at_cap)}); the rest redistributed in proportion")
     return capped.rounded(), message
 
 
@@ -165,7 +166,6 @@ class StudyResult:
 
     @property
     def loss_unit(self) -> str:
-        from autoscale_kit import fmt
 
         return fmt.loss_unit(self.config.proxy.tokenizer, getattr(self.config.proxy, "family", "gpt2"))
 
@@ -173,7 +173,6 @@ class StudyResult:
         """One sentence, drawn from the validation runs: which mixture reached uniform's final loss
         with fewer tokens, by how much and with what spread over seeds, or that none did, and how
         the best final loss compares with uniform's (paired by seed)."""
-        from autoscale_kit import fmt
 
         if "uniform" not in self.validation:
             return "No uniform runs at the target: nothing to judge the mixtures against."
