@@ -400,14 +400,14 @@ def weights_over_steps(trajectory: Sequence[Sequence[float]], domains: Sequence[
 
 
 def landscape_ternary(domains: Sequence[str], budgets: Sequence[dict], marks: Mapping[str, Mapping[str, float]]
-                      | None = None, title: str = "The measured landscape"):
+                      | None = None, title: str = "The measured landscape", unit: str = fmt.BYTE_UNIT):
     """A ternary map of the objective at each budget, with a slider over budgets.
 
     `budgets`: one dict per budget with `total`, `lattice` (weights, n × 3), `values` (the fitted
     objective there), `points` (design weights, m × 3), `measured` (their mean objective),
     `optimum` ({d: w}), `cloud` (bootstrap optima, k × 3). `marks`: named mixtures ({d: w}) drawn
     on every budget (methods' recommendations). The optimum's path across budgets is drawn on
-    every budget too."""
+    every budget too. `unit`: what the objective is in (the colour bar's label)."""
     import plotly.graph_objects as go
 
     if len(domains) != 3:
@@ -424,7 +424,7 @@ def landscape_ternary(domains: Sequence[str], budgets: Sequence[dict], marks: Ma
         fig.add_trace(go.Scatterternary(a=L[:, 0], b=L[:, 1], c=L[:, 2], mode="markers", name="fitted objective",
                                         marker=dict(symbol="hexagon", size=9, color=x["values"], colorscale="Viridis",
                                                     cmin=lo, cmax=hi, line=dict(width=0),
-                                                    colorbar=dict(title="objective", x=1.08)),
+                                                    colorbar=dict(title=f"objective<br>({unit})", x=1.08)),
                                         hovertemplate="%{a:.2f} / %{b:.2f} / %{c:.2f}<br>%{marker.color:.4f}"
                                                       "<extra>fitted</extra>", showlegend=False))
         if len(C):

@@ -409,10 +409,10 @@ class LandscapeQuery:
     budget, and the cross-budget model's prediction at the chosen budget (`CrossBudget.predict`,
     the same call as `landscape fit --query`)."""
 
-    def __init__(self, domains: Sequence[str], model, total: float | None = None):
+    def __init__(self, domains: Sequence[str], model, total: float | None = None, unit: str = fmt.BYTE_UNIT):
         w = _widgets()
         self.domains = tuple(domains)
-        self.model = model
+        self.model, self.unit = model, unit
         top = max(model.totals)
         self.sliders = MixtureSliders(self.domains, total=total or 4 * top, max_total=max(64 * top, 1e4),
                                       on_change=lambda m: self._update())
@@ -434,11 +434,12 @@ class LandscapeQuery:
         measured = {t: float(s(W)[0]) for t, s in zip(self.model.totals, self.model.surfaces)}
         predicted = float(self.model.predict(W, m.total)[0])
         self.state = {"measured": measured, "predicted": predicted, "total": m.total}
-        rows = "".join(f"<tr><td>{fmt.tokens(t)}</td><td>{v:.4f}</td><td>fitted to runs</td></tr>"
+        rows = "".join(f"<tr><td>{fmt.tokens(t)}</td><td>{fmt.loss(v, None)}</td><td>fitted to runs</td></tr>"
                        for t, v in measured.items())
-        rows += (f"<tr><td><b>{fmt.tokens(m.total)}</b></td><td><b>{predicted:.4f}</b></td>"
+        rows += (f"<tr><td><b>{fmt.tokens(m.total)}</b></td><td><b>{fmt.loss(predicted, None)}</b></td>"
                  f"<td>cross-budget model (λ = {self.model.shrink:.2f})</td></tr>")
-        self.out.value = f"<table><tr><th>budget</th><th>objective</th><th>from</th></tr>{rows}</table>"
+        self.out.value = (f"<table><tr><th>budget</th><th>objective ({self.unit})</th><th>from</th></tr>{rows}"
+                          "</table>")
 
 
 class RetrainButton:

@@ -44,6 +44,8 @@ runs = read_landscape(folder / "runs.csv")
 fit = json.loads((folder / "fit.json").read_text())
 arena = json.loads((folder / "arena.json").read_text())
 made = json.loads((folder / "landscape.json").read_text())
+proxy = made["config"].get("proxy", {})
+unit = fmt.loss_unit(proxy.get("tokenizer", "bytes"), proxy.get("family", "gpt2"))   # what the objective is in
 print(f"{made['runs']} runs: {', '.join(runs.domains)} at {', '.join(fmt.tokens(t) for t in runs.budgets)} tokens, "
       f"seeds {made['config']['seeds']}; made by `{made['how']}`")
 
@@ -58,7 +60,7 @@ print(f"{made['runs']} runs: {', '.join(runs.domains)} at {', '.join(fmt.tokens(
 # %%
 views = budget_views(runs, fit)
 marks = {m: w for m, w in arena["weights"].items() if m != "landscape-optimum"}
-landscape_ternary(runs.domains, views, marks)
+landscape_ternary(runs.domains, views, marks, unit=unit)
 
 # %% [markdown]
 # ## Did the optimum move?
@@ -72,7 +74,7 @@ for s in fit["scales"]:
                  **{d: f"{fmt.weight(s['optimum'][d])} {fmt.interval(*s['interval'][d])}" for d in runs.domains},
                  "objective (fitted)": fmt.loss(s["objective"], None, digits=4),
                  "best measured": fmt.loss(s["best_measured_objective"], None, digits=4)})
-display(fmt.frame(pd.DataFrame(rows), caption=f"weights with their intervals; objectives in {fmt.BYTE_UNIT}"))
+display(fmt.frame(pd.DataFrame(rows), caption=f"weights with their intervals; objectives in {unit}"))
 pd.DataFrame([{"from": fmt.tokens(m["from"]), "to": fmt.tokens(m["to"]),
                **{d: f"{v:+.3f}" for d, v in m["shift"].items()},
                "beyond the intervals": ", ".join(m["beyond_interval"]) or "no"} for m in fit["moved"]])
@@ -147,7 +149,7 @@ loss_curves_plotly({m: [g.reset_index(drop=True) for _, g in c.groupby("seed")] 
 from autoscale_kit.widgets import LandscapeQuery
 
 model = cross_budget([v["total"] for v in views], [v["surface"] for v in views], len(runs.domains))
-query = LandscapeQuery(runs.domains, model)
+query = LandscapeQuery(runs.domains, model, unit=unit)
 query.widget
 
 # %% [markdown]

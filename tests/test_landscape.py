@@ -448,12 +448,14 @@ def test_ternary_views_slider_and_query_widget():
     steps = fig.layout.sliders[0].steps
     assert [s.label for s in steps] == ["1M", "4M", "16M"]
     assert sum(tr.visible is not False for tr in fig.data) < len(fig.data)     # one budget shown at a time
+    assert "nats/byte" in fig.data[0].marker.colorbar.title.text      # the colour bar says what it measures
     model = cross_budget([v["total"] for v in views], [v["surface"] for v in views], 3)
     q = LandscapeQuery(DOMS, model)
     q.sliders.set_weights({"a": 1.0, "b": 0.0, "c": 0.0})
     corner = q.state["predicted"]
     q.sliders.set_weights({"a": 1.0, "b": 1.0, "c": 1.0})
     assert q.state["predicted"] != corner and set(q.state["measured"]) == {1e6, 4e6, 1.6e7}
+    assert "objective (nats/byte)" in q.out.value
     assert q.state["predicted"] == pytest.approx(float(model.predict([[1 / 3] * 3], q.state["total"])[0]), rel=1e-6)
 
 
