@@ -111,19 +111,36 @@ def seed_grid(runs: Sequence[pd.DataFrame], column: str = "val_mean") -> tuple[n
     return grid, np.vstack([np.interp(grid, x, y) for x, y in zip(xs, ys)])
 
 
+def _same_runs(curves: Mapping[str, Sequence[pd.DataFrame]], column: str) -> list[tuple[str, tuple[str, ...]]]:
+    """Mixtures whose runs are the same runs (AutoScale reusing the DDO optimum: one mixture under
+    two names) drawn once, named "autoscale = ddo-reused", so no legend entry is hidden under another
+    line. Returns (the first name, all names) per line."""
+    groups: list[tuple[str, list[str], np.ndarray]] = []
+    for name, runs in curves.items():
+        x, values = seed_grid(runs, column)
+        for first, names, seen in groups:
+            if seen.shape == values.shape and np.array_equal(seen, values):
+                names.append(name)
+                break
+        else:
+            groups.append((name, [name], values))
+    return [(first, tuple(names)) for first, names, _ in groups]
+
+
 def loss_curves(curves: Mapping[str, Sequence[pd.DataFrame]], column: str = "val_mean", ax=None,
                 reference: str | None = "uniform", title: str = "Validation loss at the target scale",
                 unit: str = fmt.BYTE_UNIT):
     """Loss against tokens, one line per mixture (mean over seeds, band = min–max), and a dashed
     line at the reference's final loss."""
     fig, ax = _axes(ax, (7, 4.5))
-    for i, (name, runs) in enumerate(curves.items()):
+    for i, (name, names) in enumerate(_same_runs(curves, column)):
+        runs = curves[name]
         x, values = seed_grid(runs, column)
         ax.plot(x, values.mean(axis=0), marker="o", ms=3, color=color_of(i),
-                label=f"{name} ({len(runs)} seed{'s' * (len(runs) > 1)})")
+                label=f"{' = '.join(names)} ({len(runs)} seed{'s' * (len(runs) > 1)})")
         if len(runs) > 1:
             ax.fill_between(x, values.min(axis=0), values.max(axis=0), color=color_of(i), alpha=0.15)
-        if name == reference:   # the mean of the seeds' own final losses, as the verdict uses
+        if reference in names:   # the mean of the seeds' own final losses, as the verdict uses
             ax.axhline(float(np.mean([c[column].iloc[-1] for c in runs])), color=color_of(i), ls="--", lw=1)
     ax.set_xlabel("training tokens")
     token_axis(ax)
@@ -344,7 +361,8 @@ def loss_curves_plotly(curves: Mapping[str, Sequence[pd.DataFrame]], column: str
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    for i, (name, runs) in enumerate(curves.items()):
+    for i, (name, names) in enumerate(_same_runs(curves, column)):
+        runs, name = curves[name], " = ".join(names)
         grid, values = seed_grid(runs, column)
         x = grid.tolist()
         if len(runs) > 1:

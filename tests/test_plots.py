@@ -96,3 +96,17 @@ def test_seeds_evaluated_at_different_token_counts_make_one_curve():
     pfig = plots.loss_curves_plotly({"uniform": [a, b]})
     mean_trace = [t for t in pfig.data if t.name.startswith("uniform (")][0]
     assert np.all(np.diff(mean_trace.x) > 0)
+
+
+def test_one_mixture_under_two_names_is_one_line_named_for_both():
+    """AutoScale reusing the DDO optimum trains the same runs as ddo-reused: one line, whose legend
+    says both names, instead of a legend entry whose line is hidden under the other."""
+    a = pd.DataFrame({"tokens_seen": [1e3, 2e3, 4e3], "val_mean": [3.0, 2.5, 2.2]})
+    b = a.assign(val_mean=a.val_mean + 0.01)
+    u = a.assign(val_mean=a.val_mean - 0.05)
+    curves = {"autoscale": [a, b], "uniform": [u, u], "ddo-reused": [a, b]}
+    labels = [line.get_label() for line in plots.loss_curves(curves).axes[0].get_lines()
+              if not line.get_label().startswith("_")]
+    assert labels == ["autoscale = ddo-reused (2 seeds)", "uniform (2 seeds)"]
+    names = [t.name for t in plots.loss_curves_plotly(curves).data if t.showlegend is not False]
+    assert names == ["autoscale = ddo-reused (2 seeds)", "uniform (2 seeds)"]
