@@ -254,8 +254,19 @@ def loss_change(final_losses: Mapping[str, Mapping[str, float]], reference: str 
     return fig
 
 
+def _text_colour(im, value: float) -> str:
+    """White on a dark cell, black on a light one, judged on the colour the cell is drawn in (its
+    relative luminance, as WCAG defines it, against seaborn's cut of 0.408), so it holds for any
+    colour map and either end of it."""
+    if not np.isfinite(value):
+        return "black"
+    rgb = np.asarray(im.cmap(im.norm(value))[:3])
+    linear = np.where(rgb <= 0.03928, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    return "white" if float(linear @ [0.2126, 0.7152, 0.0722]) < 0.408 else "black"
+
+
 def perturbation_heatmap(table: pd.DataFrame, ax=None, title: str = "Loss change when one domain is perturbed",
-                         cmap: str = "RdBu_r", fmt: str = "{:+.2f}", unit: str = f"loss change ({fmt.BYTE_UNIT})"):
+                         cmap: str = "RdBu_r", cell: str = "{:+.2f}", unit: str = f"loss change ({fmt.BYTE_UNIT})"):
     """Rows: perturbed training domain; columns: validation domains (+ mean). Values as given."""
     fig, ax = _axes(ax, (1.0 + 0.9 * table.shape[1], 0.8 + 0.55 * table.shape[0]))
     vals = table.to_numpy(dtype=float)
@@ -264,9 +275,9 @@ def perturbation_heatmap(table: pd.DataFrame, ax=None, title: str = "Loss change
     ax.set_xticks(range(table.shape[1]), table.columns, rotation=30, ha="right")
     ax.set_yticks(range(table.shape[0]), table.index)
     for i in range(vals.shape[0]):
-        for j in range(vals.shape[1]):   # white on the dark ends of the scale, black elsewhere
-            ax.text(j, i, fmt.format(vals[i, j]), ha="center", va="center", fontsize=7,
-                    color="white" if abs(vals[i, j]) > 0.6 * lim else "black")
+        for j in range(vals.shape[1]):
+            ax.text(j, i, cell.format(vals[i, j]), ha="center", va="center", fontsize=7,
+                    color=_text_colour(im, vals[i, j]))
     fig.colorbar(im, ax=ax, shrink=0.8, label=unit)
     ax.set_title(title)
     return fig
@@ -294,10 +305,8 @@ def transfer_next_to_measured(effects: pd.DataFrame, transfer: pd.DataFrame,
         ax.set_xlabel("validation domain")
         for i in range(vals.shape[0]):
             for j in range(vals.shape[1]):
-                dark = abs(vals[i, j] - vmin) / ((vmax - vmin) or 1.0)
-                dark = dark > 0.75 or (cmap == "RdBu_r" and abs(vals[i, j]) / lim > 0.6)
                 ax.text(j, i, cell.format(vals[i, j]), ha="center", va="center", fontsize=7,
-                        color="white" if dark else "black")
+                        color=_text_colour(im, vals[i, j]))
         fig.colorbar(im, ax=ax, shrink=0.8, label=label)
         ax.set_title(name)
     left.set_ylabel("training domain changed")
