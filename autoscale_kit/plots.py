@@ -255,14 +255,15 @@ def loss_change(final_losses: Mapping[str, Mapping[str, float]], reference: str 
 
 
 def _text_colour(im, value: float) -> str:
-    """White on a dark cell, black on a light one, judged on the colour the cell is drawn in (its
-    relative luminance, as WCAG defines it, against seaborn's cut of 0.408), so it holds for any
+    """White or black, whichever contrasts more with the colour the cell is drawn in (WCAG's
+    contrast ratio from its relative luminance L: white wins below L = 0.179), so it holds for any
     colour map and either end of it."""
     if not np.isfinite(value):
         return "black"
     rgb = np.asarray(im.cmap(im.norm(value))[:3])
     linear = np.where(rgb <= 0.03928, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
-    return "white" if float(linear @ [0.2126, 0.7152, 0.0722]) < 0.408 else "black"
+    lum = float(linear @ [0.2126, 0.7152, 0.0722])
+    return "white" if 1.05 / (lum + 0.05) > (lum + 0.05) / 0.05 else "black"
 
 
 def perturbation_heatmap(table: pd.DataFrame, ax=None, title: str = "Loss change when one domain is perturbed",

@@ -115,10 +115,10 @@ def test_one_mixture_under_two_names_is_one_line_named_for_both():
 def test_heatmap_text_is_white_on_dark_cells_and_black_on_light_ones():
     """Each cell's number is judged against the colour it is drawn on, for any colour map: the
     extremes of RdBu_r are dark (white text), its middle is light (black); YlGnBu is dark only at
-    its top end. A mid-dark blue (-0.17 of ±0.32) takes white too."""
-    effects = pd.DataFrame([[-0.32, -0.17, 0.0, 0.05, 0.32]], index=["a"],
+    its top end. A middling blue (-0.205 of ±0.32) contrasts more with black than with white."""
+    effects = pd.DataFrame([[-0.32, -0.205, 0.0, 0.05, 0.32]], index=["a"],
                            columns=["a", "b", "c", "d", "mean"])
     colours = [t.get_color() for t in plots.perturbation_heatmap(effects).axes[0].texts]
-    assert colours == ["white", "white", "black", "black", "white"]
+    assert colours == ["white", "black", "black", "black", "white"]
     colours = [t.get_color() for t in plots.perturbation_heatmap(effects, cmap="YlGnBu").axes[0].texts]
     assert colours[0] == "black" and colours[-1] == "white"
