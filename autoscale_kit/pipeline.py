@@ -204,8 +204,12 @@ class StudyResult:
         best = min(others, key=lambda n: table.loc[n, "mean_final_loss"])
         partial = [f"{n} on {table.loc[n, 'reached']} seeds" for n in others
                    if not str(table.loc[n, "reached"]).startswith("0/")]
+        weights = {n: m.weights for n, m in self.mixtures.items()}
+        same = [n for n in others if n != best and n in weights and weights[n] == weights.get(best)]
+        named = f"{best} (the same mixture as {', '.join(same)})" if same else best
         return (f"At {target} tokens, no mixture reached uniform's final loss ({ref}) with fewer tokens on every "
-                f"seed" + (f" (only {', '.join(partial)})" if partial else "") + f"; the best, {final(best)}.")
+                f"seed" + (f" (only {', '.join(partial)})" if partial else "") + f"; the closest, {named}, "
+                + final(best).removeprefix(f"{best} ") + ".")
 
     def summary(self) -> dict:
         s = summarize_speedup(self.speedup)

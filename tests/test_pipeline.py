@@ -53,6 +53,29 @@ def test_speedup_against_uniform_per_seed():
     assert summary.loc["better", "reached"] == "1/1" and summary.loc["worse", "reached"] == "0/1"
 
 
+def _result(finals):
+    """A StudyResult with only its validation runs: {mixture: final loss per seed}, mixtures named
+    'a' and 'b' with the same weights."""
+    steps = [100, 200, 300, 400]
+    validation = {n: tuple(_record(n, seed, steps, [3.0, 2.6, 2.3, f], f) for seed, f in enumerate(fs))
+                  for n, fs in finals.items()}
+    mixtures = {n: Mixture({"a": 200, "b": 200} if n in ("a", "b") else {"a": 100, "b": 300}) for n in finals}
+    return pipeline.StudyResult(study_config("smoke"), (), None, mixtures, validation,
+                                speedup_table(validation))
+
+
+def test_the_verdict_names_the_closest_mixture_and_its_twin():
+    """When none beats uniform, the sentence names the closest mixture (and any mixture with the
+    same weights: one mixture under two names), its loss against uniform with an interval, in the
+    objective's unit; when one does, it says how many fewer tokens it needed."""
+    lost = _result({"uniform": [2.0, 2.1], "a": [2.1, 2.2], "b": [2.1, 2.2], "c": [2.3, 2.4]}).verdict()
+    assert lost.startswith("At 480k tokens, no mixture reached uniform's final loss (2.050 nats/byte)")  # smoke target
+    assert "the closest, a (the same mixture as b), ends +0.100 nats/byte [" in lost
+    assert "over 2 seeds, paired by seed" in lost
+    won = _result({"uniform": [2.0, 2.1], "c": [1.9, 2.0]}).verdict()
+    assert "c reached uniform's final loss (2.050 nats/byte) with" in won and "fewer tokens" in won
+
+
 def test_speedup_needs_the_reference():
     with pytest.raises(UserError, match="reference mixture 'uniform'"):
         speedup_table({"x": [_record("x", 0, [1, 2], [2.0, 1.0], 1.0)]})
