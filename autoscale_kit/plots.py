@@ -244,9 +244,20 @@ def weight_trajectory(totals: Sequence[float], weights: Sequence[Mapping[str, fl
 
 def loss_change(final_losses: Mapping[str, Mapping[str, float]], reference: str = "uniform", ax=None,
                 title: str = "Per-domain validation loss change vs uniform", unit: str = fmt.BYTE_UNIT):
-    """Bars of loss(mixture) − loss(reference) per domain; below zero is better."""
+    """Bars of loss(mixture) − loss(reference) per domain; below zero is better. Mixtures with the
+    same losses in every domain (the same runs under two names) are one set of bars, "a = b"."""
     ref = final_losses[reference]
-    others = {n: {d: v[d] - ref[d] for d in ref} for n, v in final_losses.items() if n != reference}
+    groups: list[tuple[list[str], dict[str, float]]] = []
+    for n, v in final_losses.items():
+        if n == reference:
+            continue
+        change = {d: v[d] - ref[d] for d in ref}
+        twin = next((names for names, c in groups if c == change), None)
+        if twin is None:
+            groups.append(([n], change))
+        else:
+            twin.append(n)
+    others = {" = ".join(names): change for names, change in groups}
     fig = weight_bars(others, ax=ax, title=title)
     ax = fig.axes[0] if ax is None else ax
     ax.axhline(0, color="black", lw=0.8)

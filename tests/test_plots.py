@@ -122,3 +122,11 @@ def test_heatmap_text_is_white_on_dark_cells_and_black_on_light_ones():
     assert colours == ["white", "black", "black", "black", "white"]
     colours = [t.get_color() for t in plots.perturbation_heatmap(effects, cmap="YlGnBu").axes[0].texts]
     assert colours[0] == "black" and colours[-1] == "white"
+
+
+def test_loss_change_draws_one_mixture_under_two_names_once():
+    finals = {"uniform": {"a": 2.0, "b": 2.0}, "autoscale": {"a": 2.1, "b": 1.9},
+              "regmix": {"a": 1.9, "b": 2.2}, "ddo-reused": {"a": 2.1, "b": 1.9}}
+    ax = plots.loss_change(finals).axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["autoscale = ddo-reused", "regmix"]
+    assert len(ax.patches) == 4                                   # 2 mixtures × 2 domains
