@@ -99,7 +99,7 @@ print("at a bound:", ", ".join(f"{d} ({b})" for d, b in ddo.at_bound.items()) or
 from autoscale_kit.plots import weight_bars_plotly
 
 uncertainty = ddo_round_.uncertainty
-print(uncertainty.verdict(unit=ddo_round_.unit).text)
+print(f"{ddo_round_.ddo.surrogate.capitalize()} DDO:", uncertainty.verdict(unit=ddo_round_.unit).text)
 level_slider = w.FloatSlider(value=config.level, min=0.5, max=0.99, step=0.01, description="level")
 interval_view = w.Output()
 
@@ -169,7 +169,7 @@ from autoscale_kit.uncertainty import ddo_uncertainty
 transfer_unc = ddo_uncertainty(ddo_round_.measured, config.objective, draws=max(config.interval_draws // 5, 2),
                                level=config.level, result=transfer_ddo, min_ratio=config.min_ratio,
                                surrogate="transfer")
-print(transfer_unc.verdict(unit=ddo_round_.unit).text)
+print("Transfer-aware DDO:", transfer_unc.verdict(unit=ddo_round_.unit).text)
 if transfer_unc.interval:
     weight_bars({"separable DDO": ddo.weights, "transfer-aware DDO": transfer_ddo.weights},
                 title=f"Optimal weights at {fmt.tokens(total)} tokens with {100 * config.level:.0f}% intervals",
