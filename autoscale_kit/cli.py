@@ -523,7 +523,7 @@ def _add_demo(sub) -> None:
                        description="Run the whole AutoScale study (resumable through the run store) and write a "
                                    "report folder.")
     p.add_argument("--scale", default="small", help=f"study size: {', '.join(SCALES)} (default: small, "
-                                                    f"30-35 minutes on 2 CPU cores)")
+                                                    f"about 40 minutes on 2 CPU cores)")
     p.add_argument("--out", default=None, help="report folder (default: reports/<scale>)")
     p.add_argument("--store", default="runs", help="run store folder (default: runs)")
     p.add_argument("--seeds", default=None, help="validation seeds, e.g. 0,1,2 (default: the preset's)")
