@@ -182,20 +182,38 @@ def _yerr(values: Sequence[float], bounds: Sequence[tuple[float, float]]) -> np.
     return np.vstack([np.maximum(v - lo, 0.0), np.maximum(hi - v, 0.0)])
 
 
+def _same_weights(weights: Mapping[str, Mapping[str, float]],
+                  intervals: Mapping[str, Mapping[str, tuple[float, float]]] | None) -> list[tuple[str, str, int]]:
+    """Mixtures with the same weights (and the same interval, or none) are one bar, named
+    "autoscale = ddo-reused", coloured as the first of them would be, so colours stay those of
+    the other plots. Returns (label, first name, colour index) per bar."""
+    groups: list[tuple[list[str], int]] = []
+    for i, n in enumerate(weights):
+        key = (dict(weights[n]), (intervals or {}).get(n))
+        twin = next((names for names, _ in groups
+                     if (dict(weights[names[0]]), (intervals or {}).get(names[0])) == key), None)
+        if twin is None:
+            groups.append(([n], i))
+        else:
+            twin.append(n)
+    return [(" = ".join(names), names[0], i) for names, i in groups]
+
+
 def weight_bars(weights: Mapping[str, Mapping[str, float]], ax=None, title: str = "Domain weights",
                 intervals: Mapping[str, Mapping[str, tuple[float, float]]] | None = None):
-    """Grouped bars: one group per domain, one bar per mixture or scale; `intervals` (by the same
-    names, {domain: (lo, hi)}) draws error bars on the bars that have one."""
+    """Grouped bars: one group per domain, one bar per mixture or scale (mixtures with the same
+    weights share one); `intervals` (by the same names, {domain: (lo, hi)}) draws error bars on the
+    bars that have one."""
     fig, ax = _axes(ax, (8, 4.5))
-    names = list(weights)
+    bars = _same_weights(weights, intervals)
     domains = list(next(iter(weights.values())))
-    width = 0.8 / len(names)
-    for i, n in enumerate(names):
-        pos = np.arange(len(domains)) + (i - (len(names) - 1) / 2) * width
+    width = 0.8 / len(bars)
+    for k, (label, n, i) in enumerate(bars):
+        pos = np.arange(len(domains)) + (k - (len(bars) - 1) / 2) * width
         ys = [weights[n][d] for d in domains]
         iv = (intervals or {}).get(n)
         err = _yerr(ys, [iv[d] for d in domains]) if iv else None
-        ax.bar(pos, ys, width, color=color_of(i), label=n, yerr=err, capsize=2 if iv else 0,
+        ax.bar(pos, ys, width, color=color_of(i), label=label, yerr=err, capsize=2 if iv else 0,
                error_kw=dict(lw=0.9, ecolor="black"))
     ax.set_xticks(np.arange(len(domains)), domains, rotation=20)
     ax.set_ylabel("weight" + (" (bars: interval)" if intervals else ""))
@@ -245,19 +263,10 @@ def weight_trajectory(totals: Sequence[float], weights: Sequence[Mapping[str, fl
 def loss_change(final_losses: Mapping[str, Mapping[str, float]], reference: str = "uniform", ax=None,
                 title: str = "Per-domain validation loss change vs uniform", unit: str = fmt.BYTE_UNIT):
     """Bars of loss(mixture) − loss(reference) per domain; below zero is better. Mixtures with the
-    same losses in every domain (the same runs under two names) are one set of bars, "a = b"."""
+    same losses in every domain (the same runs under two names) are one set of bars, "a = b"
+    (`weight_bars` merges them)."""
     ref = final_losses[reference]
-    groups: list[tuple[list[str], dict[str, float]]] = []
-    for n, v in final_losses.items():
-        if n == reference:
-            continue
-        change = {d: v[d] - ref[d] for d in ref}
-        twin = next((names for names, c in groups if c == change), None)
-        if twin is None:
-            groups.append(([n], change))
-        else:
-            twin.append(n)
-    others = {" = ".join(names): change for names, change in groups}
+    others = {n: {d: v[d] - ref[d] for d in ref} for n, v in final_losses.items() if n != reference}
     fig = weight_bars(others, ax=ax, title=title)
     ax = fig.axes[0] if ax is None else ax
     ax.axhline(0, color="black", lw=0.8)
@@ -330,17 +339,19 @@ def transfer_next_to_measured(effects: pd.DataFrame, transfer: pd.DataFrame,
 
 def weight_bars_plotly(weights: Mapping[str, Mapping[str, float]], title: str = "Domain weights",
                        intervals: Mapping[str, Mapping[str, tuple[float, float]]] | None = None):
-    """`weight_bars` as an interactive figure (error bars where `intervals` has the mixture)."""
+    """`weight_bars` as an interactive figure (error bars where `intervals` has the mixture;
+    mixtures with the same weights share one bar)."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    for i, (n, w) in enumerate(weights.items()):
+    for label, n, i in _same_weights(weights, intervals):
+        w = weights[n]
         iv = (intervals or {}).get(n)
         err = None
         if iv:
             e = _yerr(list(w.values()), [iv[d] for d in w])
             err = dict(type="data", symmetric=False, array=e[1].tolist(), arrayminus=e[0].tolist(), thickness=1)
-        fig.add_bar(name=n, x=list(w), y=list(w.values()), marker_color=color_of(i), error_y=err)
+        fig.add_bar(name=label, x=list(w), y=list(w.values()), marker_color=color_of(i), error_y=err)
     fig.update_layout(barmode="group", title=title, yaxis_title="weight", height=380)
     return fig
 

@@ -130,3 +130,19 @@ def test_loss_change_draws_one_mixture_under_two_names_once():
     ax = plots.loss_change(finals).axes[0]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["autoscale = ddo-reused", "regmix"]
     assert len(ax.patches) == 4                                   # 2 mixtures × 2 domains
+
+
+def test_weight_bars_draw_one_mixture_under_two_names_once_in_its_own_colour():
+    weights = {"autoscale": {"a": 0.7, "b": 0.3}, "uniform": {"a": 0.5, "b": 0.5},
+               "ddo-reused": {"a": 0.7, "b": 0.3}, "regmix": {"a": 0.2, "b": 0.8}}
+    ax = plots.weight_bars(weights).axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["autoscale = ddo-reused", "uniform", "regmix"]
+    assert len(ax.patches) == 6
+    regmix_colour = matplotlib.colors.to_hex(ax.patches[-1].get_facecolor())
+    assert regmix_colour == matplotlib.colors.to_hex(plots.color_of(3))   # as in plots that show all four
+    fig = plots.weight_bars_plotly(weights)
+    assert [t.name for t in fig.data] == ["autoscale = ddo-reused", "uniform", "regmix"]
+    # the same weights with different intervals are different answers: two bars
+    iv = {"autoscale": {"a": (0.6, 0.8), "b": (0.2, 0.4)}}
+    assert [t.name for t in plots.weight_bars_plotly(weights, intervals=iv).data] == [
+        "autoscale", "uniform", "ddo-reused", "regmix"]
