@@ -84,7 +84,9 @@ class DomainPicker:
         view = chosen.pivot_table(index="domain", columns="split", values=["documents", "blocks", "tokens"])
         view.columns = [f"{a} ({b})" for a, b in view.columns]
         view = view.reindex(list(self.domains)).reset_index()     # one header row, the domain a column
-        self.table.value = view.to_html(index=False, formatters={c: fmt.tokens for c in view.columns if c != "domain"})
+        counts = {c: (fmt.tokens if c.startswith("tokens") else lambda v: f"{int(v):,}")   # as in 01's table
+                  for c in view.columns if c != "domain"}
+        self.table.value = view.to_html(index=False, formatters=counts)
 
 
 class MixtureSliders:

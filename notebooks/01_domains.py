@@ -41,8 +41,9 @@ picker.widget
 rng = np.random.default_rng(0)
 for d in picker.domains:
     blocks = corpus[d].blocks("val")
-    print(f"=== {d} (block {len(blocks)} of them) ===")
-    print(blocks[int(rng.integers(len(blocks)))][:400].strip(), "\n")
+    i = int(rng.integers(len(blocks)))
+    print(f"=== {d} (block {i + 1:,} of {len(blocks):,}) ===")
+    print(blocks[i][:400].strip(), "\n")
 
 # %% [markdown]
 # ## Sizes and bytes per character

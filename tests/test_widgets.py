@@ -11,6 +11,7 @@ pytest.importorskip("ipywidgets")
 from autoscale_kit import corpus as corpus_mod
 from autoscale_kit.mixture import Mixture
 from autoscale_kit.proxy import preset
+from autoscale_kit import fmt
 from autoscale_kit.widgets import DomainPicker, MixtureSliders, OracleLab, PredictExplorer, TrainPanel
 
 
@@ -26,6 +27,10 @@ def test_domain_picker_reports_choice(small_corpus):
     picker.select.value = ("qa", "code")
     assert picker.domains == ("qa", "code") and seen == [("qa", "code")]
     assert "qa" in picker.table.value and "books" not in picker.table.value
+    # blocks and documents are counts (1,234), token columns read 1.2M, as in 01's statistics table
+    row = picker.stats[(picker.stats.domain == "qa") & (picker.stats.split == "train")].iloc[0]
+    assert f">{int(row['blocks']):,}<" in picker.table.value
+    assert f">{fmt.tokens(row['tokens'])}<" in picker.table.value
 
 
 def test_mixture_sliders_make_a_whole_token_mixture():
