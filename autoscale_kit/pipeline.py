@@ -161,7 +161,7 @@ class StudyResult:
         if "uniform" not in self.validation:
             return {}
         ref = {r.seed: r.mean_val_loss for r in self.validation["uniform"]}
-        return {name: paired_verdict({r.seed: r.mean_val_loss for r in recs}, ref, self.config.level)
+        return {name: paired_verdict({r.seed: r.mean_val_loss for r in recs}, ref, self.config.level, self.loss_unit)
                 for name, recs in self.validation.items() if name != "uniform"}
 
     @property
@@ -187,13 +187,13 @@ class StudyResult:
 
         level = f"{100 * self.config.level:.0f}%"
 
-        def final(n):
+        def final(n):   # the gain (uniform's loss − the mixture's: positive is better), as in every verdict
             v = vs[n]
+            side = f"{fmt.loss(abs(v['gain']), unit)} {'below' if v['gain'] > 0 else 'above'} uniform's loss"
             if not v["interval"]:
-                return f"{n} ends {fmt.loss(-v['gain'], unit, signed=True)} against uniform (one seed: no interval)"
-            iv = fmt.interval(-v["interval"][1], -v["interval"][0], signed=True)
-            return (f"{n} ends {fmt.loss(-v['gain'], unit, signed=True)} {iv} against uniform "
-                    f"({level} interval over {v['seeds']} seeds, paired by seed)")
+                return f"{n} ends {side} (gain {fmt.loss(v['gain'], None, signed=True)}, one seed: no interval)"
+            return (f"{n} ends {side} (gain {fmt.loss(v['gain'], None, signed=True)} {fmt.interval(*v['interval'], signed=True)}, "
+                    f"{level} interval over {v['seeds']} seeds, paired by seed)")
 
         if won:
             best = max(won, key=lambda n: table.loc[n, "mean_saving"])

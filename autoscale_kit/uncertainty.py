@@ -446,10 +446,10 @@ def measured_verdict(check, level: float = LEVEL, unit: str | None = None) -> st
             f"within the noise")
 
 
-def paired_verdict(losses: Mapping, reference: Mapping, level: float = LEVEL) -> dict:
+def paired_verdict(losses: Mapping, reference: Mapping, level: float = LEVEL, unit: str | None = None) -> dict:
     """A mixture's final losses against the reference's, paired by seed ({seed: loss} each):
-    mean gain (reference − mixture), its t interval at `level`, the standing, and the seeds a
-    decision would need."""
+    mean gain (reference − mixture: positive is better), its t interval at `level`, the standing,
+    and the seeds a decision would need; `unit` (nats/byte…) is what the losses are in."""
     seeds = [s for s in losses if s in reference]
     if not seeds:
         raise UserError("no seed in common between the mixture and the reference; pair them by seed")
@@ -457,7 +457,8 @@ def paired_verdict(losses: Mapping, reference: Mapping, level: float = LEVEL) ->
     gain = float(diff.mean())
     if len(diff) < 2:
         return {"gain": gain, "interval": None, "against": "cannot tell", "seeds": 1, "seeds_needed": 2,
-                "text": f"{gain:+.4f} against uniform on one seed: train a second seed to judge it"}
+                "text": f"gain {fmt.loss(gain, unit, signed=True)} over uniform on one seed: train a second seed "
+                        f"to judge it"}
     sd = float(diff.std(ddof=1))
     half = float(student_t.ppf(0.5 + level / 2, len(diff) - 1) * sd / math.sqrt(len(diff)))
     lo, hi = gain - half, gain + half
@@ -470,7 +471,7 @@ def paired_verdict(losses: Mapping, reference: Mapping, level: float = LEVEL) ->
         against = "cannot tell"
         need = _seeds_t(gain, sd, level, len(diff))
     word = {"beats": "beats", "loses": "loses to", "cannot tell": "cannot be told from"}[against]
-    text = f"{word} uniform: {gain:+.4f} [{lo:+.4f}, {hi:+.4f}] ({pct}, {len(diff)} seeds)"
+    text = f"{word} uniform: gain {_gain(gain, lo, hi, unit, signed=True)} ({pct}, {len(diff)} seeds)"
     if need is not None:
         text += f"; about {need} seeds would decide" if need <= MAX_SEEDS else f"; not decidable within {MAX_SEEDS} seeds"
     return {"gain": gain, "interval": [lo, hi], "against": against, "seeds": len(diff), "seeds_needed": need,

@@ -2,11 +2,12 @@
 given loss with fewer tokens at the target scale than uniform weights and than the small-scale
 DDO optimum reused?
 
-Runs the study of a scale preset through the run store (finished runs are read, not retrained)
-and prints, per mixture, the final mean validation loss and the token saving against uniform
+Runs the study of a scale preset: a shipped study (`data/studies/<scale>/`) is read as it is,
+training nothing; otherwise, or with `--retrain`, through the run store (finished runs are read,
+not retrained). Prints, per mixture, the final mean validation loss and the token saving against uniform
 (mean ± spread over the seeds), plus the AutoScale mixture against the reused optimum.
 
-    python benchmarks/autoscale_real.py [--scale small] [--seeds 0,1] [--store runs] [--json-out PATH]
+    python benchmarks/autoscale_real.py [--scale small] [--seeds 0,1] [--store runs] [--retrain] [--json-out PATH]
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from autoscale_kit.pipeline import run_study, speedup_table, study_config, summarize_speedup
+from autoscale_kit.shipped import describe, provenance, study_runs
 
 
 def paired_saving(result, mixture: str, reference: str) -> list[float | None]:
@@ -44,6 +46,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--scale", default="small")
     ap.add_argument("--seeds", default=None, help="validation seeds, e.g. 0,1,2 (default: the preset's)")
     ap.add_argument("--store", default="runs")
+    ap.add_argument("--retrain", action="store_true", help="train into --store even when the study is shipped")
     ap.add_argument("--json-out", default=str(Path(__file__).parent / "results" / "autoscale_real.json"))
     args = ap.parse_args(argv)
     overrides = {}
@@ -51,7 +54,10 @@ def main(argv=None) -> dict:
         overrides["seeds"] = tuple(int(s) for s in args.seeds.split(","))
     config = study_config(args.scale, **overrides)
     t0 = time.time()
-    result = run_study(config, args.store, progress=True)
+    store = study_runs(config, args.store, retrain=args.retrain)   # the shipped runs unless --retrain
+    if store.frozen:
+        print(describe(config.name))
+    result = run_study(config, store, progress=True)
     summary = summarize_speedup(result.speedup)
     print(f"\nstudy {config.name}: DDO at {', '.join(f'{s:,}' for s in config.budgets)} tokens, target "
           f"{config.target:,}, seeds {list(config.seeds)}")
@@ -65,7 +71,8 @@ def main(argv=None) -> dict:
     for name, m in result.mixtures.items():
         print(f"  {name:>11}: " + "  ".join(f"{d} {w:.3f}" for d, w in m.weights.items()))
     out = {
-        "scale": config.name, "seeds": list(config.seeds), "scales": list(config.budgets), "target": config.target,
+        "scale": config.name, "shipped": provenance(config.name) if store.frozen else None,   # how the runs were made
+        "seeds": list(config.seeds), "scales": list(config.budgets), "target": config.target,
         "summary": summary.to_dict(orient="records"),
         "autoscale_vs_uniform": vs_uniform, "autoscale_vs_reused": vs_reused, "reused_vs_uniform": reused_vs_uniform,
         "weights": {n: m.weights for n, m in result.mixtures.items()},
@@ -75,7 +82,7 @@ def main(argv=None) -> dict:
         "ddo_seeds": list(config.ddo_seeds), "verify": config.verify, "level": config.level,
         "answers": [{"total": sc.total, "weights": sc.answer.weights, "interval": sc.answer_interval,
                      "verdict": sc.verdict.to_dict() if sc.verdict else None,
-                     "verification": sc.verification.summary() if sc.verification else None}
+                     "verification": sc.verification.summary(sc.unit) if sc.verification else None}
                     for sc in result.rounds],
         "prediction": {"weights": result.prediction.weights, "interval": result.prediction.interval,
                        "method": result.prediction.method},

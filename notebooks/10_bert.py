@@ -157,8 +157,11 @@ if shipped.exists():
                          "decreased on every seed": f"{len(c['decreased_every_seed'])}/{len(c['change'])}"})
     print(f"measured in {study['wall_time_s']:.0f} s; predicted at the target:",
           ", ".join(f"{d} {w:.3f}" for d, w in study["prediction"].items()))
-    display(pd.DataFrame(rows).set_index(["DDO at", "trained at"]).round(4))
-    for name, text in study["against_uniform"].items():
+    table = pd.DataFrame(rows)
+    bert_unit = fmt.loss_unit(study["config"]["proxy"]["tokenizer"], "bert")
+    display(fmt.frame(table, {d: (lambda v: fmt.loss(v, None, signed=True)) for d in study["prediction"]},
+                      caption=f"mean loss change against uniform ({bert_unit}); negative: the optimum did better"))
+    for name, text in study["against_uniform"].items():   # as the benchmark wrote it
         print(f"at the target, {name} {text}")
 else:
     print("benchmarks/results/bert_study.json is not here: run `python benchmarks/bert_study.py`")

@@ -70,8 +70,11 @@ def test_the_verdict_names_the_closest_mixture_and_its_twin():
     objective's unit; when one does, it says how many fewer tokens it needed."""
     lost = _result({"uniform": [2.0, 2.1], "a": [2.1, 2.2], "b": [2.1, 2.2], "c": [2.3, 2.4]}).verdict()
     assert lost.startswith("At 480k tokens, no mixture reached uniform's final loss (2.050 nats/byte)")  # smoke target
-    assert "the closest, a (the same mixture as b), ends +0.100 nats/byte [" in lost
+    assert "the closest, a (the same mixture as b), ends 0.100 nats/byte above uniform's loss (gain -0.100 [" in lost
     assert "over 2 seeds, paired by seed" in lost
+    # the per-mixture verdicts use the same sign (gain: uniform's loss − the mixture's) and unit
+    against = _result({"uniform": [2.0, 2.1], "a": [2.1, 2.2]}).against_uniform()["a"]["text"]
+    assert against.startswith("loses to uniform: gain -0.100 nats/byte [")
     won = _result({"uniform": [2.0, 2.1], "c": [1.9, 2.0]}).verdict()
     assert "c reached uniform's final loss (2.050 nats/byte) with" in won and "fewer tokens" in won
 

@@ -172,3 +172,15 @@ def test_the_compare_benchmark_reads_a_shipped_study(smoke_study, tmp_path, monk
     assert corpus["shipped"]["commit"] == "abc1234"
     assert {row["method"] for row in corpus["table"]} >= {"uniform"}
     assert not (tmp_path / "my_runs").exists()
+
+
+def test_the_autoscale_benchmark_reads_a_shipped_study(smoke_study, tmp_path, monkeypatch):
+    """benchmarks/autoscale_real.py on a shipped study: the study's verdicts, how its runs were made,
+    nothing trained."""
+    _, trained, _ = smoke_study
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import autoscale_real as bench
+
+    out = bench.main(["--scale", "smoke", "--store", str(tmp_path / "my_runs"), "--json-out", str(tmp_path / "a.json")])
+    assert out["shipped"]["commit"] == "abc1234" and not (tmp_path / "my_runs").exists()
+    assert out["against_uniform"] == trained.against_uniform()

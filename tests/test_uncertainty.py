@@ -185,6 +185,10 @@ def test_paired_verdict_against_uniform():
     noisy = paired_verdict({0: 1.99, 1: 2.03, 2: 1.97, 3: 2.03}, ref)
     assert noisy["against"] == "cannot tell" and "seeds" in noisy["text"]
     assert paired_verdict({0: 1.9}, ref)["seeds_needed"] == 2
+    # in the one format: the gain (positive is better) to 3 decimals, in the losses' unit
+    assert paired_verdict({s: v - 0.05 for s, v in ref.items()}, ref, unit="nats/byte")["text"].startswith(
+        "beats uniform: gain +0.050 nats/byte [+0.050, +0.050] (90%, 4 seeds)")
+    assert paired_verdict({0: 2.1}, ref, unit="nats/byte")["text"].startswith("gain -0.100 nats/byte over uniform")
     with pytest.raises(UserError, match="seed in common"):
         paired_verdict({9: 1.0}, ref)
 
