@@ -88,7 +88,7 @@ def main(argv=None) -> dict:
         "prediction": {d: round(float(w), 4) for d, w in result.prediction.weights.items()},
         "target": [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in row.items()}
                    for row in summary.to_dict(orient="records")],
-        "against_uniform": {k: v["text"] for k, v in result.against_uniform().items()},
+        "against_uniform": result.against_uniform(),   # gain, interval, standing, seeds needed, text
         "training_runs": result.summary()["training_runs"],
         "trained_here": len(result.trained) + len(lab.store.trained),
         "wall_time_s": round(time.time() - t0, 1), "study_wall_time_s": round(study_wall, 1),
@@ -105,7 +105,7 @@ def main(argv=None) -> dict:
             print("   " + ", ".join(f"{d} {v:+.4f}" for d, v in r["mean_change"].items()))
     print(summary.to_string(index=False))
     for k, v in out["against_uniform"].items():
-        print(f"at the target, {k} {v}")
+        print(f"at the target, {k} {v['text']}")
     print(f"wall time {out['wall_time_s']:.0f} s")
     Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json_out).write_text(json.dumps(out, indent=2) + "\n")
