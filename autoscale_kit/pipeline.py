@@ -187,12 +187,12 @@ class StudyResult:
 
         level = f"{100 * self.config.level:.0f}%"
 
-        def final(n):   # the gain (uniform's loss − the mixture's: positive is better), as in every verdict
+        def ends(n):   # the gain (uniform's loss − the mixture's: positive is better), as in every verdict
             v = vs[n]
             side = f"{fmt.loss(abs(v['gain']), unit)} {'below' if v['gain'] > 0 else 'above'} uniform's loss"
             if not v["interval"]:
-                return f"{n} ends {side} (gain {fmt.loss(v['gain'], None, signed=True)}, one seed: no interval)"
-            return (f"{n} ends {side} (gain {fmt.loss(v['gain'], None, signed=True)} {fmt.interval(*v['interval'], signed=True)}, "
+                return f"ends {side} (gain {fmt.loss(v['gain'], None, signed=True)}, one seed: no interval)"
+            return (f"ends {side} (gain {fmt.loss(v['gain'], None, signed=True)} {fmt.interval(*v['interval'], signed=True)}, "
                     f"{level} interval over {v['seeds']} seeds, paired by seed)")
 
         if won:
@@ -200,7 +200,7 @@ class StudyResult:
             sd, seeds = table.loc[best, "std_saving"], int(table.loc[best, "seeds"])
             spread = f" ± {fmt.percent(sd)} over {seeds} seeds" if not fmt.is_missing(sd) else " (one seed)"
             return (f"At {target} tokens, {best} reached uniform's final loss ({ref}) with "
-                    f"{fmt.percent(table.loc[best, 'mean_saving'])} fewer tokens{spread}; {final(best)}.")
+                    f"{fmt.percent(table.loc[best, 'mean_saving'])} fewer tokens{spread}; {best} {ends(best)}.")
         best = min(others, key=lambda n: table.loc[n, "mean_final_loss"])
         partial = [f"{n} on {table.loc[n, 'reached']} seeds" for n in others
                    if not str(table.loc[n, "reached"]).startswith("0/")]
@@ -208,8 +208,7 @@ class StudyResult:
         same = [n for n in others if n != best and n in weights and weights[n] == weights.get(best)]
         named = f"{best} (the same mixture as {', '.join(same)})" if same else best
         return (f"At {target} tokens, no mixture reached uniform's final loss ({ref}) with fewer tokens on every "
-                f"seed" + (f" (only {', '.join(partial)})" if partial else "") + f"; the closest, {named}, "
-                + final(best).removeprefix(f"{best} ") + ".")
+                f"seed" + (f" (only {', '.join(partial)})" if partial else "") + f"; the closest, {named}, {ends(best)}.")
 
     def summary(self) -> dict:
         s = summarize_speedup(self.speedup)

@@ -12,7 +12,8 @@ Design choices:
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+import operator
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -111,20 +112,27 @@ def seed_grid(runs: Sequence[pd.DataFrame], column: str = "val_mean") -> tuple[n
     return grid, np.vstack([np.interp(grid, x, y) for x, y in zip(xs, ys)])
 
 
+def _merge_equal(keys: Mapping[str, object], same: Callable[[object, object], bool] = operator.eq
+                 ) -> list[tuple[tuple[str, ...], int]]:
+    """Names whose keys are `same` (one mixture under two names: AutoScale reusing the DDO optimum),
+    grouped in first-seen order, each group with its first name's position."""
+    groups: list[tuple[list[str], int, object]] = []
+    for i, (name, key) in enumerate(keys.items()):
+        for names, _, seen in groups:
+            if same(seen, key):
+                names.append(name)
+                break
+        else:
+            groups.append(([name], i, key))
+    return [(tuple(names), i) for names, i, _ in groups]
+
+
 def _same_runs(curves: Mapping[str, Sequence[pd.DataFrame]], column: str) -> list[tuple[str, tuple[str, ...]]]:
     """Mixtures whose runs are the same runs (AutoScale reusing the DDO optimum: one mixture under
     two names) drawn once, named "autoscale = ddo-reused", so no legend entry is hidden under another
     line. Returns (the first name, all names) per line."""
-    groups: list[tuple[str, list[str], np.ndarray]] = []
-    for name, runs in curves.items():
-        x, values = seed_grid(runs, column)
-        for first, names, seen in groups:
-            if seen.shape == values.shape and np.array_equal(seen, values):
-                names.append(name)
-                break
-        else:
-            groups.append((name, [name], values))
-    return [(first, tuple(names)) for first, names, _ in groups]
+    groups = _merge_equal({name: seed_grid(runs, column)[1] for name, runs in curves.items()}, np.array_equal)
+    return [(names[0], names) for names, _ in groups]
 
 
 def loss_curves(curves: Mapping[str, Sequence[pd.DataFrame]], column: str = "val_mean", ax=None,
@@ -187,15 +195,7 @@ def _same_weights(weights: Mapping[str, Mapping[str, float]],
     """Mixtures with the same weights (and the same interval, or none) are one bar, named
     "autoscale = ddo-reused", coloured as the first of them would be, so colours stay those of
     the other plots. Returns (label, first name, colour index) per bar."""
-    groups: list[tuple[list[str], int]] = []
-    for i, n in enumerate(weights):
-        key = (dict(weights[n]), (intervals or {}).get(n))
-        twin = next((names for names, _ in groups
-                     if (dict(weights[names[0]]), (intervals or {}).get(names[0])) == key), None)
-        if twin is None:
-            groups.append(([n], i))
-        else:
-            twin.append(n)
+    groups = _merge_equal({n: (dict(w), (intervals or {}).get(n)) for n, w in weights.items()})
     return [(" = ".join(names), names[0], i) for names, i in groups]
 
 
