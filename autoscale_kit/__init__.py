@@ -5,7 +5,7 @@ AutoScale (Kang et al., COLM 2025) in small flat modules: `corpus` and `tokenize
 runs, `laws`/`ddo` find the optimum at one scale, `predict` extrapolates it to larger scales.
 """
 
-from autoscale_kit.errors import UserError
+from autoscale_kit.core.errors import UserError
 
 __version__ = "0.1.0"
 __all__ = ["UserError", "__version__"]

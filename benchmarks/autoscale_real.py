@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from autoscale_kit.pipeline import run_study, speedup_table, study_config, summarize_speedup
-from autoscale_kit.shipped import describe, provenance, study_runs
+from autoscale_kit.study.pipeline import run_study, speedup_table, study_config, summarize_speedup
+from autoscale_kit.study.shipped import describe, provenance, study_runs
 
 
 def paired_saving(result, mixture: str, reference: str) -> list[float | None]:

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from autoscale_kit.labs import CorpusLab
-from autoscale_kit.methods import Probe
-from autoscale_kit.mixture import Mixture
-from autoscale_kit.pipeline import run_study, study_config, summarize_speedup
-from autoscale_kit.report import write_report
-from autoscale_kit.runs import RunSpec
+from autoscale_kit.study.lab import CorpusLab
+from autoscale_kit.methods.registry import Probe
+from autoscale_kit.core.mixture import Mixture
+from autoscale_kit.study.pipeline import run_study, study_config, summarize_speedup
+from autoscale_kit.present.report import write_report
+from autoscale_kit.runs.store import RunSpec
 
 
 def per_domain_change(lab, config, optimum: Mixture, total: int, seeds, *, curve: bool) -> dict:

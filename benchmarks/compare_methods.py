@@ -28,11 +28,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from autoscale_kit.arena import compare_on_oracle  # noqa: E402
-from autoscale_kit.compare import CompareConfig, compare_methods, peer_methods, regmix_runs_cv  # noqa: E402
-from autoscale_kit.oracle import random_oracle  # noqa: E402
-from autoscale_kit.pipeline import study_config  # noqa: E402
-from autoscale_kit.shipped import describe, provenance, study_runs  # noqa: E402
+from autoscale_kit.methods.arena import compare_on_oracle  # noqa: E402
+from autoscale_kit.study.compare import CompareConfig, compare_methods, peer_methods, regmix_runs_cv  # noqa: E402
+from autoscale_kit.methods.oracle import random_oracle  # noqa: E402
+from autoscale_kit.study.pipeline import study_config  # noqa: E402
+from autoscale_kit.study.shipped import describe, provenance, study_runs  # noqa: E402
 
 
 def oracle_part(args) -> dict:

@@ -31,9 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from autoscale_kit.ddo import fit_ddo, perturbation_plan, uniform_base  # noqa: E402
-from autoscale_kit.mixture import Mixture  # noqa: E402
-from autoscale_kit.oracle import random_oracle  # noqa: E402
+from autoscale_kit.fit.ddo import fit_ddo, perturbation_plan, uniform_base  # noqa: E402
+from autoscale_kit.core.mixture import Mixture  # noqa: E402
+from autoscale_kit.methods.oracle import random_oracle  # noqa: E402
 
 FORMS = ("separable", "transfer")
 
@@ -81,11 +81,11 @@ def oracles(args) -> dict:
 def landscape_domains(args) -> dict:
     import pandas as pd
 
-    from autoscale_kit.labs import CorpusLab
-    from autoscale_kit.landscape import landscape_config
-    from autoscale_kit.landscape_arena import arena_study
-    from autoscale_kit.ddo import MeasuredPlan
-    from autoscale_kit.methods import ddo_plan, run_objective
+    from autoscale_kit.study.lab import CorpusLab
+    from autoscale_kit.study.landscapes import landscape_config
+    from autoscale_kit.study.landscape_arena import arena_study
+    from autoscale_kit.fit.ddo import MeasuredPlan
+    from autoscale_kit.methods.registry import ddo_plan, run_objective
 
     config = arena_study(landscape_config("bundled"))
     lab = CorpusLab(config, args.store, progress=False)
@@ -119,9 +119,9 @@ def small_candidates(args) -> dict:
     path = ROOT / "benchmarks" / "results" / "ddo_transfer_real.json"
     if not path.exists():
         return {"skipped": "run benchmarks/ddo_transfer_real.py first"}
-    from autoscale_kit.labs import CorpusLab
-    from autoscale_kit.methods import ddo_round
-    from autoscale_kit.pipeline import study_config
+    from autoscale_kit.study.lab import CorpusLab
+    from autoscale_kit.methods.registry import ddo_round
+    from autoscale_kit.study.pipeline import study_config
 
     real = json.loads(path.read_text())["studies"].get("small")
     config = study_config("small", ddo_seeds=(0,))   # as ddo_transfer_real.json was measured

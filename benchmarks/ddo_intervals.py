@@ -29,9 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from autoscale_kit.ddo import perturbation_plan, uniform_base  # noqa: E402
-from autoscale_kit.oracle import random_oracle  # noqa: E402
-from autoscale_kit.uncertainty import ddo_uncertainty  # noqa: E402
+from autoscale_kit.fit.ddo import perturbation_plan, uniform_base  # noqa: E402
+from autoscale_kit.methods.oracle import random_oracle  # noqa: E402
+from autoscale_kit.fit.uncertainty import ddo_uncertainty  # noqa: E402
 
 PLANS = {"paper (1/5, 3)": (0.2, 3.0), "identified (1/5, 1/2, 2, 3)": (0.2, 0.5, 2.0, 3.0)}
 SEEDS = (1, 2, 4)
@@ -88,9 +88,9 @@ def oracles(args) -> list[dict]:
 
 
 def real(args) -> list[dict]:
-    from autoscale_kit.labs import CorpusLab
-    from autoscale_kit.methods import ddo_round
-    from autoscale_kit.studies import study_config
+    from autoscale_kit.study.lab import CorpusLab
+    from autoscale_kit.methods.registry import ddo_round
+    from autoscale_kit.study.config import study_config
 
     out = []
     for seeds in ((0,), (0, 1)):

@@ -1,7 +1,7 @@
 """The whole AutoScale procedure against synthetic oracles whose optimum is known exactly.
 
 For each seeded random oracle (kinds: separable, power, transfer, substitute; see
-autoscale_kit.oracle):
+autoscale_kit.methods.oracle):
 1. DDO at two small scales: a perturbation plan around the uniform mixture, "measured" on the
    oracle (optionally with Gaussian noise on the losses), fitted and solved with min-ratio 0.2 —
    with the paper's separable surrogate, with the transfer-aware one, and transfer-aware and
@@ -42,10 +42,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from autoscale_kit.arena import ddo_rounds, oracle_arena  # noqa: E402
-from autoscale_kit.methods import CompareConfig, ddo_round  # noqa: E402
-from autoscale_kit.mixture import Mixture  # noqa: E402
-from autoscale_kit.oracle import KINDS, random_oracle  # noqa: E402
+from autoscale_kit.methods.arena import ddo_rounds, oracle_arena  # noqa: E402
+from autoscale_kit.methods.registry import CompareConfig, ddo_round  # noqa: E402
+from autoscale_kit.core.mixture import Mixture  # noqa: E402
+from autoscale_kit.methods.oracle import KINDS, random_oracle  # noqa: E402
 
 METHODS = ("autoscale", "autoscale-transfer", "autoscale-verified", "transfer-target", "ddo-reused", "ddo-transfer",
            "ddo-verified", "uniform", "oracle-autoscale", "oracle-reused")

@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from autoscale_kit.methods import CompareConfig, ddo_round  # noqa: E402
-from autoscale_kit.pipeline import run_study, study_config, summarize_speedup  # noqa: E402
+from autoscale_kit.methods.registry import CompareConfig, ddo_round  # noqa: E402
+from autoscale_kit.study.pipeline import run_study, study_config, summarize_speedup  # noqa: E402
 
 METHODS = ("ddo-transfer", "autoscale-transfer", "ddo-verified", "autoscale-verified", "transfer-target")
 
@@ -41,8 +41,8 @@ def study(name: str):
         # committed JSON was measured with the plan on seed 0 alone (the preset now runs it on 2 seeds)
         return study_config("small", verify=0, ddo_seeds=(0,))
     if name == "landscape":
-        from autoscale_kit.landscape import landscape_config
-        from autoscale_kit.landscape_arena import arena_study
+        from autoscale_kit.study.landscapes import landscape_config
+        from autoscale_kit.study.landscape_arena import arena_study
 
         return arena_study(landscape_config("bundled"))
     raise SystemExit(f"unknown study {name!r}")
@@ -75,7 +75,7 @@ def measure(name: str, args) -> dict:
     for m in ("autoscale", "ddo-reused"):
         mixtures[f"{m} (separable, verified)"] = _row(vt[vt.mixture == m], uniform, verified.mixtures[m])
     lab_rounds = {}
-    from autoscale_kit.labs import CorpusLab
+    from autoscale_kit.study.lab import CorpusLab
 
     lab = CorpusLab(config, args.store, options, progress=False)
     for total in config.budgets:

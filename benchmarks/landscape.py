@@ -30,11 +30,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from autoscale_kit.cli import _json_safe  # noqa: E402
-from autoscale_kit.landscape import (curves_frame, describe, landscape_config, landscape_frame,  # noqa: E402
+from autoscale_kit.cli.main import _json_safe  # noqa: E402
+from autoscale_kit.landscape.measure import (curves_frame, describe, landscape_config, landscape_frame,  # noqa: E402
                                      write_landscape_folder)
-from autoscale_kit.landscape_arena import ARENA_METHODS, landscape_arena  # noqa: E402
-from autoscale_kit.tables import write_text_atomically  # noqa: E402
+from autoscale_kit.study.landscape_arena import ARENA_METHODS, landscape_arena  # noqa: E402
+from autoscale_kit.core.tables import write_text_atomically  # noqa: E402
 
 
 def fit_dict(fit) -> dict:
@@ -74,8 +74,8 @@ def main(argv=None) -> int:
     arena = landscape_arena(config, args.store, methods=tuple(args.methods.split(",")), n_boot=args.bootstrap,
                             progress=not args.quiet)
     wall = time.time() - t0
-    from autoscale_kit.landscape import landscape_specs
-    from autoscale_kit.runs import RunStore
+    from autoscale_kit.landscape.measure import landscape_specs
+    from autoscale_kit.runs.store import RunStore
 
     store = RunStore(args.store)
     records = [store.load(s.key) for s in landscape_specs(config)]

@@ -24,11 +24,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from autoscale_kit import corpus as corpus_mod
-from autoscale_kit.mixture import Mixture
-from autoscale_kit.families import IGNORE
-from autoscale_kit.family_bert import BertFamily, mask_tokens
-from autoscale_kit.proxy import Callbacks, ProxyConfig, build_model, prepare_tokens, preset, train_proxy
+from autoscale_kit.data import corpus as corpus_mod
+from autoscale_kit.core.mixture import Mixture
+from autoscale_kit.proxy.families.base import IGNORE
+from autoscale_kit.proxy.families.bert import BertFamily, mask_tokens
+from autoscale_kit.proxy.train import Callbacks, ProxyConfig, build_model, prepare_tokens, preset, train_proxy
 
 
 class PlainBlock(nn.Module):
@@ -223,7 +223,7 @@ def main(argv=None) -> dict:
     rows = []
     for family, name in [(f, n) for f in args.families.split(",") for n in args.presets.split(",")]:
         cfg = preset(name, family=family, eval_points=0, val_tokens=512, curve_val_tokens=512, device=args.device)
-        from autoscale_kit.proxy import _device_and_dtype
+        from autoscale_kit.proxy.train import _device_and_dtype
 
         device, amp = _device_and_dtype(cfg)
         data = prepare_tokens(corpus, cfg)

@@ -1,6 +1,6 @@
 """How well each surrogate ranks unseen mixtures, on measured data no one here produced.
 
-Fits `regmix-lightgbm`, `linear`, `ddo-law` and `mixing-law` (autoscale_kit.surrogates) on one set
+Fits `regmix-lightgbm`, `linear`, `ddo-law` and `mixing-law` (autoscale_kit.fit.surrogates) on one set
 of mixtures and losses and prints the Spearman rank correlation between predicted and measured
 loss on a held-out set, per method. Any files in RegMix's format work (a mixture CSV: `index` +
 one weight column per training domain; a loss CSV: `index` + one column per validation loss).
@@ -26,9 +26,9 @@ if str(ROOT) not in sys.path:
 
 from scipy.stats import spearmanr  # noqa: E402
 
-from autoscale_kit.errors import UserError  # noqa: E402
-from autoscale_kit.surrogates import SURROGATES, make_surrogate  # noqa: E402
-from autoscale_kit.tables import loss_column, read_mixture_losses  # noqa: E402
+from autoscale_kit.core.errors import UserError  # noqa: E402
+from autoscale_kit.fit.surrogates import SURROGATES, make_surrogate  # noqa: E402
+from autoscale_kit.core.tables import loss_column, read_mixture_losses  # noqa: E402
 
 DATA = ROOT / "data" / "external" / "regmix"
 DEFAULT_TARGET = "metric/the_pile_pile_cc_val_loss"

@@ -23,10 +23,10 @@ store = "../runs"    # the run store, shared with the CLI
 retrain = False      # False: the shipped results (nothing trained); True: train here into `store`
 
 # %%
-from autoscale_kit import fmt
-from autoscale_kit.pipeline import run_study, scale_from_env, study_config, summarize_speedup
-from autoscale_kit.report import figures, write_report
-from autoscale_kit.shipped import describe, study_runs
+from autoscale_kit.core import fmt
+from autoscale_kit.study.pipeline import run_study, scale_from_env, study_config, summarize_speedup
+from autoscale_kit.present.report import figures, write_report
+from autoscale_kit.study.shipped import describe, study_runs
 
 scale = scale_from_env(scale)
 config = study_config(scale)
@@ -41,7 +41,7 @@ print(result.verdict())
 # store are read, not retrained); then run the cells below again.
 
 # %%
-from autoscale_kit.widgets import RetrainButton
+from autoscale_kit.present.widgets import RetrainButton
 
 
 def use(new_result):
@@ -107,7 +107,7 @@ print(page)
 # `autoscale-kit export ../reports/<study> --format megatron --paths code=/data/code_text_document,…`.
 
 # %%
-from autoscale_kit.export import Export, corpus_facts, feasibility, write
+from autoscale_kit.present.export import Export, corpus_facts, feasibility, write
 
 available, lengths = corpus_facts(config.corpus_ref.load(), config.proxy.tokenizer)
 weights = result.mixtures["autoscale"].weights

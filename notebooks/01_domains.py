@@ -13,11 +13,11 @@ source = None          # None: the bundled corpus; or a folder of domains, or a 
 # %%
 import numpy as np
 
-from autoscale_kit import corpus as corpus_mod
-from autoscale_kit import fmt
-from autoscale_kit.pipeline import scale_from_env
-from autoscale_kit.plots import weight_bars_plotly
-from autoscale_kit.widgets import DomainPicker
+from autoscale_kit.data import corpus as corpus_mod
+from autoscale_kit.core import fmt
+from autoscale_kit.study.pipeline import scale_from_env
+from autoscale_kit.present.plots import weight_bars_plotly
+from autoscale_kit.present.widgets import DomainPicker
 
 scale = scale_from_env(scale)
 corpus = corpus_mod.load(source)

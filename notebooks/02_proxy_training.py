@@ -12,9 +12,9 @@ scale = "small"
 total = 300_000        # training tokens for the first run
 
 # %%
-from autoscale_kit import corpus as corpus_mod
-from autoscale_kit.pipeline import scale_from_env, study_config
-from autoscale_kit.widgets import MixtureSliders, TrainPanel
+from autoscale_kit.data import corpus as corpus_mod
+from autoscale_kit.study.pipeline import scale_from_env, study_config
+from autoscale_kit.present.widgets import MixtureSliders, TrainPanel
 
 scale = scale_from_env(scale)
 config = study_config(scale)
@@ -37,7 +37,7 @@ panel.widget
 # top to bottom; move the sliders and press it again to add a second run to the comparison.
 
 # %%
-from autoscale_kit import fmt
+from autoscale_kit.core import fmt
 
 panel.button.click()
 r = panel.result

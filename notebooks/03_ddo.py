@@ -20,13 +20,13 @@ retrain = False         # True: train every run here instead of reading the ship
 # %%
 import ipywidgets as w
 
-from autoscale_kit import fmt
-from autoscale_kit.ddo import fit_ddo, perturbation_effects
-from autoscale_kit.labs import CorpusLab
-from autoscale_kit.methods import ddo_round
-from autoscale_kit.pipeline import scale_from_env
-from autoscale_kit.plots import ddo_fits, perturbation_heatmap, transfer_next_to_measured, weight_bars
-from autoscale_kit.widgets import DDOPlanPanel
+from autoscale_kit.core import fmt
+from autoscale_kit.fit.ddo import fit_ddo, perturbation_effects
+from autoscale_kit.study.lab import CorpusLab
+from autoscale_kit.methods.registry import ddo_round
+from autoscale_kit.study.pipeline import scale_from_env
+from autoscale_kit.present.plots import ddo_fits, perturbation_heatmap, transfer_next_to_measured, weight_bars
+from autoscale_kit.present.widgets import DDOPlanPanel
 
 scale = scale_from_env(scale)
 
@@ -96,7 +96,7 @@ print("at a bound:", ", ".join(f"{d} ({b})" for d, b in ddo.at_bound.items()) or
 # seeds would settle what is not. Move the level to see the intervals widen.
 
 # %%
-from autoscale_kit.plots import weight_bars_plotly
+from autoscale_kit.present.plots import weight_bars_plotly
 
 uncertainty = ddo_round_.uncertainty
 print(f"{ddo_round_.ddo.surrogate.capitalize()} DDO:", uncertainty.verdict(unit=ddo_round_.unit).text)
@@ -164,7 +164,7 @@ for message in transfer_ddo.warnings:
 # domain's law, about a second each on 7 domains, so fewer draws here).
 
 # %%
-from autoscale_kit.uncertainty import ddo_uncertainty
+from autoscale_kit.fit.uncertainty import ddo_uncertainty
 
 transfer_unc = ddo_uncertainty(ddo_round_.measured, config.objective, draws=max(config.interval_draws // 5, 2),
                                level=config.level, result=transfer_ddo, min_ratio=config.min_ratio,

@@ -16,12 +16,12 @@ retrain = False      # False: the shipped results; True: train here into `store`
 # %%
 import pandas as pd
 
-from autoscale_kit import fmt
-from autoscale_kit.pipeline import run_ddo, scale_from_env, study_config
-from autoscale_kit.plots import weight_trajectory_plotly
-from autoscale_kit.predict import predict_optimum
-from autoscale_kit.shipped import study_runs
-from autoscale_kit.widgets import PredictExplorer
+from autoscale_kit.core import fmt
+from autoscale_kit.study.pipeline import run_ddo, scale_from_env, study_config
+from autoscale_kit.present.plots import weight_trajectory_plotly
+from autoscale_kit.fit.predict import predict_optimum
+from autoscale_kit.study.shipped import study_runs
+from autoscale_kit.present.widgets import PredictExplorer
 
 scale = scale_from_env(scale)
 config = study_config(scale)
@@ -50,7 +50,7 @@ explorer.widget
 # is each point's interval.
 
 # %%
-from autoscale_kit.uncertainty import prediction_uncertainty
+from autoscale_kit.fit.uncertainty import prediction_uncertainty
 
 targets = [optima[-1].total * f for f in (4, 16, 64, 256)]
 predicted = [predict_optimum(optima, t) for t in targets]
@@ -79,7 +79,7 @@ for p in predicted:
 # how often; `cap=True` holds each at one epoch and gives the rest to the domains that have room.
 
 # %%
-from autoscale_kit.export import Export, corpus_facts, feasibility, write
+from autoscale_kit.present.export import Export, corpus_facts, feasibility, write
 
 available, lengths = corpus_facts(config.corpus_ref.load(), config.proxy.tokenizer)
 far = predicted[-1]

@@ -13,10 +13,10 @@ store = "../runs"
 retrain = False      # False: the shipped results; True: train here into `store`
 
 # %%
-from autoscale_kit import fmt
-from autoscale_kit.pipeline import run_study, scale_from_env, study_config, summarize_speedup
-from autoscale_kit.plots import loss_change, loss_curves, loss_curves_plotly
-from autoscale_kit.shipped import describe, study_runs
+from autoscale_kit.core import fmt
+from autoscale_kit.study.pipeline import run_study, scale_from_env, study_config, summarize_speedup
+from autoscale_kit.present.plots import loss_change, loss_curves, loss_curves_plotly
+from autoscale_kit.study.shipped import describe, study_runs
 
 scale = scale_from_env(scale)
 config = study_config(scale)
@@ -29,7 +29,7 @@ print(describe(config.name) if runs.frozen else f"Runs read from (or trained int
 # %%
 import pandas as pd
 
-from autoscale_kit.widgets import RetrainButton
+from autoscale_kit.present.widgets import RetrainButton
 
 
 def use(new_result):
@@ -52,7 +52,7 @@ fmt.frame(pd.DataFrame({name: m.weights for name, m in result.mixtures.items()})
 # the intervals of the bootstrap over the DDO runs' noise.
 
 # %%
-from autoscale_kit.plots import weight_bars
+from autoscale_kit.present.plots import weight_bars
 
 weights = {f"DDO {fmt.tokens(rd.total)}": rd.answer.weights for rd in result.rounds}
 weights[f"predicted {fmt.tokens(config.target)}"] = result.prediction.weights

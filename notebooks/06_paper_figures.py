@@ -11,12 +11,12 @@ scale = "small"      # unused: nothing is trained
 # %%
 import pandas as pd
 
-from autoscale_kit.corpus import data_dir
-from autoscale_kit import fmt
-from autoscale_kit.ddo import fit_ddo, perturbation_effects
-from autoscale_kit.plots import ddo_fits, perturbation_heatmap, weight_bars, weight_trajectory_plotly
-from autoscale_kit.predict import predict_optimum
-from autoscale_kit.tables import read_optima_table
+from autoscale_kit.data.corpus import data_dir
+from autoscale_kit.core import fmt
+from autoscale_kit.fit.ddo import fit_ddo, perturbation_effects
+from autoscale_kit.present.plots import ddo_fits, perturbation_heatmap, weight_bars, weight_trajectory_plotly
+from autoscale_kit.fit.predict import predict_optimum
+from autoscale_kit.core.tables import read_optima_table
 
 runs_csv = data_dir() / "paper" / "gpt2_1.2B_runs.csv"
 optima, labels = read_optima_table(data_dir() / "paper" / "gpt2_optima.csv")

@@ -15,10 +15,10 @@ seed = 0
 # %%
 import pandas as pd
 
-from autoscale_kit import fmt
-from autoscale_kit.oracle import random_oracle
-from autoscale_kit.pipeline import scale_from_env
-from autoscale_kit.widgets import OracleLab
+from autoscale_kit.core import fmt
+from autoscale_kit.methods.oracle import random_oracle
+from autoscale_kit.study.pipeline import scale_from_env
+from autoscale_kit.present.widgets import OracleLab
 
 scale = scale_from_env(scale)
 lab = OracleLab(("web", "code", "books", "wiki"), seed=seed)
@@ -36,7 +36,7 @@ lab.widget
 # domain, noise-free) then predicts less well. Excess loss at 16× the larger small scale:
 
 # %%
-from autoscale_kit.arena import oracle_arena
+from autoscale_kit.methods.arena import oracle_arena
 
 rows = []
 for kind in ("power", "separable", "transfer"):

@@ -30,13 +30,13 @@ retrain = False      # False: the shipped results; True: train here into `store`
 # %%
 import pandas as pd
 
-from autoscale_kit.arena import compare_on_oracle
-from autoscale_kit.compare import CompareConfig, compare_methods
-from autoscale_kit.oracle import random_oracle
-from autoscale_kit import fmt
-from autoscale_kit.pipeline import scale_from_env, study_config
-from autoscale_kit.plots import cost_vs_loss_plotly, loss_curves_plotly, weight_bars_plotly, weights_over_steps
-from autoscale_kit.shipped import study_runs
+from autoscale_kit.methods.arena import compare_on_oracle
+from autoscale_kit.study.compare import CompareConfig, compare_methods
+from autoscale_kit.methods.oracle import random_oracle
+from autoscale_kit.core import fmt
+from autoscale_kit.study.pipeline import scale_from_env, study_config
+from autoscale_kit.present.plots import cost_vs_loss_plotly, loss_curves_plotly, weight_bars_plotly, weights_over_steps
+from autoscale_kit.study.shipped import study_runs
 
 scale = scale_from_env(scale)
 config = study_config(scale)
@@ -83,7 +83,7 @@ if "doremi" in comparison.study.choices:
 # proxy runs order mixtures reliably; near 0, the chosen mixture is mostly noise.
 
 # %%
-from autoscale_kit.compare import regmix_runs_cv
+from autoscale_kit.study.compare import regmix_runs_cv
 
 if {"regmix", "mixing-law"} & set(comparison.study.choices):
     print(pd.Series(regmix_runs_cv(comparison), name="out-of-fold Spearman"))
@@ -94,9 +94,9 @@ if {"regmix", "mixing-law"} & set(comparison.study.choices):
 # and a validation loss: each is fitted on the 512 and ranks the 256 held-out mixtures.
 
 # %%
-from autoscale_kit.corpus import data_dir
-from autoscale_kit.tables import read_mixture_losses
-from autoscale_kit.widgets import SurrogateExplorer
+from autoscale_kit.data.corpus import data_dir
+from autoscale_kit.core.tables import read_mixture_losses
+from autoscale_kit.present.widgets import SurrogateExplorer
 
 regmix = data_dir() / "external" / "regmix"
 train = read_mixture_losses(regmix / "train_mixture_1m.csv", regmix / "train_pile_loss_1m.csv")

@@ -31,12 +31,12 @@ import json
 
 import pandas as pd
 
-from autoscale_kit.landscape import budget_views, cross_budget, read_landscape, shipped_landscape
+from autoscale_kit.landscape.measure import budget_views, cross_budget, read_landscape, shipped_landscape
 from IPython.display import display
 
-from autoscale_kit import fmt
-from autoscale_kit.pipeline import scale_from_env
-from autoscale_kit.plots import landscape_ternary, loss_curves_plotly, regret_bars_plotly
+from autoscale_kit.core import fmt
+from autoscale_kit.study.pipeline import scale_from_env
+from autoscale_kit.present.plots import landscape_ternary, loss_curves_plotly, regret_bars_plotly
 
 scale = scale_from_env(scale)
 folder = shipped_landscape(name)
@@ -146,7 +146,7 @@ loss_curves_plotly({m: [g.reset_index(drop=True) for _, g in c.groupby("seed")] 
 # MIX.csv`). Move the weights and the budget.
 
 # %%
-from autoscale_kit.widgets import LandscapeQuery
+from autoscale_kit.present.widgets import LandscapeQuery
 
 model = cross_budget([v["total"] for v in views], [v["surface"] for v in views], len(runs.domains))
 query = LandscapeQuery(runs.domains, model, unit=unit)
@@ -161,8 +161,9 @@ query.widget
 
 # %%
 if retrain or scale == "smoke":
-    from autoscale_kit.landscape import (describe, fit_landscape, landscape_config, landscape_runs,
+    from autoscale_kit.landscape.measure import (describe, fit_landscape, landscape_runs,
                                          train_landscape)
+    from autoscale_kit.study.landscapes import landscape_config
 
     config = landscape_config("smoke" if scale == "smoke" else name)
     mine = fit_landscape(landscape_runs(train_landscape(config, store)), target=4 * config.budgets[-1], n_boot=20)

@@ -26,15 +26,15 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import display
 
-from autoscale_kit import corpus as corpus_mod
-from autoscale_kit import fmt
-from autoscale_kit.families import get_family
-from autoscale_kit.labs import CorpusLab
-from autoscale_kit.methods import ddo_round
-from autoscale_kit.pipeline import scale_from_env, study_config
-from autoscale_kit.plots import new_figure, perturbation_heatmap, weight_bars
-from autoscale_kit.runs import RunStore, token_data
-from autoscale_kit.widgets import MixtureSliders, TrainPanel
+from autoscale_kit.data import corpus as corpus_mod
+from autoscale_kit.core import fmt
+from autoscale_kit.proxy.families.base import get_family
+from autoscale_kit.study.lab import CorpusLab
+from autoscale_kit.methods.registry import ddo_round
+from autoscale_kit.study.pipeline import scale_from_env, study_config
+from autoscale_kit.present.plots import new_figure, perturbation_heatmap, weight_bars
+from autoscale_kit.runs.store import RunStore, token_data
+from autoscale_kit.present.widgets import MixtureSliders, TrainPanel
 
 scale = scale_from_env(scale)
 configs = {"GPT-2": study_config(scale), "BERT": study_config(scale, family="bert")}
@@ -109,7 +109,7 @@ for name, rd in rounds.items():
 # domains help which — rather than the numbers.
 
 # %%
-from autoscale_kit.ddo import perturbation_effects
+from autoscale_kit.fit.ddo import perturbation_effects
 
 fig = new_figure((13, 0.8 + 0.55 * len(domains)))
 for ax, (name, rd) in zip(fig.subplots(1, 2), rounds.items()):
@@ -176,7 +176,7 @@ else:
 # `TrainResult.downstream`:
 #
 # ```python
-# from autoscale_kit.proxy import Callbacks, train_proxy
+# from autoscale_kit.proxy.train import Callbacks, train_proxy
 #
 # def glue_sst2(model):            # your fine-tuning and scoring on local SST-2 files
 #     return {"sst2_accuracy": fine_tune_and_score(model, "data/sst2")}

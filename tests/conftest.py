@@ -31,7 +31,7 @@ class CliResult:
 @pytest.fixture
 def run_cli():
     """Run `autoscale-kit ARGS…` in-process; returns exit code, stdout and stderr."""
-    from autoscale_kit.cli import main
+    from autoscale_kit.cli.main import main
 
     def run(*args: str) -> CliResult:
         out, err = io.StringIO(), io.StringIO()
@@ -79,7 +79,7 @@ def known_corpus():
     """'pattern' is perfectly predictable; 'noise' is uniform over 16 letters (entropy ln 16)."""
     import random
 
-    from autoscale_kit import corpus as corpus_mod
+    from autoscale_kit.data import corpus as corpus_mod
 
     rng = random.Random(0)
     pattern = [("p", "abcd" * 30_000)]

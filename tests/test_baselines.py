@@ -8,11 +8,11 @@ import pytest
 from scipy.optimize import minimize
 from scipy.stats import spearmanr
 
-from autoscale_kit.baselines import (BUNDLED_ANALOGUES, MIXTURE_PRESETS, RegMixConfig, mixing_law_optimum, natural_weights,
+from autoscale_kit.methods.baselines import (BUNDLED_ANALOGUES, MIXTURE_PRESETS, RegMixConfig, mixing_law_optimum, natural_weights,
                                      preset_weights, regmix_optimum, regmix_sample, uniform_weights)
-from autoscale_kit.errors import UserError
-from autoscale_kit.surrogates import SURROGATES, make_surrogate
-from autoscale_kit.tables import loss_column, read_mixture_losses
+from autoscale_kit.core.errors import UserError
+from autoscale_kit.fit.surrogates import SURROGATES, make_surrogate
+from autoscale_kit.core.tables import loss_column, read_mixture_losses
 
 BUNDLED = ("arxiv", "books", "code", "docs", "qa", "speeches", "wikipedia")
 

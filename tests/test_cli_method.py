@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autoscale_kit.cli import main, parse_tokens
-from autoscale_kit.errors import UserError
+from autoscale_kit.cli.main import main, parse_tokens
+from autoscale_kit.core.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER_RUNS = ROOT / "data" / "paper" / "gpt2_1.2B_runs.csv"

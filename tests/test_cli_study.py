@@ -56,7 +56,7 @@ def test_demo_smoke_writes_a_report(run_cli, tmp_path: Path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["domains"] == ["code", "books"]
     # the report's export/ folder holds every mixture in every format, and the export command reads the report
-    from autoscale_kit.export import FORMATS, export_filename
+    from autoscale_kit.present.export import FORMATS, export_filename
 
     names = {p.name for p in (out / "export").iterdir()}
     assert {export_filename(m, f) for m in summary["mixtures"] for f in FORMATS} <= names

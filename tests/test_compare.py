@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autoscale_kit import runs as runs_mod
-from autoscale_kit.baselines import RegMixConfig
-from autoscale_kit.compare import CompareConfig, compare_methods, compare_on_oracle, run_objective
-from autoscale_kit.errors import UserError
-from autoscale_kit.oracle import random_oracle
-from autoscale_kit.pipeline import study_config
-from autoscale_kit.runs import RunStore
+from autoscale_kit.runs import store as runs_mod
+from autoscale_kit.methods.baselines import RegMixConfig
+from autoscale_kit.study.compare import CompareConfig, compare_methods, compare_on_oracle, run_objective
+from autoscale_kit.core.errors import UserError
+from autoscale_kit.methods.oracle import random_oracle
+from autoscale_kit.study.pipeline import study_config
+from autoscale_kit.runs.store import RunStore
 
 
 def test_oracle_comparison_measures_excess_over_the_true_optimum():
@@ -63,7 +63,7 @@ def test_a_second_comparison_trains_nothing(comparison, monkeypatch):
         raise AssertionError("trained again")
 
     monkeypatch.setattr(runs_mod, "train_proxy", no_training)
-    monkeypatch.setattr("autoscale_kit.doremi.train_proxy", no_training)
+    monkeypatch.setattr("autoscale_kit.methods.doremi.train_proxy", no_training)
     again = compare_methods(config, store, cmp, progress=False)
     assert again.table.equals(result.table)
 
@@ -100,7 +100,7 @@ def test_cli_compare_prints_every_method(comparison, run_cli):
 
 
 def test_comparison_plots(comparison):
-    from autoscale_kit.plots import cost_vs_loss_plotly, weights_over_steps
+    from autoscale_kit.present.plots import cost_vs_loss_plotly, weights_over_steps
 
     _, _, _, result = comparison
     fig = cost_vs_loss_plotly(result.table)
@@ -114,7 +114,7 @@ def test_comparison_plots(comparison):
 
 
 def test_surrogate_cross_validation():
-    from autoscale_kit.compare import surrogate_cv
+    from autoscale_kit.study.compare import surrogate_cv
 
     rng = np.random.default_rng(0)
     X = rng.dirichlet(np.ones(3), 40)
@@ -128,7 +128,7 @@ def test_surrogate_cross_validation():
 
 
 def test_cross_validation_on_a_comparisons_regmix_runs(comparison):
-    from autoscale_kit.compare import regmix_runs_cv
+    from autoscale_kit.study.compare import regmix_runs_cv
 
     _, _, _, result = comparison
     config, store, _, result = comparison
@@ -141,7 +141,7 @@ def test_cross_validation_on_a_comparisons_regmix_runs(comparison):
     recs = [by_key[r.key] for r in result.runs("regmix")]
     X = np.array([[r.tokens.get(d, 0) for d in config.domains] for r in recs], dtype=float)
     y = [r.mean_val_loss for r in recs]
-    from autoscale_kit.compare import surrogate_cv
+    from autoscale_kit.study.compare import surrogate_cv
     assert cv == surrogate_cv(X / X.sum(axis=1, keepdims=True), y, folds=3)
     # and a ranking that means something: the linear surrogate on these runs is better than on shuffled losses
     shuffled = surrogate_cv(X / X.sum(axis=1, keepdims=True), np.random.default_rng(0).permutation(y),

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from autoscale_kit import corpus as corpus_mod
-from autoscale_kit.errors import UserError
+from autoscale_kit.data import corpus as corpus_mod
+from autoscale_kit.core.errors import UserError
 from tests.conftest import REPO, words_text
 
 BUNDLED_DOMAINS = ["arxiv", "books", "code", "docs", "qa", "speeches", "wikipedia"]

@@ -9,12 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize
 
-from autoscale_kit.ddo import (fit_ddo, objective_values, perturbation_plan, plan_table,
+from autoscale_kit.fit.ddo import (fit_ddo, objective_values, perturbation_plan, plan_table,
                                solve_separable, uniform_base)
-from autoscale_kit.errors import UserError
-from autoscale_kit.mixture import Mixture
-from autoscale_kit.oracle import random_oracle
-from autoscale_kit.tables import read_runs_table
+from autoscale_kit.core.errors import UserError
+from autoscale_kit.core.mixture import Mixture
+from autoscale_kit.methods.oracle import random_oracle
+from autoscale_kit.core.tables import read_runs_table
 
 PAPER_RUNS = Path(__file__).resolve().parents[1] / "data" / "paper" / "gpt2_1.2B_runs.csv"
 DOMAINS = ["common_crawl", "github", "books", "wikipedia", "c4", "stackexchange", "arxiv"]

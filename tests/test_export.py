@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 import yaml
 
-from autoscale_kit import corpus as corpus_mod
-from autoscale_kit import export as ex
-from autoscale_kit.errors import UserError
-from autoscale_kit.pipeline import capped_mixture
+from autoscale_kit.data import corpus as corpus_mod
+from autoscale_kit.present import export as ex
+from autoscale_kit.core.errors import UserError
+from autoscale_kit.study.pipeline import capped_mixture
 
 W = {"code": 0.5, "books": 0.3, "wikipedia": 0.2}
 PATHS = {"code": "/data/code_text_document", "books": "/data/books_text_document",

@@ -8,13 +8,13 @@ import math
 import numpy as np
 import pytest
 
-from autoscale_kit.errors import UserError
-from autoscale_kit.families import IGNORE, get_family
-from autoscale_kit.family_bert import MASK_PROB
-from autoscale_kit.mixture import Mixture
-from autoscale_kit.proxy import Callbacks, evaluate, for_family, prepare_tokens, preset, train_proxy
-from autoscale_kit.runs import CorpusRef, RunSpec
-from autoscale_kit.studies import FAMILY_RATIOS, study_config
+from autoscale_kit.core.errors import UserError
+from autoscale_kit.proxy.families.base import IGNORE, get_family
+from autoscale_kit.proxy.families.bert import MASK_PROB
+from autoscale_kit.core.mixture import Mixture
+from autoscale_kit.proxy.train import Callbacks, evaluate, for_family, prepare_tokens, preset, train_proxy
+from autoscale_kit.runs.store import CorpusRef, RunSpec
+from autoscale_kit.study.config import FAMILY_RATIOS, study_config
 
 FAST = preset("tiny", family="bert", n_layer=1, n_embd=32, n_head=2, seq_len=64, batch_size=8, eval_points=2,
               val_tokens=2048, curve_val_tokens=1024)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autoscale_kit import fmt
+from autoscale_kit.core import fmt
 
 
 @pytest.mark.parametrize("n, text", [(0, "0"), (999, "999"), (1000, "1k"), (250_000, "250k"), (999_600, "1M"),

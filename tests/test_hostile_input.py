@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from autoscale_kit.cli import main
-from autoscale_kit.errors import UserError
+from autoscale_kit.cli.main import main
+from autoscale_kit.core.errors import UserError
 from tests.conftest import REPO
 
 PAPER_RUNS = REPO / "data" / "paper" / "gpt2_1.2B_runs.csv"
@@ -195,14 +195,14 @@ def test_cli_refuses_bad_input_in_one_line_and_leaves_nothing(case, tmp_path, ca
 
 
 def _api_cases():
-    from autoscale_kit import corpus as corpus_mod
-    from autoscale_kit.ddo import fit_ddo, perturbation_plan
-    from autoscale_kit.methods import CompareConfig
-    from autoscale_kit.mixture import Mixture
-    from autoscale_kit.predict import predict_optimum
-    from autoscale_kit.proxy import ProxyConfig
-    from autoscale_kit.runs import RunSpec, RunStore, run_many
-    from autoscale_kit.studies import StudyConfig
+    from autoscale_kit.data import corpus as corpus_mod
+    from autoscale_kit.fit.ddo import fit_ddo, perturbation_plan
+    from autoscale_kit.methods.registry import CompareConfig
+    from autoscale_kit.core.mixture import Mixture
+    from autoscale_kit.fit.predict import predict_optimum
+    from autoscale_kit.proxy.train import ProxyConfig
+    from autoscale_kit.runs.store import RunSpec, RunStore, run_many
+    from autoscale_kit.study.config import StudyConfig
 
     base = Mixture({"a": 10.0, "b": 10.0})
     return {
@@ -287,8 +287,8 @@ def test_there_are_over_a_hundred_cases():
 
 
 def test_a_study_with_a_store_that_is_a_file_trains_nothing(tmp_path, monkeypatch):
-    from autoscale_kit import runs as runs_mod
-    from autoscale_kit.pipeline import run_study, study_config
+    from autoscale_kit.runs import store as runs_mod
+    from autoscale_kit.study.pipeline import run_study, study_config
 
     monkeypatch.setattr(runs_mod, "train_proxy", lambda *a, **k: pytest.fail("trained"))
     store = _write(tmp_path, "store", "x")

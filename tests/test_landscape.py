@@ -9,15 +9,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autoscale_kit.bootstrap import bootstrap, clusters_of, resample, wild_signs
-from autoscale_kit.cli import main
-from autoscale_kit.errors import UserError
-from autoscale_kit.landscape import (LandscapeConfig, _group_totals, cross_budget, design_points, fit_budget,
-                                     fit_landscape, landscape_config, landscape_specs, read_landscape, read_query,
+from autoscale_kit.core.bootstrap import bootstrap, clusters_of, resample, wild_signs
+from autoscale_kit.cli.main import main
+from autoscale_kit.core.errors import UserError
+from autoscale_kit.study.landscapes import landscape_config
+from autoscale_kit.landscape.measure import (LandscapeConfig, _group_totals, cross_budget, design_points, fit_budget,
+                                     fit_landscape, landscape_specs, read_landscape, read_query,
                                      shipped_landscape, simplex_grid)
-from autoscale_kit.mixture import Mixture
-from autoscale_kit.oracle import random_oracle
-from autoscale_kit.surface import (choose_surface, fit_surface, hull_vertices, minimise_on_simplex,
+from autoscale_kit.core.mixture import Mixture
+from autoscale_kit.methods.oracle import random_oracle
+from autoscale_kit.fit.surface import (choose_surface, fit_surface, hull_vertices, minimise_on_simplex,
                                    simplex_lattice)
 
 DOMS = ("a", "b", "c")
@@ -64,8 +65,8 @@ def test_bad_landscape_configs_are_refused(changes):
 
 def test_the_centroid_run_is_the_uniform_validation_run():
     """The landscape's centroid at the target is the very run a study validates for uniform."""
-    from autoscale_kit.pipeline import validation_specs
-    from autoscale_kit.studies import StudyConfig
+    from autoscale_kit.study.pipeline import validation_specs
+    from autoscale_kit.study.config import StudyConfig
 
     c = landscape_config("smoke")
     specs = landscape_specs(c)
@@ -321,7 +322,7 @@ def test_cli_fit_bad_input_is_one_line_and_exit_2(case, match, two_budget_csv, t
 
 
 def test_cli_fit_reads_regmix_released_runs(capsys):
-    from autoscale_kit.landscape import SHIPPED
+    from autoscale_kit.landscape.measure import SHIPPED
 
     folder = SHIPPED.parent / "external" / "regmix"
     assert main(["landscape", "fit", str(folder / "train_mixture_1m.csv"), "--losses",
@@ -387,7 +388,7 @@ def test_shipped_runs_reproduce_exactly(tmp_path):
     the kind of machine that made them. On another CPU the kernels round differently and training
     drifts (up to 0.06 nats per domain measured on an AVX-512 Xeon): both runs then differ, and the
     test says so and skips; a change to training would move the numbers on the maker's platform."""
-    from autoscale_kit.runs import RunStore
+    from autoscale_kit.runs.store import RunStore
 
     folder = shipped_landscape("bundled")
     shipped = pd.read_csv(folder / "runs.csv").set_index("run")
@@ -408,7 +409,7 @@ def test_shipped_runs_reproduce_exactly(tmp_path):
 
 @pytest.mark.slow
 def test_arena_scores_every_method_by_regret(tmp_path):
-    from autoscale_kit.landscape_arena import OPTIMUM, REFIT, landscape_arena
+    from autoscale_kit.study.landscape_arena import OPTIMUM, REFIT, landscape_arena
 
     c = landscape_config("smoke")
     methods = ("autoscale", "ddo-reused", "uniform", "landscape-reused", "landscape-model")
@@ -430,8 +431,8 @@ def test_arena_scores_every_method_by_regret(tmp_path):
 # --- what the notebook draws -----------------------------------------------------------------------
 
 def test_ternary_views_slider_and_query_widget():
-    from autoscale_kit.plots import landscape_ternary
-    from autoscale_kit.widgets import LandscapeQuery
+    from autoscale_kit.present.plots import landscape_ternary
+    from autoscale_kit.present.widgets import LandscapeQuery
 
     o = random_oracle("transfer", DOMS, seed=7)
     runs = read_landscape(oracle_table(o, [1e6, 4e6, 1.6e7], 0.25))
@@ -439,7 +440,7 @@ def test_ternary_views_slider_and_query_widget():
     d = fit.to_dict()
     for s, out in zip(fit.scales, d["scales"]):
         out["bootstrap_optima"] = s.samples.tolist()
-    from autoscale_kit.landscape import budget_views
+    from autoscale_kit.landscape.measure import budget_views
 
     views = budget_views(runs, d, lattice=10)
     assert [v["total"] for v in views] == [1e6, 4e6, 1.6e7]

@@ -5,10 +5,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autoscale_kit.errors import UserError
-from autoscale_kit.laws import (fit_power_law, fit_power_law_best,
+from autoscale_kit.core.errors import UserError
+from autoscale_kit.fit.laws import (fit_power_law, fit_power_law_best,
                                 fit_power_law_starts)
-from autoscale_kit.tables import read_runs_table
+from autoscale_kit.core.tables import read_runs_table
 
 PAPER_RUNS = Path(__file__).resolve().parents[1] / "data" / "paper" / "gpt2_1.2B_runs.csv"
 # paper.md §7.3, printed to 16 digits by the notebook

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from autoscale_kit import methods as methods_mod
-from autoscale_kit.arena import oracle_arena
-from autoscale_kit.errors import UserError
-from autoscale_kit.methods import Choice, CompareConfig, Method, Probe, get_method, peer_methods, register
-from autoscale_kit.mixture import Mixture
-from autoscale_kit.oracle import random_oracle
+from autoscale_kit.methods import registry as methods_mod
+from autoscale_kit.methods.arena import oracle_arena
+from autoscale_kit.core.errors import UserError
+from autoscale_kit.methods.registry import Choice, CompareConfig, Method, Probe, get_method, peer_methods, register
+from autoscale_kit.core.mixture import Mixture
+from autoscale_kit.methods.oracle import random_oracle
 
 
 def _toy_probes(lab):
@@ -49,8 +49,8 @@ def test_a_registered_toy_method_runs_in_the_oracle_arena(toy):
 
 
 def test_a_registered_toy_method_is_validated_by_the_study(toy, tmp_path):
-    from autoscale_kit.compare import compare_methods
-    from autoscale_kit.pipeline import study_config
+    from autoscale_kit.study.compare import compare_methods
+    from autoscale_kit.study.pipeline import study_config
 
     config = study_config("smoke", budgets=(20_000, 40_000), target=60_000, seeds=(0,))
     result = compare_methods(config, tmp_path / "runs", CompareConfig(methods=("toy",)), progress=False)
@@ -82,7 +82,7 @@ def test_the_readme_example_method_runs(monkeypatch):
     from tests.conftest import REPO
 
     monkeypatch.setattr(methods_mod, "METHODS", dict(methods_mod.METHODS))
-    code = re.search(r"```python\n(from autoscale_kit.methods import.*?)```", (REPO / "README.md").read_text(), re.S)
+    code = re.search(r"```python\n(from autoscale_kit.methods.registry import.*?)```", (REPO / "README.md").read_text(), re.S)
     exec(code.group(1), {})
     arena = oracle_arena(random_oracle("separable", 4, seed=1), (3e8, 1.2e9), 1.9e10, ("mine", "uniform"))
     assert arena.entries["mine"].excess >= 0 and arena.entries["mine"].proxy_tokens == pytest.approx(4 * 3e8)

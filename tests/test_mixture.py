@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autoscale_kit.errors import UserError
-from autoscale_kit.mixture import Mixture
+from autoscale_kit.core.errors import UserError
+from autoscale_kit.core.mixture import Mixture
 
 
 def test_from_weights_normalises():

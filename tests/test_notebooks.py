@@ -80,7 +80,7 @@ def test_a_duplicated_figure_is_caught(tmp_path, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", INLINE)
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.plot([1, 2])\nfig"),
-        nbformat.v4.new_code_cell("from autoscale_kit.plots import weight_bars\n"
+        nbformat.v4.new_code_cell("from autoscale_kit.present.plots import weight_bars\n"
                                   "weight_bars({'m': {'a': 0.3, 'b': 0.7}})")])
     execute(nb, tmp_path)
     assert [i for i, _ in images(nb)] == [0, 0, 1]      # pyplot's twice, the toolkit's once

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from autoscale_kit.ddo import perturbation_plan, solve_separable, uniform_base
-from autoscale_kit.errors import UserError
-from autoscale_kit.mixture import Mixture
-from autoscale_kit.oracle import (TOKEN_UNIT, PowerLawOracle, SeparableOracle, TransferOracle,
+from autoscale_kit.fit.ddo import perturbation_plan, solve_separable, uniform_base
+from autoscale_kit.core.errors import UserError
+from autoscale_kit.core.mixture import Mixture
+from autoscale_kit.methods.oracle import (TOKEN_UNIT, PowerLawOracle, SeparableOracle, TransferOracle,
                                   random_oracle)
 
 KINDS = ["separable", "power", "transfer"]

@@ -110,6 +110,6 @@ def test_ci_runs_the_readme_test_command():
 
 def test_console_script_and_module_entry_point():
     scripts = _pyproject()["project"]["scripts"]
-    assert scripts["autoscale-kit"] == "autoscale_kit.cli:main"
+    assert scripts["autoscale-kit"] == "autoscale_kit.cli.main:main"
     out = subprocess.run([sys.executable, "-m", "autoscale_kit", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "corpus" in out.stdout

@@ -10,12 +10,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from autoscale_kit import pipeline
-from autoscale_kit.errors import UserError
-from autoscale_kit.pipeline import StudyConfig, speedup_table, study_config, tokens_to_reach
-from autoscale_kit.mixture import Mixture
-from autoscale_kit.proxy import ProxyConfig
-from autoscale_kit.runs import RunRecord
+from autoscale_kit.study import pipeline
+from autoscale_kit.core.errors import UserError
+from autoscale_kit.study.pipeline import StudyConfig, speedup_table, study_config, tokens_to_reach
+from autoscale_kit.core.mixture import Mixture
+from autoscale_kit.proxy.train import ProxyConfig
+from autoscale_kit.runs.store import RunRecord
 
 
 def _curve(tokens, losses):
@@ -104,9 +104,9 @@ def test_unknown_scale_preset():
 def test_ddo_plan_has_a_base_run_down_to_the_token(scale, tmp_path):
     """Totals that do not divide evenly between the domains must still give runs that each differ
     from the base in exactly one domain (found as such by DDO), in whole tokens."""
-    from autoscale_kit.labs import CorpusLab
-    from autoscale_kit.methods import ddo_plan
-    from autoscale_kit.tables import find_base_run, read_runs_table
+    from autoscale_kit.study.lab import CorpusLab
+    from autoscale_kit.methods.registry import ddo_plan
+    from autoscale_kit.core.tables import find_base_run, read_runs_table
 
     config = study_config(scale)
     lab = CorpusLab(config, tmp_path / "store")
@@ -131,7 +131,7 @@ def smoke(tmp_path_factory):
 
 
 def test_smoke_study_runs_and_reports(smoke, tmp_path):
-    from autoscale_kit.report import write_report
+    from autoscale_kit.present.report import write_report
 
     store, result = smoke
     cfg = result.config
@@ -171,7 +171,7 @@ def test_smoke_study_runs_and_reports(smoke, tmp_path):
     assert text.splitlines()[2].startswith("**Verdict.** At 480k tokens, ")
     assert "nan" not in text.lower().replace("nanmean", "")
     assert {row["mixture"] for row in summary["speedup"]} == {"autoscale", "uniform", "ddo-reused"}
-    from autoscale_kit.tables import read_optima_table
+    from autoscale_kit.core.tables import read_optima_table
 
     optima, labels = read_optima_table(out / "optima.csv")
     assert len(optima) == 3 and optima[0].domains == tuple(cfg.domains)
@@ -185,7 +185,7 @@ def test_second_invocation_trains_nothing(smoke, monkeypatch):
     def refuse(*a, **k):
         raise AssertionError("a finished run was trained again")
 
-    monkeypatch.setattr("autoscale_kit.runs.train_proxy", refuse)
+    monkeypatch.setattr("autoscale_kit.runs.store.train_proxy", refuse)
     again = pipeline.run_study(study_config("smoke"), store, progress=False)
     assert again.prediction.weights == first.prediction.weights
     assert again.speedup.equals(first.speedup)

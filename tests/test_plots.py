@@ -9,7 +9,7 @@ import pytest
 
 matplotlib = pytest.importorskip("matplotlib")
 
-from autoscale_kit import plots
+from autoscale_kit.present import plots
 
 
 def _curves():

@@ -5,11 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autoscale_kit.errors import UserError
-from autoscale_kit.mixture import Mixture
-from autoscale_kit.oracle import random_oracle
-from autoscale_kit.predict import fit_path, pinned_domains, predict_optimum, step_rule
-from autoscale_kit.tables import read_optima_table
+from autoscale_kit.core.errors import UserError
+from autoscale_kit.core.mixture import Mixture
+from autoscale_kit.methods.oracle import random_oracle
+from autoscale_kit.fit.predict import fit_path, pinned_domains, predict_optimum, step_rule
+from autoscale_kit.core.tables import read_optima_table
 
 PAPER_OPTIMA = Path(__file__).resolve().parents[1] / "data" / "paper" / "gpt2_optima.csv"
 DOMAINS = ["common_crawl", "github", "books", "wikipedia", "c4", "stackexchange", "arxiv"]

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from autoscale_kit.errors import UserError
-from autoscale_kit.mixture import Mixture
-from autoscale_kit.proxy import (Callbacks, ProxyConfig, TrainingDiverged, build_model, evaluate, plan_windows,
+from autoscale_kit.core.errors import UserError
+from autoscale_kit.core.mixture import Mixture
+from autoscale_kit.proxy.train import (Callbacks, ProxyConfig, TrainingDiverged, build_model, evaluate, plan_windows,
                                  prepare_tokens, preset, train_proxy)
 
 FAST = preset("tiny", n_layer=1, n_embd=32, n_head=2, seq_len=64, batch_size=8, eval_points=2,
@@ -164,8 +164,8 @@ def test_a_batch_of_one_partial_window_keeps_its_inputs():
     run of the small comparison)."""
     import numpy as np
 
-    from autoscale_kit.families import IGNORE
-    from autoscale_kit.family_gpt2 import GPT2Family
+    from autoscale_kit.proxy.families.base import IGNORE
+    from autoscale_kit.proxy.families.gpt2 import GPT2Family
 
     seg = np.arange(1, 10, dtype=np.int64)[None, :]          # seq_len 8, one window
     x, y = GPT2Family(256, 255).train_batch(seg, np.array([3]), step=0, seed=0)

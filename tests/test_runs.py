@@ -14,9 +14,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from autoscale_kit.mixture import Mixture
-from autoscale_kit.proxy import preset
-from autoscale_kit.runs import MARKER, CorpusRef, RunSpec, RunStore, run_many, runs_table
+from autoscale_kit.core.mixture import Mixture
+from autoscale_kit.proxy.train import preset
+from autoscale_kit.runs.store import MARKER, CorpusRef, RunSpec, RunStore, run_many, runs_table
 from tests.conftest import REPO
 
 FAST = preset("tiny", n_layer=1, n_embd=32, n_head=2, seq_len=64, batch_size=8, eval_points=1,
@@ -91,7 +91,7 @@ _KILLABLE = textwrap.dedent("""
     import sys
     sys.path.insert(0, {repo!r})
     from tests.test_runs import _specs
-    from autoscale_kit.runs import run_many
+    from autoscale_kit.runs.store import run_many
     from pathlib import Path
     run_many(_specs(Path({folder!r}), sizes=(2000, 60000, 3000), slow=1), {store!r}, progress=False)
 """)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from autoscale_kit.errors import UserError
-from autoscale_kit.runs import RunSpec, RunStore, run_many
+from autoscale_kit.core.errors import UserError
+from autoscale_kit.runs.store import RunSpec, RunStore, run_many
 from tests.conftest import REPO
 from tests.test_runs import FAST, _specs
 
@@ -24,7 +24,7 @@ _RUNNER = textwrap.dedent("""
     sys.path.insert(0, {repo!r})
     from pathlib import Path
     from tests.test_runs import _specs
-    from autoscale_kit.runs import RunStore, run_many
+    from autoscale_kit.runs.store import RunStore, run_many
     specs = _specs(Path({folder!r}), sizes={sizes!r})
     if {reverse!r}:
         specs = specs[::-1]
@@ -79,7 +79,7 @@ _HOLDER = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {repo!r})
     from pathlib import Path
-    from autoscale_kit.runs import _locked
+    from autoscale_kit.runs.store import _locked
     with _locked(Path({lock!r})):
         print("held", flush=True)
         time.sleep(60)
@@ -122,9 +122,9 @@ def test_keys_cover_the_thread_count_and_keep_naming_old_runs(domain_folder: Pat
     fixed = [RunSpec(spec.mixture, spec.config.with_(threads=1), spec.corpus) for _ in range(2)]
     assert fixed[0].key == fixed[1].key == RunSpec(spec.mixture, FAST.with_(threads=1), spec.corpus).key
     # the study's runs keep the keys they had before settings were resolved (threads fixed, CPU, float32)
-    from autoscale_kit.labs import CorpusLab
-    from autoscale_kit.methods import ddo_plan
-    from autoscale_kit.pipeline import study_config
+    from autoscale_kit.study.lab import CorpusLab
+    from autoscale_kit.methods.registry import ddo_plan
+    from autoscale_kit.study.pipeline import study_config
 
     lab = CorpusLab.__new__(CorpusLab)     # no store needed to name runs
     lab.config = study_config("small")
@@ -154,8 +154,9 @@ def test_damaged_run_folders_are_named_with_the_fix(damage, fragment, domain_fol
 _REPORT_KILL = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {repo!r})
-    from autoscale_kit import plots, report
-    from autoscale_kit.pipeline import run_study, study_config
+    from autoscale_kit.present import plots
+    from autoscale_kit.present import report
+    from autoscale_kit.study.pipeline import run_study, study_config
     result = run_study(study_config("smoke", budgets=(20_000, 40_000), target=60_000, seeds=(0,)), {store!r},
                        progress=False)
     def slow(*a, **k):
@@ -168,8 +169,8 @@ _REPORT_KILL = textwrap.dedent("""
 
 @pytest.mark.slow
 def test_a_kill_while_writing_the_report_leaves_the_previous_one(tmp_path: Path):
-    from autoscale_kit.pipeline import run_study, study_config
-    from autoscale_kit.report import write_report
+    from autoscale_kit.study.pipeline import run_study, study_config
+    from autoscale_kit.present.report import write_report
 
     store, out = tmp_path / "runs", tmp_path / "reports" / "smoke"
     result = run_study(study_config("smoke", budgets=(20_000, 40_000), target=60_000, seeds=(0,)), store,
@@ -190,7 +191,7 @@ def test_a_kill_while_writing_the_report_leaves_the_previous_one(tmp_path: Path)
 
 
 def test_atomic_runs_csv_keeps_the_old_table_on_failure(domain_folder: Path, tmp_path: Path, capsys, monkeypatch):
-    from autoscale_kit.cli import main
+    from autoscale_kit.cli.main import main
 
     store = tmp_path / "runs"
     run_many(_specs(domain_folder, sizes=(2000,)), RunStore(store), progress=False)

@@ -3,16 +3,17 @@ what they show is what the runs give."""
 
 from __future__ import annotations
 
-import ast
 import json
 
 import numpy as np
 import pytest
 
-from autoscale_kit import memo, shipped
-from autoscale_kit.errors import UserError
-from autoscale_kit.pipeline import run_study, study_config
-from autoscale_kit.runs import RunStore
+from autoscale_kit.core import memo
+from autoscale_kit.study import shipped
+from autoscale_kit.core.errors import UserError
+from autoscale_kit.study.pipeline import run_study, study_config
+from autoscale_kit.runs.store import RunStore
+from tests import import_graph
 from tests.conftest import REPO
 
 
@@ -20,13 +21,13 @@ def test_analysis_modules_are_closed_under_their_imports():
     """The memo key hashes ANALYSIS_MODULES' source: a module they import that is not in the list
     could change a memoised result without missing the memo."""
     names = set(memo.ANALYSIS_MODULES)
+    graph = import_graph.imports()
     for name in sorted(names):
-        tree = ast.parse((memo.PACKAGE / f"{name}.py").read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("autoscale_kit"):
-                mods = [node.module.split(".")[1]] if "." in node.module else [a.name for a in node.names]
-                # memo itself only looks results up (its own edits change the key format anyway)
-                assert set(mods) - {"memo"} <= names, f"{name}.py imports {mods} outside memo.ANALYSIS_MODULES"
+        assert memo.module_path(name).is_file(), name
+        # memo itself only looks results up (its own edits change the key format anyway); a
+        # package's face holds no code
+        outside = set(graph[name]) - names - {"core.memo"} - {m for m in graph[name] if "." not in m}
+        assert not outside, f"{name} imports {sorted(outside)} outside memo.ANALYSIS_MODULES"
 
 
 def test_memo_keys_follow_inputs_and_code(tmp_path, monkeypatch):
@@ -88,8 +89,8 @@ def test_a_shipped_store_refuses_to_train_what_it_lacks(smoke_study, tmp_path):
     other = study_config("smoke", ratios=(0.5, 2.0))      # a plan the shipped study never ran
     with pytest.raises(UserError, match="not in the shipped results.*retrain=True"):
         run_study(other, runs, progress=False)
-    from autoscale_kit.compare import compare_methods     # nor DoReMi's own training loop
-    from autoscale_kit.methods import CompareConfig
+    from autoscale_kit.study.compare import compare_methods     # nor DoReMi's own training loop
+    from autoscale_kit.methods.registry import CompareConfig
 
     with pytest.raises(UserError, match="retrain=True"):
         compare_methods(config, runs, CompareConfig(methods=("doremi",)), progress=False)
@@ -132,9 +133,9 @@ def test_shipped_runs_reproduce_when_retrained(tmp_path, monkeypatch):
     them (CPU model and kernel level, torch: `study.json`); on another CPU the kernels
     round differently and training drifts (up to 0.06 nats per domain seen on the shipped
     landscape's runs), so there the test is skipped, saying so."""
-    from autoscale_kit.proxy import ProxyConfig, train_proxy
-    from autoscale_kit.mixture import Mixture
-    from autoscale_kit.runs import CorpusRef, token_data
+    from autoscale_kit.proxy.train import ProxyConfig, train_proxy
+    from autoscale_kit.core.mixture import Mixture
+    from autoscale_kit.runs.store import CorpusRef, token_data
 
     monkeypatch.delenv(memo.STUDIES_ENV, raising=False)
     # the CPU (its kernels) and torch decide the rounding; transformers is recorded, not matched:

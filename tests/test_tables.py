@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autoscale_kit.errors import UserError
-from autoscale_kit.mixture import Mixture
-from autoscale_kit.tables import (find_base_run, read_optima_table, read_runs_table,
+from autoscale_kit.core.errors import UserError
+from autoscale_kit.core.mixture import Mixture
+from autoscale_kit.core.tables import (find_base_run, read_optima_table, read_runs_table,
                                   write_optima_table)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,7 +86,7 @@ def test_validation_domains_may_differ_from_training_domains():
     assert len(renamed.notes) == 1 and "'b' has no validation column" in renamed.notes[0]
     assert "misspelling" in renamed.notes[0]
     # the writer and the reader agree: a table survives a round trip through its CSV form
-    from autoscale_kit.tables import runs_frame
+    from autoscale_kit.core.tables import runs_frame
 
     again = read_runs_table(runs_frame(table))
     assert again.eval_domains == table.eval_domains and np.array_equal(again.tokens, table.tokens)

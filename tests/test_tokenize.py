@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autoscale_kit.errors import UserError
-from autoscale_kit.tokenize import ByteTokenizer, HFTokenizer, load_tokenizer
+from autoscale_kit.core.errors import UserError
+from autoscale_kit.data.tokenize import ByteTokenizer, HFTokenizer, load_tokenizer
 
 
 def test_bytes_roundtrip_and_counts():

@@ -1,4 +1,4 @@
-"""Transfer-aware DDO (autoscale_kit.transfer) and verification (autoscale_kit.verify)."""
+"""Transfer-aware DDO (autoscale_kit.fit.transfer) and verification (autoscale_kit.methods.verify)."""
 
 import json
 import re
@@ -9,16 +9,16 @@ import pandas as pd
 import pytest
 from scipy.optimize import minimize
 
-from autoscale_kit.arena import SyntheticLab, oracle_arena
-from autoscale_kit.cli import main as cli_main
-from autoscale_kit.ddo import fit_ddo, perturbation_plan, uniform_base
-from autoscale_kit.errors import UserError
-from autoscale_kit.methods import CompareConfig, ddo_round
-from autoscale_kit.mixture import Mixture
-from autoscale_kit.oracle import random_oracle
-from autoscale_kit.studies import StudyConfig
-from autoscale_kit.tables import find_base_run, read_runs_table
-from autoscale_kit.transfer import fit_transfer, solve_transfer, transfer_at_target
+from autoscale_kit.methods.arena import SyntheticLab, oracle_arena
+from autoscale_kit.cli.main import main as cli_main
+from autoscale_kit.fit.ddo import fit_ddo, perturbation_plan, uniform_base
+from autoscale_kit.core.errors import UserError
+from autoscale_kit.methods.registry import CompareConfig, ddo_round
+from autoscale_kit.core.mixture import Mixture
+from autoscale_kit.methods.oracle import random_oracle
+from autoscale_kit.study.config import StudyConfig
+from autoscale_kit.core.tables import find_base_run, read_runs_table
+from autoscale_kit.fit.transfer import fit_transfer, solve_transfer, transfer_at_target
 
 
 def _plan_runs(oracle, total, ratios=(0.2, 3), noise=0.0, seed=0):
@@ -140,7 +140,7 @@ class _ScriptedLab(SyntheticLab):
 
 
 def test_verification_rejects_a_bad_recommendation_and_answers_a_measured_mixture():
-    from autoscale_kit.verify import verify_round
+    from autoscale_kit.methods.verify import verify_round
 
     oracle = random_oracle("substitute", 3, 2)
     lab = _ScriptedLab(oracle, (1e6, 4e6), 1.6e7, noise=0.002, ddo_seeds=(0, 1))
@@ -223,8 +223,8 @@ def test_cli_ddo_trains_and_verifies_a_smoke_plan(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_a_verified_study_reports_its_extra_runs(tmp_path):
-    from autoscale_kit.pipeline import run_study, study_config
-    from autoscale_kit.report import write_report
+    from autoscale_kit.study.pipeline import run_study, study_config
+    from autoscale_kit.present.report import write_report
 
     config = study_config("smoke", surrogate="transfer", verify=1)
     result = run_study(config, tmp_path / "store", progress=False)
@@ -245,7 +245,7 @@ def test_a_verified_study_reports_its_extra_runs(tmp_path):
 
 def test_paired_noise_from_seeds_matches_the_noise_put_in():
     """Independent noise σ on every run: a paired difference has σ√2, and the plan's seeds say so."""
-    from autoscale_kit.verify import paired_noise
+    from autoscale_kit.methods.verify import paired_noise
 
     lab = SyntheticLab(random_oracle("transfer", 3, 3), (1e6, 4e6), 1.6e7, noise=0.01, ddo_seeds=(0, 1, 2, 3))
     rd = ddo_round(lab, 1e6, "transfer", 0)

@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autoscale_kit.bootstrap import bootstrap, propagate
-from autoscale_kit.ddo import perturbation_plan, uniform_base
-from autoscale_kit.errors import UserError
-from autoscale_kit.mixture import Mixture
-from autoscale_kit.oracle import random_oracle
-from autoscale_kit.tables import find_base_run, read_optima_samples, read_runs_table
-from autoscale_kit.uncertainty import (ddo_uncertainty, flat_valley, paired_verdict, prediction_uncertainty,
+from autoscale_kit.core.bootstrap import bootstrap, propagate
+from autoscale_kit.fit.ddo import perturbation_plan, uniform_base
+from autoscale_kit.core.errors import UserError
+from autoscale_kit.core.mixture import Mixture
+from autoscale_kit.methods.oracle import random_oracle
+from autoscale_kit.core.tables import find_base_run, read_optima_samples, read_runs_table
+from autoscale_kit.fit.uncertainty import (ddo_uncertainty, flat_valley, paired_verdict, prediction_uncertainty,
                                        run_noise, seeds_to_decide)
 
 
@@ -208,7 +208,7 @@ def test_prediction_interval_of_exact_draws_is_the_prediction():
     b = Mixture({"x": 500.0, "y": 500.0})
     draws = [np.tile([0.3, 0.7], (5, 1)), np.tile([0.5, 0.5], (5, 1))]
     out = prediction_uncertainty([a, b], draws, 1e4)
-    from autoscale_kit.predict import predict_optimum
+    from autoscale_kit.fit.predict import predict_optimum
 
     point = predict_optimum([a, b], 1e4).weights
     for d, (lo, hi) in out.interval.items():

@@ -8,11 +8,11 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
-from autoscale_kit import corpus as corpus_mod
-from autoscale_kit.mixture import Mixture
-from autoscale_kit.proxy import preset
-from autoscale_kit import fmt
-from autoscale_kit.widgets import DomainPicker, MixtureSliders, OracleLab, PredictExplorer, TrainPanel
+from autoscale_kit.data import corpus as corpus_mod
+from autoscale_kit.core.mixture import Mixture
+from autoscale_kit.proxy.train import preset
+from autoscale_kit.core import fmt
+from autoscale_kit.present.widgets import DomainPicker, MixtureSliders, OracleLab, PredictExplorer, TrainPanel
 
 
 @pytest.fixture(scope="module")
@@ -108,8 +108,8 @@ def test_oracle_lab_moves_the_true_optimum():
 
 
 def test_surrogate_explorer_refits_on_change():
-    from autoscale_kit.tables import read_mixture_losses
-    from autoscale_kit.widgets import SurrogateExplorer
+    from autoscale_kit.core.tables import read_mixture_losses
+    from autoscale_kit.present.widgets import SurrogateExplorer
 
     rng = np.random.default_rng(0)
     W = rng.dirichlet(np.ones(3), 80)
@@ -142,7 +142,7 @@ def test_train_panel_keeps_a_history_of_runs(small_corpus):
 
 
 def test_token_sliders_read_like_token_counts():
-    from autoscale_kit.widgets import token_slider
+    from autoscale_kit.present.widgets import token_slider
 
     slider, box = token_slider(250_000, 1e3, 1e10, "tokens")
     assert box.children[1].value == "250k" and not slider.readout
@@ -163,8 +163,8 @@ def test_oracle_lab_trajectory_follows_the_sliders():
 def test_retrain_button_trains_into_the_users_store(tmp_path):
     from types import SimpleNamespace
 
-    from autoscale_kit.runs import RunStore
-    from autoscale_kit.widgets import RetrainButton
+    from autoscale_kit.runs.store import RunStore
+    from autoscale_kit.present.widgets import RetrainButton
 
     got, seen = [], []
 
@@ -181,9 +181,9 @@ def test_retrain_button_trains_into_the_users_store(tmp_path):
 
 
 def test_ddo_plan_panel_trains_the_picked_plan(tmp_path, monkeypatch):
-    from autoscale_kit import memo
-    from autoscale_kit.studies import study_config
-    from autoscale_kit.widgets import DDOPlanPanel
+    from autoscale_kit.core import memo
+    from autoscale_kit.study.config import study_config
+    from autoscale_kit.present.widgets import DDOPlanPanel
 
     monkeypatch.setenv(memo.STUDIES_ENV, str(tmp_path / "no_studies"))
     monkeypatch.setenv("TQDM_DISABLE", "1")

@@ -34,7 +34,7 @@ def analysis(scale: str, dest: Path) -> int:
     import nbclient
     import nbformat
 
-    from autoscale_kit import memo
+    from autoscale_kit.core import memo
 
     cache = Path(tempfile.mkdtemp(prefix="ship-cache-"))
     work = Path(tempfile.mkdtemp(prefix="ship-nb-")) / "notebooks"
@@ -84,8 +84,8 @@ def main(argv=None) -> int:
     ap.add_argument("--analysis-only", action="store_true")
     args = ap.parse_args(argv)
 
-    from autoscale_kit.runs import RunStore
-    from autoscale_kit.shipped import git_commit, pack, shipped_root
+    from autoscale_kit.runs.store import RunStore
+    from autoscale_kit.study.shipped import git_commit, pack, shipped_root
 
     folder = shipped_root() / args.scale
     if not args.analysis_only:

@@ -23,7 +23,7 @@ from pathlib import Path
 # The split rule lives in the package, so that the bundled corpus and a user's own folder of
 # domains are cut by the same code.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from autoscale_kit.corpus import BLOCK_CHARS, SPLIT_SEED, split_documents  # noqa: E402
+from autoscale_kit.data.corpus import BLOCK_CHARS, SPLIT_SEED, split_documents  # noqa: E402
 
 DEFAULT_MAX_TRAIN_MB = 5
 

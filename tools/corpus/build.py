@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from blocks import DEFAULT_MAX_TRAIN_MB  # also puts the repository on sys.path
-from autoscale_kit.corpus import BLOCK_CHARS, SPLIT_SEED as SEED, UNIT_CHARS, VAL_FRACTION
+from autoscale_kit.data.corpus import BLOCK_CHARS, SPLIT_SEED as SEED, UNIT_CHARS, VAL_FRACTION
 
 DOMAINS = ["arxiv", "books", "code", "docs", "qa", "speeches", "wikipedia"]
 SPLITS = ["train", "val"]
@@ -158,8 +158,8 @@ def build(raw, out, data):
 
 def verify(data):
     """Load every file through the package's loader, which checks sha256 and length."""
-    from autoscale_kit import corpus
-    from autoscale_kit.errors import UserError
+    from autoscale_kit.data import corpus
+    from autoscale_kit.core.errors import UserError
 
     try:
         loaded = corpus.load(data)

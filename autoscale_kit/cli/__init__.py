@@ -1,0 +1,1 @@
+"""The `autoscale-kit` command: one module per command, each thin over the library."""

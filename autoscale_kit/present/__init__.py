@@ -1,0 +1,1 @@
+"""What a person sees: figures, widgets, the report folder, and a mixture exported for trainers."""

@@ -1,0 +1,1 @@
+"""Model families: the `ModelFamily` protocol and its registry (`base`), one module per family."""

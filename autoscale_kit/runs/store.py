@@ -1,0 +1,470 @@
+"""The run store: one folder per trained run, keyed by a hash of everything that decides it.
+
+Design choices:
+- `<store>/<key>/` holds `config.json`, `metrics.json`, `curve.csv` and a `COMPLETE` marker. The
+  folder is written under a temporary name, the marker written last, then renamed into place, so
+  a killed run leaves nothing that looks finished and is simply trained again on the next call.
+- The key hashes the corpus content (not its path), the mixture in whole tokens, the proxy config
+  and a training-code version: the same run asked for by two studies is trained once.
+- Shared by many processes: a run is claimed (`fcntl.flock` on `.locks/<key>.lock`) while it
+  trains, so a second process asking for it waits and loads it; temporary folders are removed only
+  when their run is not claimed. A store that cannot be written is refused before training.
+- `run_many(specs, executor=None)`: finished runs are loaded, the rest trained — in this process,
+  in a local process pool (`executor="process"` or any `concurrent.futures` executor), or on SLURM
+  through a submitit executor. Workers receive small picklable specs and load the corpus themselves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import pandas as pd
+
+from autoscale_kit.data import corpus as corpus_mod
+from autoscale_kit.core.errors import UserError
+from autoscale_kit.core.mixture import Mixture
+from autoscale_kit.proxy.train import ProxyConfig, TokenData, prepare_tokens, resolve_device, train_proxy
+from autoscale_kit.core.tables import RunsTable, runs_frame
+from autoscale_kit.data.tokendata import check_mixture
+
+TRAINING_VERSION = 1  # bump when a change to training changes the numbers of a stored run
+MARKER = "COMPLETE"
+
+
+@dataclass(frozen=True)
+class CorpusRef:
+    """Where a run's corpus comes from, small enough to send to a worker process."""
+
+    source: str | None = None                 # None: the bundled corpus; else a folder or .jsonl path
+    domains: tuple[str, ...] | None = None    # the domains loaded (and evaluated); None: all
+
+    def load(self) -> corpus_mod.Corpus:
+        return _load_corpus(self)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_corpus(ref: CorpusRef) -> corpus_mod.Corpus:
+    return corpus_mod.load(ref.source, domains=ref.domains)
+
+
+@functools.lru_cache(maxsize=16)
+def corpus_fingerprint(ref: CorpusRef) -> str:
+    """sha256 over the domains' names and texts: the identity of the data, wherever it lives."""
+    h = hashlib.sha256()
+    for d in ref.load():
+        h.update(d.name.encode())
+        for split in ("train", "val"):
+            h.update(hashlib.sha256(d.text(split).encode("utf-8")).digest())
+    return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=4)
+def _token_data(ref: CorpusRef, tokenizer: str, seq_len: int, val_tokens: int) -> TokenData:
+    cfg = ProxyConfig(tokenizer=tokenizer, seq_len=seq_len, val_tokens=val_tokens)
+    return prepare_tokens(ref.load(), cfg)
+
+
+def token_data(ref: CorpusRef, config: ProxyConfig) -> TokenData:
+    """The corpus's token streams as runs of `config` read them (cached per process)."""
+    return _token_data(ref, config.tokenizer, config.seq_len, config.val_tokens)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run to train: a mixture (whole tokens), a proxy config, a corpus; the label is a name
+    for people and not part of the key.
+
+    Settings that resolve differently on different machines are resolved when the spec is made,
+    and the run trains with what they resolved to: `threads=None` becomes this process's torch
+    thread count, `device="auto"` the device found here (cuda, else cpu), `dtype="auto"` bfloat16
+    on CUDA and float32 elsewhere. An explicit device is taken as given (a SLURM login node
+    without a GPU can specify runs for GPU nodes) and checked where the run trains."""
+
+    mixture: Mixture
+    config: ProxyConfig = ProxyConfig()
+    corpus: CorpusRef = CorpusRef()
+    label: str = ""
+    resolved: tuple = field(init=False, compare=False, repr=False)   # (device, dtype, threads)
+
+    def __post_init__(self):
+        if not isinstance(self.mixture, Mixture):
+            raise UserError(f"RunSpec.mixture must be a Mixture, got {type(self.mixture).__name__}")
+        if not isinstance(self.config, ProxyConfig):
+            raise UserError(f"RunSpec.config must be a ProxyConfig, got {type(self.config).__name__}")
+        import torch
+
+        device, dtype = resolve_device(self.config, check=False)
+        threads = self.config.threads or torch.get_num_threads()
+        object.__setattr__(self, "resolved", (device, dtype, int(threads)))
+
+    @property
+    def train_config(self) -> ProxyConfig:
+        """The config the run trains with: the resolved device, dtype and thread count."""
+        device, dtype, threads = self.resolved
+        return self.config.with_(device=device, dtype=dtype, threads=threads)
+
+    def identity(self) -> dict:
+        """Everything the key covers: the training-code version, the corpus content and its
+        domains, the mixture in whole tokens, every ProxyConfig field (seed, size, schedule,
+        device, dtype, threads, …) and what the machine-dependent ones resolved to. So that keys
+        made before families and resolution existed still name the same runs, the default GPT-2
+        family is left out, and so are resolved values equal to what those runs used (a CPU in
+        float32; an explicitly fixed thread count)."""
+        proxy = self.config.to_dict()
+        if proxy.get("family") == "gpt2":
+            del proxy["family"]
+        device, dtype, threads = self.resolved
+        resolved = {}
+        if (device, dtype) != ("cpu", "float32"):
+            resolved.update(device=device, dtype=dtype)
+        if self.config.threads is None:
+            resolved["threads"] = threads
+        out = {
+            "training_version": TRAINING_VERSION,
+            "corpus": {"fingerprint": corpus_fingerprint(self.corpus),
+                       "domains": list(self.corpus.load().domains)},
+            "mixture": {d: int(round(v)) for d, v in self.mixture.items()},
+            "proxy": proxy,
+        }
+        if resolved:
+            out["resolved"] = resolved
+        return out
+
+    @property
+    def key(self) -> str:
+        blob = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A finished run: what was asked (mixture, proxy config, corpus) and what was measured."""
+
+    key: str
+    path: Path
+    label: str
+    mixture: Mixture                 # tokens asked per domain (whole tokens)
+    proxy: ProxyConfig
+    corpus_source: str | None
+    val_loss: dict[str, float]       # per validation domain, nats per token
+    tokens: dict[str, int]           # training targets consumed per domain
+    total_tokens: int
+    steps: int
+    n_params: int
+    wall_time: float
+    device: str
+    tokens_per_second: float
+    finished_at: float
+    curve: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+
+    @property
+    def seed(self) -> int:
+        return self.proxy.seed
+
+    @property
+    def mean_val_loss(self) -> float:
+        v = self.val_loss
+        return sum(v.values()) / len(v)
+
+    @property
+    def flops(self) -> float:
+        """Training compute, 6 × parameters × tokens."""
+        return 6.0 * self.n_params * self.total_tokens
+
+    @classmethod
+    def from_folder(cls, path: Path, key: str) -> "RunRecord":
+        """Read a finished run folder; a damaged one (unreadable, keys missing) is a UserError
+        naming the folder and the fix."""
+        try:
+            config = json.loads((path / "config.json").read_text())
+            metrics = json.loads((path / "metrics.json").read_text())
+            curve = pd.read_csv(path / "curve.csv")
+            return cls(key=key, path=path, label=str(config.get("label", "")), mixture=Mixture(config["mixture"]),
+                       proxy=ProxyConfig.from_dict(config["proxy"]), corpus_source=config.get("corpus_source"),
+                       val_loss={str(d): float(v) for d, v in metrics["val_loss"].items()},
+                       tokens={str(d): int(v) for d, v in metrics["tokens"].items()},
+                       total_tokens=int(metrics["total_tokens"]), steps=int(metrics["steps"]),
+                       n_params=int(metrics["n_params"]), wall_time=float(metrics["wall_time"]),
+                       device=str(metrics["device"]), tokens_per_second=float(metrics["tokens_per_second"]),
+                       finished_at=float(metrics.get("finished_at", 0.0)), curve=curve)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError,
+                KeyError, TypeError, ValueError, AttributeError) as exc:
+            what = f"missing {exc}" if isinstance(exc, KeyError) else " ".join(str(exc).split())
+            raise UserError(f"run folder {str(path)!r} is damaged ({what}); delete it to train the run again") from None
+
+
+def _tmp_name(name: str) -> str:
+    return f".tmp-{name}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def _tmp_owner(tmp: Path) -> str:
+    """The folder name a temporary folder was being written for (".tmp-<name>-<pid>-<rand>")."""
+    return tmp.name[len(".tmp-"):].rsplit("-", 2)[0]
+
+
+def write_folder(path: Path, files: dict[str, str], complete: str = MARKER) -> None:
+    """Write `files` (name → text, in order) into the folder `path` atomically: under a temporary
+    name beside it, then renamed into place. If another process finished the same folder first
+    (its `complete` file exists), theirs is kept; a stale unfinished folder is replaced. On any
+    failure (a full disk) the temporary folder is removed and what was there before is kept."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / _tmp_name(path.name)
+    try:
+        tmp.mkdir()
+        for name, text in files.items():
+            (tmp / name).write_text(text)
+        try:
+            os.rename(tmp, path)
+        except OSError:
+            if (path / complete).is_file():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                shutil.rmtree(path, ignore_errors=True)
+                os.rename(tmp, path)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise UserError(f"cannot write {str(path)!r}: {exc.strerror or exc}; free some space or choose a "
+                        f"writable folder") from None
+
+
+def check_writable_folder(path: Path, what: str, *, room: int = 1 << 20) -> None:
+    """Refuse, before any work, a folder that is a file, could not be created or written, or has
+    less than `room` bytes free (enough for the metadata of a run or a report). Creates nothing:
+    for a folder yet to be made, its nearest existing parent is checked."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{what} {str(path)!r} is a file, not a folder; give a folder path")
+    existing = path
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"{what} {str(path)!r} cannot be made: {str(existing)!r} is a file")
+    probe = existing / _tmp_name("write-check")
+    try:
+        probe.write_text("ok")
+    except OSError as exc:
+        raise UserError(f"{what} {str(path)!r} is not writable ({exc.strerror or exc}); choose another folder "
+                        f"or fix its permissions") from None
+    finally:
+        probe.unlink(missing_ok=True)
+    free = shutil.disk_usage(existing).free
+    if free < room:
+        raise UserError(f"{what} {str(path)!r} has only {free:,} bytes free; free some space first")
+
+
+@contextlib.contextmanager
+def _locked(lock: Path, *, blocking: bool = True):
+    """An exclusive lock on a file (fcntl.flock): held by at most one process of any that share the
+    folder; released when the block ends or the process dies. Yields whether it was taken."""
+    import fcntl
+
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+class RunStore:
+    """A folder of run folders that many processes can share.
+
+    Each run is claimed (a lock file in `.locks/`) while it trains: a process that asks for a run
+    another one is training waits for it and loads the result instead of training it again.
+    Finished folders are renamed into place, so nothing half-written ever looks finished.
+    `trained` lists the keys this object trained (the rest it loaded). A `frozen` store (the
+    shipped results, `shipped.py`) only reads: asking it for a run it lacks is a UserError saying
+    `frozen`, before anything trains."""
+
+    def __init__(self, root: str | Path = "runs", *, frozen: str | None = None):
+        if isinstance(root, RunStore):
+            frozen = frozen or root.frozen
+            root = root.root
+        if not isinstance(root, (str, os.PathLike)):
+            raise UserError(f"a run store is a folder path, got {type(root).__name__}")
+        self.root = Path(root)
+        self.frozen = frozen
+        self.trained: list[str] = []
+
+    def path(self, key: str) -> Path:
+        return self.root / key
+
+    def lock_path(self, key: str) -> Path:
+        return self.root / ".locks" / f"{key}.lock"
+
+    def is_done(self, key: str) -> bool:
+        return (self.path(key) / MARKER).is_file()
+
+    def check_writable(self) -> None:
+        if self.frozen:
+            raise UserError(self.frozen)
+        check_writable_folder(self.root, "run store")
+
+    def load(self, key: str) -> RunRecord:
+        if not self.is_done(key):
+            raise UserError(f"run {key} in {str(self.root)!r} is not finished")
+        return RunRecord.from_folder(self.path(key), key)
+
+    def records(self) -> list[RunRecord]:
+        """Every finished run in the store, oldest first."""
+        if not self.root.is_dir():
+            return []
+        keys = [p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        recs = [self.load(k) for k in keys if self.is_done(k)]
+        return sorted(recs, key=lambda r: (r.finished_at, r.key))
+
+    def clean(self, key: str | None = None) -> int:
+        """Remove temporary folders of interrupted runs (of one key, or all) whose run nobody is
+        training now (its claim can be taken); a live process's folder is left alone. Returns how
+        many were removed."""
+        if not self.root.is_dir():
+            return 0
+        pattern = f".tmp-{key}-*" if key else ".tmp-*"
+        n = 0
+        for p in sorted(self.root.glob(pattern)):
+            owner = _tmp_owner(p)
+            if key is not None and owner != key:
+                continue
+            with _locked(self.lock_path(owner), blocking=False) as free:
+                if free and p.exists():
+                    shutil.rmtree(p, ignore_errors=True)
+                    n += 1
+        return n
+
+    def _remove_stale(self, key: str) -> None:
+        """Called with the key's claim held: every temporary folder of this key is stale."""
+        for p in self.root.glob(f".tmp-{key}-*"):
+            if _tmp_owner(p) == key:
+                shutil.rmtree(p, ignore_errors=True)
+
+    def run(self, spec: RunSpec, *, progress: bool = True) -> RunRecord:
+        """The stored run for `spec`, training it first if needed (once, whoever else asks)."""
+        key = spec.key
+        if self.is_done(key):
+            return self.load(key)
+        self.check_writable()
+        ref = spec.corpus
+        data = token_data(ref, spec.config)
+        check_mixture(spec.mixture, data, spec.config)    # refused before anything is claimed or written
+        with _locked(self.lock_path(key)):
+            if self.is_done(key):   # another process finished it while this one waited
+                return self.load(key)
+            self._remove_stale(key)
+            result = train_proxy(data, spec.mixture, spec.train_config, progress=progress)
+            config = {"key": key, "label": spec.label, **spec.identity(), "corpus_source": ref.source}
+            metrics = {
+                "val_loss": result.val_loss, "mean_val_loss": result.mean_val_loss, "tokens": result.tokens,
+                "total_tokens": int(sum(result.tokens.values())), "steps": result.steps,
+                "n_params": result.n_params, "wall_time": result.wall_time, "device": result.device,
+                "tokens_per_second": result.tokens_per_second, "finished_at": time.time(),
+            }
+            write_folder(self.path(key), {
+                "config.json": json.dumps(config, indent=2),
+                "metrics.json": json.dumps(metrics, indent=2),
+                "curve.csv": pd.DataFrame(result.curve).to_csv(index=False),
+                MARKER: time.strftime("%Y-%m-%dT%H:%M:%S") + "\n",  # written last
+            })
+            self.trained.append(key)
+        return self.load(key)
+
+    def table(self, records: Iterable[RunRecord] | None = None) -> pd.DataFrame:
+        return runs_table(self.records() if records is None else records)
+
+
+def runs_table(records: Iterable[RunRecord]) -> pd.DataFrame:
+    """Runs in the public runs-table format (`tables.runs_frame`): run, label, seed, tokens:<d>,
+    loss:<d>, then mean_loss, total_tokens, wall_time and device."""
+    records = list(records)
+    if not records:
+        return pd.DataFrame(columns=["run", "label", "seed", "mean_loss", "total_tokens", "wall_time", "device"])
+    frame = runs_frame(RunsTable.from_records(records), extra={"label": [r.label for r in records]})
+    return frame.assign(mean_loss=[r.mean_val_loss for r in records],
+                        total_tokens=[r.total_tokens for r in records],
+                        wall_time=[r.wall_time for r in records], device=[r.device for r in records])
+
+
+# --- many runs -----------------------------------------------------------------------------
+
+def _worker_init(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _train_in_worker(root: str, spec: RunSpec) -> bool:
+    """Train (or load) one run in a worker; True when this worker trained it."""
+    store = RunStore(root)
+    store.run(spec, progress=False)
+    return bool(store.trained)
+
+
+def process_pool(workers: int = 2) -> ProcessPoolExecutor:
+    """A local pool of `workers` processes sharing the CPU cores (spawned: safe with torch)."""
+    import multiprocessing
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_init, initargs=(threads,))
+
+
+def run_many(specs: Sequence[RunSpec], store: RunStore | str | Path = "runs", *, executor: Executor | str | None = None,
+             workers: int = 2, progress: bool = True) -> list[RunRecord]:
+    """Every spec's run, in order: loaded when finished, trained otherwise.
+
+    executor: None trains here one after another; "process" uses a local pool of `workers`
+    processes; any object with `submit(fn, *args)` returning a future (concurrent.futures,
+    submitit) runs them there.
+    """
+    from tqdm.auto import tqdm
+
+    store = store if isinstance(store, RunStore) else RunStore(store)
+    todo: dict[str, RunSpec] = {}
+    for s in specs:
+        if not isinstance(s, RunSpec):
+            raise UserError(f"run_many takes RunSpecs, got {type(s).__name__}")
+        if not store.is_done(s.key):
+            todo.setdefault(s.key, s)
+    if todo:
+        store.check_writable()
+        for s in todo.values():   # a run that cannot train is refused before any of them trains
+            check_mixture(s.mixture, token_data(s.corpus, s.config), s.config)
+        if executor is None:
+            bar = tqdm(list(todo.values()), desc="runs", unit="run", disable=not progress)
+            for s in bar:
+                bar.set_postfix_str(s.label or s.key, refresh=False)
+                store.run(s, progress=progress)
+        else:
+            own = executor == "process"
+            ex = process_pool(workers) if own else executor
+            try:
+                batch = getattr(ex, "batch", None)  # submitit: submit as one job array
+                if callable(batch):
+                    with batch():
+                        futures = [ex.submit(_train_in_worker, str(store.root), s) for s in todo.values()]
+                else:
+                    futures = [ex.submit(_train_in_worker, str(store.root), s) for s in todo.values()]
+                for s, f in zip(list(todo.values()), tqdm(futures, desc="runs", unit="run", disable=not progress)):
+                    if f.result():
+                        store.trained.append(s.key)
+            finally:
+                if own:
+                    ex.shutdown()
+    return [store.load(s.key) for s in specs]
