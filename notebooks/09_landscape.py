@@ -35,6 +35,7 @@ from autoscale_kit.landscape.measure import budget_views, cross_budget, read_lan
 from IPython.display import display
 
 from autoscale_kit.core import fmt
+from autoscale_kit.proxy.families import loss_unit
 from autoscale_kit.study.pipeline import scale_from_env
 from autoscale_kit.present.plots import landscape_ternary, loss_curves_plotly, regret_bars_plotly
 
@@ -45,7 +46,7 @@ fit = json.loads((folder / "fit.json").read_text())
 arena = json.loads((folder / "arena.json").read_text())
 made = json.loads((folder / "landscape.json").read_text())
 proxy = made["config"].get("proxy", {})
-unit = fmt.loss_unit(proxy.get("tokenizer", "bytes"), proxy.get("family", "gpt2"))   # what the objective is in
+unit = loss_unit(proxy.get("tokenizer", "bytes"), proxy.get("family", "gpt2"))   # what the objective is in
 print(f"{made['runs']} runs: {', '.join(runs.domains)} at {', '.join(fmt.tokens(t) for t in runs.budgets)} tokens, "
       f"seeds {made['config']['seeds']}; made by `{made['how']}`")
 

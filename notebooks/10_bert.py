@@ -28,7 +28,8 @@ from IPython.display import display
 
 from autoscale_kit.data import corpus as corpus_mod
 from autoscale_kit.core import fmt
-from autoscale_kit.proxy.families.base import get_family
+from autoscale_kit.proxy.families import loss_unit
+from autoscale_kit.proxy.families import get_family
 from autoscale_kit.study.lab import CorpusLab
 from autoscale_kit.methods.registry import ddo_round
 from autoscale_kit.study.pipeline import scale_from_env, study_config
@@ -114,7 +115,7 @@ from autoscale_kit.fit.ddo import perturbation_effects
 fig = new_figure((13, 0.8 + 0.55 * len(domains)))
 for ax, (name, rd) in zip(fig.subplots(1, 2), rounds.items()):
     up = max(configs[name].ratios)
-    unit = fmt.loss_unit(configs[name].proxy.tokenizer, configs[name].proxy.family)
+    unit = loss_unit(configs[name].proxy.tokenizer, configs[name].proxy.family)
     perturbation_heatmap(perturbation_effects(rd.measured, "loss", "up"), ax=ax, unit=f"loss change ({unit})",
                          title=f"{name}: loss change when a domain is {fmt.multiple(up)}")
 display(fig)
@@ -160,7 +161,7 @@ if shipped.exists():
     print(f"measured in {study['wall_time_s']:.0f} s; predicted at the target:",
           ", ".join(f"{d} {w:.3f}" for d, w in study["prediction"].items()))
     table = pd.DataFrame(rows)
-    bert_unit = fmt.loss_unit(study["config"]["proxy"]["tokenizer"], "bert")
+    bert_unit = loss_unit(study["config"]["proxy"]["tokenizer"], "bert")
     display(fmt.frame(table, {d: (lambda v: fmt.loss(v, None, signed=True)) for d in study["prediction"]},
                       caption=f"mean loss change against uniform ({bert_unit}); negative: the optimum did better"))
     for name, v in study["against_uniform"].items():   # older results kept only the sentence

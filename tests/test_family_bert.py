@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 
 from autoscale_kit.core.errors import UserError
-from autoscale_kit.proxy.families.base import IGNORE, get_family
+from autoscale_kit.proxy.families import get_family
+from autoscale_kit.proxy.families.base import IGNORE
 from autoscale_kit.proxy.families.bert import MASK_PROB
 from autoscale_kit.core.mixture import Mixture
 from autoscale_kit.proxy.train import Callbacks, evaluate, for_family, prepare_tokens, preset, train_proxy
 from autoscale_kit.runs.store import CorpusRef, RunSpec
-from autoscale_kit.study.config import FAMILY_RATIOS, study_config
+from autoscale_kit.study.config import study_config
 
 FAST = preset("tiny", family="bert", n_layer=1, n_embd=32, n_head=2, seq_len=64, batch_size=8, eval_points=2,
               val_tokens=2048, curve_val_tokens=1024)
@@ -130,7 +131,7 @@ def test_presets_and_studies_per_family():
         assert b.family == "bert" and (b.n_layer, b.n_embd, b.seq_len) == (g.n_layer, g.n_embd, g.seq_len)
         assert b.lr == pytest.approx(g.lr / 3, rel=1e-2)
     s = study_config("smoke", family="bert")
-    assert s.proxy.family == "bert" and s.ratios == FAMILY_RATIOS["bert"] == (1 / 3, 2.0)
+    assert s.proxy.family == "bert" and s.ratios == (1 / 3, 2.0)
     assert s.name == "smoke-bert" and study_config("smoke").name == "smoke"
     assert study_config("smoke", family="bert", ratios=(0.5, 2.0)).ratios == (0.5, 2.0)
     with pytest.raises(UserError, match="unknown model family"):

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from autoscale_kit.core import fmt
+from autoscale_kit.proxy.families import loss_unit
 
 
 @pytest.mark.parametrize("n, text", [(0, "0"), (999, "999"), (1000, "1k"), (250_000, "250k"), (999_600, "1M"),
@@ -26,8 +27,8 @@ def test_multiples_weights_losses_and_intervals():
     assert fmt.loss(2.5, None) == "2.500" and fmt.interval(0.003, 0.066) == "[0.003, 0.066]"
     assert fmt.interval(-0.011, 0.003, signed=True) == "[-0.011, +0.003]"
     assert fmt.percent(0.453) == "45.3%" and fmt.number(1.3e-5) == "1.3e-5" and fmt.number(12_345) == "12.3k"
-    assert fmt.loss_unit("bytes") == "nats/byte" and fmt.loss_unit("gpt2") == "nats/token"
-    assert fmt.loss_unit("bytes", "bert") == "nats/masked byte"
+    assert loss_unit("bytes") == "nats/byte" and loss_unit("gpt2") == "nats/token"
+    assert loss_unit("bytes", "bert") == "nats/masked byte"
 
 
 @pytest.mark.parametrize("missing", [None, float("nan"), np.nan, pd.NA])

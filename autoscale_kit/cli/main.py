@@ -472,10 +472,10 @@ def _run_train(args: argparse.Namespace) -> int:
         _print_json({"run": rec.key, "path": str(rec.path), "family": config.family, "tokens": rec.tokens,
                      "val_loss": rec.val_loss, "mean_val_loss": rec.mean_val_loss, "wall_time": rec.wall_time})
     else:
-        from autoscale_kit.proxy.families.base import FAMILY_NAMES
+        from autoscale_kit.proxy.families import family_class
 
         print(f"run {rec.key}  ({rec.path})")
-        print(f"proxy: {FAMILY_NAMES[config.family]}")
+        print(f"proxy: {family_class(config.family).display}")
         print(f"{'domain':>14} {'tokens':>12} {'val loss':>9} {'bits/byte':>9}")
         for d, v in rec.val_loss.items():
             print(f"{d:>14} {rec.tokens.get(d, 0):>12,} {v:>9.4f} {v / 0.6931471805599453:>9.4f}")
@@ -537,7 +537,7 @@ def _add_demo(sub) -> None:
 
 
 def _add_family(p) -> None:
-    from autoscale_kit.proxy.families.base import FAMILIES
+    from autoscale_kit.proxy.families import FAMILIES
 
     p.add_argument("--family", choices=list(FAMILIES), default="gpt2",
                    help="model family of the proxies: gpt2 (causal LM, the default) or bert (masked LM, the "

@@ -74,13 +74,6 @@ def percent(x, digits: int = 1) -> str:
     return DASH if is_missing(x) else f"{100 * float(x):.{digits}f}%"
 
 
-def loss_unit(tokenizer: str | None = "bytes", family: str = "gpt2") -> str:
-    """The unit of a validation loss: per byte with the byte tokenizer, else per token; BERT's
-    counts only its masked positions."""
-    unit = BYTE_UNIT if tokenizer in (None, "bytes") else TOKEN_UNIT
-    return unit.replace("/", "/masked ") if family == "bert" else unit
-
-
 def loss(v, unit: str | None = BYTE_UNIT, *, signed: bool = False, digits: int = 3) -> str:
     """3.142 nats/byte; `signed` for a difference (+0.035); unit None for a bare number."""
     if is_missing(v):

@@ -28,7 +28,8 @@ import numpy as np
 
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.mixture import Mixture
-from autoscale_kit.proxy.families.base import IGNORE, get_family, token_losses
+from autoscale_kit.proxy.families import get_family
+from autoscale_kit.proxy.families.base import IGNORE, token_losses
 from autoscale_kit.proxy.train import Callbacks, ProxyConfig, StepBatch, TokenData, train_proxy
 from autoscale_kit.runs.store import TRAINING_VERSION, write_folder
 

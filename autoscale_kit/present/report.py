@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from autoscale_kit.proxy.families.base import FAMILY_NAMES
+from autoscale_kit.proxy.families import family_class
 from autoscale_kit.core import fmt
 from autoscale_kit.present import plots
 from autoscale_kit.study.pipeline import StudyResult, summarize_speedup
@@ -191,7 +191,7 @@ def _page(result: StudyResult, summary: dict) -> str:
         "",
         f"**Verdict.** {result.verdict()}",
         "",
-        f"Corpus: {cfg.corpus or 'bundled'} · domains: {', '.join(domains)} · proxy: {FAMILY_NAMES[cfg.proxy.family]}, "
+        f"Corpus: {cfg.corpus or 'bundled'} · domains: {', '.join(domains)} · proxy: {family_class(cfg.proxy.family).display}, "
         f"{cfg.proxy.n_layer} layers × "
         f"{cfg.proxy.n_embd} wide, sequence {cfg.proxy.seq_len}, batch {cfg.proxy.batch_size} · DDO scales: "
         f"{', '.join(fmt.tokens(s) for s in cfg.budgets)} tokens (ratios {', '.join(fmt.multiple(x) for x in cfg.ratios)}) · "

@@ -17,6 +17,7 @@ import math
 from typing import Callable, Sequence
 
 from autoscale_kit.core import fmt
+from autoscale_kit.proxy.families import loss_unit
 from autoscale_kit.present import plots
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.mixture import Mixture
@@ -142,7 +143,7 @@ class TrainPanel:
 
         w = _widgets()
         self.corpus, self.config, self.sliders = corpus, config, sliders
-        self.unit = fmt.loss_unit(config.tokenizer)
+        self.unit = loss_unit(config.tokenizer)
         self.data = prepare_tokens(corpus, config)
         self.button = w.Button(description="Train proxy", button_style="primary", icon="play")
         self.clear_button = w.Button(description="Clear history", icon="trash")

@@ -25,7 +25,8 @@ import numpy as np
 
 from autoscale_kit.data.corpus import Corpus
 from autoscale_kit.core.errors import UserError
-from autoscale_kit.proxy.families.base import FAMILIES, IGNORE, get_family, mean_loss, summed_loss, token_losses
+from autoscale_kit.proxy.families import FAMILIES, family_class, get_family
+from autoscale_kit.proxy.families.base import IGNORE, mean_loss, summed_loss, token_losses
 from autoscale_kit.core.mixture import Mixture
 from autoscale_kit.data.tokendata import TokenData, Window, check_mixture, plan_windows, prepare_tokens, segments
 
@@ -142,20 +143,12 @@ PRESETS: dict[str, ProxyConfig] = {
 }
 
 
-# What changes when a size is trained as another family. BERT (post-LN) at GPT-2's learning rates
-# stalls at the unigram loss: the `mini` size on the bundled corpus at 250k tokens reached a mean
-# MLM loss of 3.58 (the unigram level) at lr 3e-3 to 1e-2, 3.32 at 2e-3, 3.24 at 1.5e-3, 3.23 at
-# 1e-3 and 3.33 at 5e-4 (measured), so a BERT size takes a third of the GPT-2 size's rate.
-FAMILY_LR_FACTOR: dict[str, float] = {"gpt2": 1.0, "bert": 1 / 3}
-
-
 def for_family(config: ProxyConfig, family: str) -> ProxyConfig:
     """`config`'s size as a model of `family`, with that family's learning rate (a no-op for its own)."""
-    if family not in FAMILIES:
-        raise UserError(f"unknown model family {family!r}; choose one of {', '.join(FAMILIES)}")
+    new = family_class(family)
     if family == config.family:
         return config
-    lr = config.lr / FAMILY_LR_FACTOR[config.family] * FAMILY_LR_FACTOR[family]
+    lr = config.lr / family_class(config.family).lr_factor * new.lr_factor
     return config.with_(family=family, lr=float(f"{lr:.3g}"))
 
 

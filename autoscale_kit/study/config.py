@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, replace
 from autoscale_kit.fit.ddo import SURROGATE_FORMS, check_ratios
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.objective import Objective
+from autoscale_kit.proxy.families import family_class
 from autoscale_kit.proxy.train import ProxyConfig, for_family, preset
 from autoscale_kit.runs.store import CorpusRef
 
@@ -151,10 +152,6 @@ SCALES: dict[str, StudyConfig] = {
 }
 
 
-# A family's default DDO plan: the paper's perturbation ratios for GPT-2 (1/5, 3) and BERT (1/3, 2).
-FAMILY_RATIOS: dict[str, tuple[float, ...]] = {"gpt2": (0.2, 3.0), "bert": (1 / 3, 2.0)}
-
-
 def study_config(scale: str = "small", family: str = "gpt2", **overrides) -> StudyConfig:
     """The study size `scale` with proxies of `family` (gpt2 or bert): that family's learning rate
     and DDO ratios, and a name of its own (`small-bert`) so that reports do not overwrite each
@@ -163,7 +160,7 @@ def study_config(scale: str = "small", family: str = "gpt2", **overrides) -> Stu
         raise UserError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
     base = SCALES[scale]
     if family != base.proxy.family:
-        base = replace(base, proxy=for_family(base.proxy, family), ratios=FAMILY_RATIOS[family],
+        base = replace(base, proxy=for_family(base.proxy, family), ratios=tuple(family_class(family).ddo_ratios),
                        name=f"{base.name}-{family}")
     return replace(base, **overrides)
 

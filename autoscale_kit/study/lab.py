@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from autoscale_kit.core import fmt
+from autoscale_kit.proxy.families import loss_unit
 from autoscale_kit.methods.baselines import natural_weights
 from autoscale_kit.methods.registry import CompareConfig, Probe
 from autoscale_kit.core.mixture import Mixture
@@ -41,7 +41,7 @@ class CorpusLab:
         self.interval_draws, self.level = config.interval_draws, config.level
         self.cache: dict = {}
         # what the objective's numbers are in, for the sentences that report them
-        self.loss_unit = fmt.loss_unit(config.proxy.tokenizer, getattr(config.proxy, "family", "gpt2"))
+        self.loss_unit = loss_unit(config.proxy.tokenizer, getattr(config.proxy, "family", "gpt2"))
 
     def _check(self, config: StudyConfig) -> None:
         """Everything that would fail after training, refused before any: the store, the domains,

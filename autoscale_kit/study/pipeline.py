@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from autoscale_kit.core import fmt
+from autoscale_kit.proxy.families import loss_unit
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.study.lab import CorpusLab
 from autoscale_kit.methods.registry import STUDY_METHODS, Choice, CompareConfig, DDORound, choose_all, ddo_round, mixture_names
@@ -166,7 +167,7 @@ class StudyResult:
     @property
     def loss_unit(self) -> str:
 
-        return fmt.loss_unit(self.config.proxy.tokenizer, getattr(self.config.proxy, "family", "gpt2"))
+        return loss_unit(self.config.proxy.tokenizer, getattr(self.config.proxy, "family", "gpt2"))
 
     def verdict(self) -> str:
         """One sentence, drawn from the validation runs: which mixture reached uniform's final loss

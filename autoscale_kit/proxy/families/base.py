@@ -3,14 +3,14 @@
 A family, bound to a tokenizer's vocabulary (`get_family(name, vocab_size, eos_id)`), turns token
 segments into (inputs, targets), builds its model from a ProxyConfig and returns logits; the training loop (`proxy`), the evaluator and DoReMi's reference scoring call
 only this interface and the loss functions below, so adding a family (a masked LM, another
-architecture) is one new module plus one line in `FAMILIES`.
+architecture) is one new class registered with `proxy.families.register_family`.
 
 Design choices:
 - Targets use `IGNORE` (-100) for positions that are not predicted (a domain's partial last
   window; for a masked LM, every unmasked position). Every loss in the toolkit is the token
   cross-entropy of `token_losses` / `mean_loss` / `summed_loss`: written once, here.
-- Families are looked up by name (`ProxyConfig.family`), lazily imported, so a family's
-  dependencies load only when it is used. A family is bound to the vocabulary because a masked LM
+- Families are looked up by name (`ProxyConfig.family`); a family imports its heavy dependencies
+  (transformers) inside `build`, so they load only when it is used. A family is bound to the vocabulary because a masked LM
   adds its own special ids after the tokenizer's; `logits` alone works unbound (DoReMi's reference).
 - A token budget counts the tokens a run is *charged* for, `Window.targets`: predicted targets
   for the causal LM, input text tokens seen for the masked LM (which predicts ~15 % of them).
@@ -18,28 +18,13 @@ Design choices:
 
 from __future__ import annotations
 
-import importlib
 import math
 from typing import Protocol
 
 import numpy as np
 
-from autoscale_kit.core.errors import UserError
 
 IGNORE = -100
-
-# name -> "module:class"; one line per family.
-FAMILIES: dict[str, str] = {
-    "gpt2": "autoscale_kit.proxy.families.gpt2:GPT2Family",
-    "bert": "autoscale_kit.proxy.families.bert:BertFamily",
-}
-
-# How reports name a family, and what its loss is.
-FAMILY_NAMES: dict[str, str] = {
-    "gpt2": "GPT-2 causal LM (loss: nats per predicted token)",
-    "bert": "BERT masked LM (loss: nats per masked token; budgets count input tokens)",
-}
-
 
 class ModelFamily(Protocol):
     """What the training loop and the evaluator need from a model family."""
@@ -62,14 +47,6 @@ class ModelFamily(Protocol):
 
     def logits(self, model, inputs):
         """The model's logits (B, T, V) for `inputs` (a LongTensor on the model's device)."""
-
-
-def get_family(name: str, vocab_size: int | None = None, eos_id: int | None = None) -> ModelFamily:
-    """The family `name` bound to a tokenizer's vocabulary (None: unbound, `logits` only)."""
-    if name not in FAMILIES:
-        raise UserError(f"unknown model family {name!r}; choose one of {', '.join(FAMILIES)}")
-    module, cls = FAMILIES[name].split(":")
-    return getattr(importlib.import_module(module), cls)(vocab_size, eos_id)
 
 
 def padded_vocab(n: int) -> int:

@@ -19,7 +19,12 @@ from autoscale_kit.proxy.families.base import IGNORE, padded_vocab
 class GPT2Family:
     vocab_size: int | None = None
     eos_id: int | None = None
+    # the family's traits (see proxy.families.register_family)
     name = "gpt2"
+    display = "GPT-2 causal LM (loss: nats per predicted token)"
+    lr_factor = 1.0                  # learning rate relative to GPT-2's at the same preset
+    ddo_ratios = (0.2, 3.0)          # the paper's DDO perturbations for GPT-2
+    loss_targets = ""                # every predicted token carries the loss
 
     def build(self, config):
         import transformers
