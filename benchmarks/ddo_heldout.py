@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from autoscale_kit.fit.ddo import fit_ddo, perturbation_plan, uniform_base  # noqa: E402
+from autoscale_kit.fit.ddo import fit_ddo
+from autoscale_kit.fit.plan import perturbation_plan, uniform_base
 from autoscale_kit.core.mixture import Mixture  # noqa: E402
 from autoscale_kit.methods.oracle import random_oracle  # noqa: E402
 
@@ -84,7 +85,7 @@ def landscape_domains(args) -> dict:
     from autoscale_kit.study.lab import CorpusLab
     from autoscale_kit.study.landscapes import landscape_config
     from autoscale_kit.study.landscape_arena import arena_study
-    from autoscale_kit.fit.ddo import MeasuredPlan
+    from autoscale_kit.fit.plan import MeasuredPlan
     from autoscale_kit.methods.registry import ddo_plan, run_objective
 
     config = arena_study(landscape_config("bundled"))

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from autoscale_kit.fit.ddo import perturbation_plan, uniform_base  # noqa: E402
+from autoscale_kit.fit.plan import perturbation_plan, uniform_base
 from autoscale_kit.methods.oracle import random_oracle  # noqa: E402
 from autoscale_kit.fit.uncertainty import ddo_uncertainty  # noqa: E402
 

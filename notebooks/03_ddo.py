@@ -21,7 +21,8 @@ retrain = False         # True: train every run here instead of reading the ship
 import ipywidgets as w
 
 from autoscale_kit.core import fmt
-from autoscale_kit.fit.ddo import fit_ddo, perturbation_effects
+from autoscale_kit.fit.ddo import fit_ddo
+from autoscale_kit.fit.plan import perturbation_effects
 from autoscale_kit.study.lab import CorpusLab
 from autoscale_kit.methods.registry import ddo_round
 from autoscale_kit.study.pipeline import scale_from_env
@@ -164,9 +165,10 @@ for message in transfer_ddo.warnings:
 # domain's law, about a second each on 7 domains, so fewer draws here).
 
 # %%
+from autoscale_kit.fit.forms import interval_draws
 from autoscale_kit.fit.uncertainty import ddo_uncertainty
 
-transfer_unc = ddo_uncertainty(ddo_round_.measured, config.objective, draws=max(config.interval_draws // 5, 2),
+transfer_unc = ddo_uncertainty(ddo_round_.measured, config.objective, draws=interval_draws("transfer", config.interval_draws),
                                level=config.level, result=transfer_ddo, min_ratio=config.min_ratio,
                                surrogate="transfer")
 print("Transfer-aware DDO:", transfer_unc.verdict(unit=ddo_round_.unit).text)

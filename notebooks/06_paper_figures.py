@@ -13,7 +13,8 @@ import pandas as pd
 
 from autoscale_kit.data.corpus import data_dir
 from autoscale_kit.core import fmt
-from autoscale_kit.fit.ddo import fit_ddo, perturbation_effects
+from autoscale_kit.fit.ddo import fit_ddo
+from autoscale_kit.fit.plan import perturbation_effects
 from autoscale_kit.present.plots import ddo_fits, perturbation_heatmap, weight_bars, weight_trajectory_plotly
 from autoscale_kit.fit.predict import predict_optimum
 from autoscale_kit.core.tables import read_optima_table

@@ -110,7 +110,7 @@ for name, rd in rounds.items():
 # domains help which — rather than the numbers.
 
 # %%
-from autoscale_kit.fit.ddo import perturbation_effects
+from autoscale_kit.fit.plan import perturbation_effects
 
 fig = new_figure((13, 0.8 + 0.55 * len(domains)))
 for ax, (name, rd) in zip(fig.subplots(1, 2), rounds.items()):

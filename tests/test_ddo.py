@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize
 
-from autoscale_kit.fit.ddo import (fit_ddo, objective_values, perturbation_plan, plan_table,
-                               solve_separable, uniform_base)
+from autoscale_kit.fit.ddo import fit_ddo
+from autoscale_kit.fit.plan import objective_values, perturbation_plan, plan_table, uniform_base
+from autoscale_kit.fit.forms.separable import solve_separable
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.mixture import Mixture
 from autoscale_kit.methods.oracle import random_oracle

@@ -196,7 +196,8 @@ def test_cli_refuses_bad_input_in_one_line_and_leaves_nothing(case, tmp_path, ca
 
 def _api_cases():
     from autoscale_kit.data import corpus as corpus_mod
-    from autoscale_kit.fit.ddo import fit_ddo, perturbation_plan
+    from autoscale_kit.fit.ddo import fit_ddo
+    from autoscale_kit.fit.plan import perturbation_plan
     from autoscale_kit.methods.registry import CompareConfig
     from autoscale_kit.core.mixture import Mixture
     from autoscale_kit.fit.predict import predict_optimum

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from autoscale_kit.fit.ddo import perturbation_plan, solve_separable, uniform_base
+from autoscale_kit.fit.plan import perturbation_plan, uniform_base
+from autoscale_kit.fit.forms.separable import solve_separable
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.mixture import Mixture
 from autoscale_kit.methods.oracle import (TOKEN_UNIT, PowerLawOracle, SeparableOracle, TransferOracle,

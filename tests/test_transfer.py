@@ -11,14 +11,15 @@ from scipy.optimize import minimize
 
 from autoscale_kit.methods.arena import SyntheticLab, oracle_arena
 from autoscale_kit.cli.main import main as cli_main
-from autoscale_kit.fit.ddo import fit_ddo, perturbation_plan, uniform_base
+from autoscale_kit.fit.ddo import fit_ddo
+from autoscale_kit.fit.plan import perturbation_plan, uniform_base
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.methods.registry import CompareConfig, ddo_round
 from autoscale_kit.core.mixture import Mixture
 from autoscale_kit.methods.oracle import random_oracle
 from autoscale_kit.study.config import StudyConfig
 from autoscale_kit.core.tables import find_base_run, read_runs_table
-from autoscale_kit.fit.transfer import fit_transfer, solve_transfer, transfer_at_target
+from autoscale_kit.fit.forms.transfer import fit_transfer, solve_transfer, transfer_at_target
 
 
 def _plan_runs(oracle, total, ratios=(0.2, 3), noise=0.0, seed=0):

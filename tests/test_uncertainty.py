@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from autoscale_kit.core.bootstrap import bootstrap, propagate
-from autoscale_kit.fit.ddo import perturbation_plan, uniform_base
+from autoscale_kit.fit.plan import perturbation_plan, uniform_base
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.mixture import Mixture
 from autoscale_kit.methods.oracle import random_oracle

@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 
 from autoscale_kit.core import fmt
 from autoscale_kit.core.errors import UserError
+from autoscale_kit.fit.forms import FALLBACK, SURROGATE_FORMS, interval_draws
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -141,7 +142,7 @@ def _add_ddo(sub) -> None:
     p.add_argument("--base", default=None, help="the run id of the base run, when the table is ambiguous")
     p.add_argument("--no-ambiguity", action="store_true",
                    help="skip the check of alternative exact fits (3 points per domain)")
-    p.add_argument("--surrogate", choices=["separable", "transfer"], default="separable",
+    p.add_argument("--surrogate", choices=list(SURROGATE_FORMS), default="separable",
                    help="separable: the paper's sum of one law per training domain (default); transfer: one law per "
                         "validation domain in the data it effectively sees, so substitute domains are seen; uses "
                         "every run of the table, runs that change several domains included")
@@ -227,8 +228,8 @@ def _run_ddo(args: argparse.Namespace) -> int:
     print(f"DDO on {source}: objective {result.objective} over {', '.join(result.validation)}, "
           f"{result.surrogate} surrogate on {result.n_runs} runs, base run {result.base_run}, "
           f"total {result.optimum.total:.6g}")
-    if result.surrogate == "transfer":
-        _print_transfer(result)
+    if result.surrogate != FALLBACK:      # a form other than the paper's: its own parameters
+        _print_form(result)
         if verification is not None:
             print(f"verification: {verification.summary(rd.unit)}")
             print("answer: " + ", ".join(f"{d} {w:.3f}" for d, w in verification.answer.weights.items()))
@@ -265,8 +266,7 @@ def _table_uncertainty(args: argparse.Namespace, result, options: dict, progress
     check_level(args.level)
     table = read_runs_table(args.runs)
     replicated = any(len(g) > 1 for g in replicate_groups(table.tokens))
-    # a transfer-form draw refits every validation domain's law (about a second each): a fifth of the draws
-    default = 200 if args.surrogate == "separable" else 40
+    default = interval_draws(args.surrogate, 200)    # a costly form (transfer) takes a share of them
     draws = args.draws if args.draws is not None else (default if replicated else 0)
     bar = _draws_bar(progress) if draws else None
     unc = ddo_uncertainty(table, args.objective, level=args.level, draws=draws, result=result, progress=bar,
@@ -294,12 +294,15 @@ def _print_verdict(verdict, interval, level: float) -> None:
         print(f"verdict: {verdict.text}" + (f" Then {verdict.measured}." if verdict.measured else ""))
 
 
-def _print_transfer(result) -> None:
+def _print_form(result) -> None:
     print(f"{'domain':<20} {'tokens':>12} {'weight':>8} {'x':>8} {'bound':>6}")
     for d in result.optimum.domains:
         print(f"{d:<20} {result.optimum[d]:>12.6g} {result.weights[d]:>8.4f} {result.relative[d]:>8.4f} "
               f"{result.at_bound.get(d, ''):>6}")
     print(f"base objective {result.base_objective:.6g}; predicted at the optimum {result.predicted_objective:.6g}")
+    if result.transfer is None:
+        print(f"{result.surrogate} parameters: {json.dumps(_json_safe(result.form.parameters(result)))}")
+        return
     m = result.transfer.matrix()
     print("transfer T[validation, training] (how much a token of the column teaches the row, own = 1):")
     print(m.round(3).to_string())
@@ -546,7 +549,7 @@ def _add_family(p) -> None:
 
 def _add_ddo_options(p) -> None:
     """--surrogate and --verify, for the commands that run a study (demo, compare)."""
-    p.add_argument("--surrogate", choices=["separable", "transfer"], default=None,
+    p.add_argument("--surrogate", choices=list(SURROGATE_FORMS), default=None,
                    help="DDO's surrogate: separable (the paper's) or transfer (sees substitute domains); "
                         "default: the preset's")
     p.add_argument("--verify", type=int, default=None, metavar="N",

@@ -36,8 +36,9 @@ def shipped_studies() -> Path:
     env = os.environ.get(STUDIES_ENV)
     return Path(env) if env else SHIPPED_STUDIES
 # what a memoised bootstrap (uncertainty.ddo_uncertainty) runs, with everything it imports
-ANALYSIS_MODULES = ("core.bootstrap", "core.errors", "core.fmt", "core.mixture", "core.objective", "core.tables", "fit.ddo",
-                    "fit.laws", "fit.predict", "fit.transfer", "fit.uncertainty")
+ANALYSIS_MODULES = ("core.bootstrap", "core.errors", "core.fmt", "core.mixture", "core.objective", "core.tables",
+                    "fit.ddo", "fit.forms", "fit.forms.base", "fit.forms.separable", "fit.forms.transfer", "fit.laws",
+                    "fit.plan", "fit.predict", "fit.uncertainty")
 
 
 def cache_root() -> Path | None:
@@ -49,8 +50,10 @@ def cache_root() -> Path | None:
 
 
 def module_path(name: str) -> Path:
-    """The source file of `autoscale_kit.<name>` (a dotted name inside the package)."""
-    return PACKAGE.joinpath(*name.split(".")).with_suffix(".py")
+    """The source file of `autoscale_kit.<name>` (a dotted name inside the package; a package's is its
+    `__init__.py`)."""
+    folder = PACKAGE.joinpath(*name.split("."))
+    return folder / "__init__.py" if folder.is_dir() else folder.with_suffix(".py")
 
 
 @functools.lru_cache(maxsize=1)

@@ -46,6 +46,8 @@ from autoscale_kit.core import memo
 from autoscale_kit.core.bootstrap import Bootstrap, bootstrap, propagate
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.mixture import Mixture
+from autoscale_kit.fit.forms import get_form
+from autoscale_kit.fit.forms.transfer import fit_transfer
 
 LEVEL = 0.9
 MAX_SEEDS = 64            # beyond this many seeds the verdict says "as good as uniform" instead
@@ -136,10 +138,9 @@ def run_noise(table, layout, validation: Sequence[str]) -> RunNoise | None:
         reps = int(round(np.mean([len(g) for g in groups])))
         return RunNoise(tuple(validation), pool, dof, "replicates",
                         f"the spread of {len(rows)} replicated runs of {len(groups)} mixtures ({dof} dof)", reps)
-    from autoscale_kit.fit.ddo import _transfer_fit
-
     try:
-        fit = _transfer_fit(table, layout, validation)
+        fit = fit_transfer(table.tokens, {v: table.domain_loss(v) for v in validation}, table.domains,
+                           layout.replicates)
     except UserError:
         return None
     if not fit.identified:
@@ -213,13 +214,14 @@ def ddo_uncertainty(runs, objective: str = "mean-ppl", *, level: float = LEVEL, 
     `fit_options` are fit_ddo's (validation, min_ratio, surrogate, …); `result`, when given, is
     fit_ddo's answer on the same runs and options (not refitted). Without a noise estimate the
     result has no interval (`weights` None) and the verdict says what to add."""
-    from autoscale_kit.fit.ddo import MeasuredPlan, _table_and_layout, fit_ddo
+    from autoscale_kit.fit.plan import MeasuredPlan, table_and_layout
+    from autoscale_kit.fit.ddo import fit_ddo
     from autoscale_kit.core.tables import RunsTable
 
     level, draws = check_level(level), check_draws(draws)
     base = fit_options.pop("base", None)
-    surrogate = fit_options.get("surrogate", "separable")
-    table, layout = _table_and_layout(runs, base, extra=surrogate == "transfer")
+    form = get_form(fit_options.get("surrogate", "separable"))
+    table, layout = table_and_layout(runs, base, extra=form.uses_extra_runs)
     if result is None:
         result = fit_ddo(MeasuredPlan(table, layout), objective, **fit_options)
     uniform = Mixture.uniform(table.domains, result.optimum.total)

@@ -118,7 +118,7 @@ register(Method("ddo-reused", "the DDO optimum at the largest budget, carried to
                 _ddo_reused, _ddo_probes_at_largest))
 
 
-# --- transfer-aware and verified DDO (autoscale_kit.fit.transfer, autoscale_kit.methods.verify) ---------------
+# --- transfer-aware and verified DDO (fit.forms.transfer, methods.verify) ---------------
 
 def _verify_runs(lab) -> int:
     return lab.options.verify_runs
@@ -142,7 +142,7 @@ def _autoscale_verified(lab) -> Choice:
 
 def _transfer_target(lab) -> Choice:
     """One transfer law on the DDO runs of every budget (absolute quantities), minimised at the target."""
-    from autoscale_kit.fit.transfer import transfer_at_target
+    from autoscale_kit.fit.forms.transfer import transfer_at_target
 
     rounds = [ddo_round(lab, t, "transfer", 0) for t in lab.budgets]
     res = transfer_at_target(rounds, lab.target, lab.objective, lab.min_ratio)

@@ -10,8 +10,9 @@ import numpy as np
 
 
 from autoscale_kit.core import fmt
-from autoscale_kit.fit.ddo import (DDOResult, MeasuredPlan, PlannedRun, fit_ddo, perturbation_plan,
-                               uniform_base)
+from autoscale_kit.fit.ddo import DDOResult, fit_ddo
+from autoscale_kit.fit.forms import get_form, interval_draws
+from autoscale_kit.fit.plan import MeasuredPlan, PlannedRun, perturbation_plan, uniform_base
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.mixture import Mixture
 from autoscale_kit.fit.predict import Prediction, predict_optimum
@@ -132,16 +133,14 @@ def ddo_round(lab, total: float, surrogate: str | None = None, verify: int | Non
     plan = ddo_plan(lab, total)
     records = lab.measure([p for _, p in plan])
     fitted = fit_ddo(MeasuredPlan.from_runs([r for r, _ in plan], records), lab.objective,
-                     min_ratio=lab.min_ratio, ambiguity=lab.ambiguity and surrogate == "separable",
+                     min_ratio=lab.min_ratio, ambiguity=lab.ambiguity and get_form(surrogate).checks_ambiguity,
                      surrogate=surrogate)
     measured = MeasuredPlan.from_runs([r for r, _ in plan], records)
     unc = None
     if getattr(lab, "interval_draws", 0):
         from autoscale_kit.fit.uncertainty import ddo_uncertainty
 
-        # a transfer-form draw refits every validation domain's law (about a second each on 7 domains):
-        # a fifth of the draws
-        draws = lab.interval_draws if surrogate == "separable" else max(lab.interval_draws // 5, 2)
+        draws = interval_draws(surrogate, lab.interval_draws)   # a costly form takes a share of them
         unc = ddo_uncertainty(measured, lab.objective, level=lab.level, draws=draws, result=fitted,
                               min_ratio=lab.min_ratio, surrogate=surrogate)
     lab.cache[key] = DDORound(total, tuple(r for r, _ in plan), tuple(records), fitted, uncertainty=unc,

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, replace
 
-from autoscale_kit.fit.ddo import SURROGATE_FORMS, check_ratios
+from autoscale_kit.fit.forms import SURROGATE_FORMS
+from autoscale_kit.fit.plan import check_ratios
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.objective import Objective
 from autoscale_kit.proxy.families import family_class

@@ -57,7 +57,7 @@ def arena_study(config: LandscapeConfig, objective: str = "mean-loss"):
 
 def objective_curve(record: RunRecord, objective: str) -> pd.DataFrame:
     """The run's validation curve with the objective as a column `objective` (from val:<d>)."""
-    from autoscale_kit.fit.ddo import objective_from
+    from autoscale_kit.core.objective import objective_from
 
     c = record.curve
     domains = tuple(col[4:] for col in c.columns if col.startswith("val:"))

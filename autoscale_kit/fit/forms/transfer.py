@@ -45,6 +45,7 @@ from scipy.optimize import least_squares, minimize
 
 from autoscale_kit.core.objective import Objective, objective_from
 from autoscale_kit.core.errors import UserError
+from autoscale_kit.fit.forms.base import DDOProblem, FormSolution
 
 T_MAX = 20.0
 A_MAX = 10.0
@@ -464,3 +465,49 @@ def transfer_at_target(rounds, target: float, objective: str, min_ratio: float =
                         f"extrapolation to the target is not supported by the runs")
     opt = Mixture(zip(domains, sol.tokens.tolist()))
     return TargetSolution(opt, opt.weights, fit, joint, own, tuple(messages))
+
+
+# --- the form DDO uses ---------------------------------------------------------------------------
+
+class TransferForm:
+    """Transfer-aware DDO: the laws above fitted on every run of the table, minimised globally."""
+
+    name = "transfer"
+    uses_extra_runs = True       # runs that change several domains identify T
+    checks_ambiguity = False
+    draw_divisor = 5             # a refit fits every validation domain's law (about a second each on 7 domains)
+
+    def fit(self, problem: DDOProblem) -> TransferFit:
+        table = problem.table
+        return fit_transfer(table.tokens, {v: table.domain_loss(v) for v in problem.validation}, table.domains,
+                            problem.layout.replicates)
+
+    def identified(self, state: TransferFit) -> str | None:
+        return None if state.identified else state.reason
+
+    def solve(self, state: TransferFit, problem: DDOProblem, lower_x, upper_x, options: dict) -> FormSolution:
+        table, base_q, domains = problem.table, problem.base_q, problem.table.domains
+        # trust region: no domain beyond the largest quantity measured for it (the fitted transfer is
+        # an interpolation of the runs; past them it is a guess)
+        measured = table.tokens.max(axis=0) / base_q
+        capped = [d for j, d in enumerate(domains) if measured[j] < upper_x[j]]
+        upper_x = np.minimum(upper_x, measured)
+        if upper_x @ base_q < base_q.sum() * (1 - 1e-12):
+            raise UserError("the largest measured quantities do not add up to the base total; the transfer form "
+                            "needs runs above the base for some domains")
+        tsol = solve_transfer(state, problem.objective, float(base_q.sum()), lower_x * base_q, upper_x * base_q)
+        x = tsol.tokens / base_q
+        base_f, opt_f = state.objective(np.vstack([base_q, tsol.tokens]), problem.objective)
+        predicted = float(problem.base_objective + opt_f - base_f)
+        held = [domains[i] for i in tsol.at_upper if domains[i] in capped]
+        messages = () if not held else (
+            f"the transfer optimum is held at the largest measured quantity of {', '.join(held)} "
+            f"(the fit is trusted only where runs were measured)",)
+        return FormSolution(x, tsol.at_lower, tsol.at_upper, tsol.multiplier, predicted, upper_x, messages)
+
+    def objective_at(self, result, base_q: np.ndarray, quantities: np.ndarray) -> float:
+        f0, f1 = result.state.objective(np.vstack([base_q, quantities]), result.objective)
+        return float(result.base_objective + f1 - f0)
+
+    def parameters(self, result) -> dict:
+        return result.state.to_dict()["laws"]
