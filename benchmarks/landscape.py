@@ -18,45 +18,23 @@ About 75 minutes on 2 cores for `bundled` from an empty store (the landscape 45,
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from autoscale_kit.cli.main import _json_safe  # noqa: E402
-from autoscale_kit.landscape.measure import (curves_frame, describe, landscape_config, landscape_frame,  # noqa: E402
-                                     write_landscape_folder)
+from autoscale_kit.core.jsonio import dumps  # noqa: E402
+from autoscale_kit.landscape.design import landscape_specs  # noqa: E402
+from autoscale_kit.landscape.fit import describe  # noqa: E402
+from autoscale_kit.landscape.folder import write_arena_folder  # noqa: E402
+from autoscale_kit.runs.store import RunStore  # noqa: E402
 from autoscale_kit.study.landscape_arena import ARENA_METHODS, landscape_arena  # noqa: E402
-from autoscale_kit.core.tables import write_text_atomically  # noqa: E402
-
-
-def fit_dict(fit) -> dict:
-    """fit.to_dict() plus each budget's bootstrap optima (the notebook draws them)."""
-    out = fit.to_dict()
-    for s, d in zip(fit.scales, out["scales"]):
-        d["bootstrap_optima"] = np.round(s.samples, 5).tolist()
-    return out
-
-
-def ship(arena, records, folder: Path, how: str) -> None:
-    write_landscape_folder(arena.config, records, folder, how=how)
-    write_text_atomically(folder / "fit.json", json.dumps(_json_safe(fit_dict(arena.fit)), indent=1) + "\n", "fit")
-    write_text_atomically(folder / "arena.json", json.dumps(_json_safe(arena.to_dict()), indent=1) + "\n", "arena")
-    runs = [r for rs in arena.records.values() for r in rs]
-    names = [n for n, rs in arena.records.items() for _ in rs]
-    frame = landscape_frame(runs)
-    frame.insert(1, "mixture", names)
-    write_text_atomically(folder / "arena_runs.csv", frame.to_csv(index=False), "arena runs")
-    curves = curves_frame(runs)
-    curves.insert(1, "mixture", [n for n, r in zip(names, runs) for _ in range(len(r.curve))])
-    write_text_atomically(folder / "arena_curves.csv", curves.to_csv(index=False), "arena curves")
+from autoscale_kit.study.landscapes import landscape_config  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -74,9 +52,6 @@ def main(argv=None) -> int:
     arena = landscape_arena(config, args.store, methods=tuple(args.methods.split(",")), n_boot=args.bootstrap,
                             progress=not args.quiet)
     wall = time.time() - t0
-    from autoscale_kit.landscape.measure import landscape_specs
-    from autoscale_kit.runs.store import RunStore
-
     store = RunStore(args.store)
     records = [store.load(s.key) for s in landscape_specs(config)]
     print(describe(arena.fit))
@@ -93,14 +68,14 @@ def main(argv=None) -> int:
     print(f"wall time {wall:.0f} s (training included when the store lacked the runs)")
     how = f"python benchmarks/landscape.py --name {args.name} --bootstrap {args.bootstrap}"
     if args.ship != "none":
-        ship(arena, records, Path(args.ship or ROOT / "data" / "landscape" / args.name), how)
+        write_arena_folder(arena, records, Path(args.ship or ROOT / "data" / "landscape" / args.name), how)
     out = {"name": args.name, "config": config.to_dict(), "wall_time_s": wall,
            "training_wall_time_s": float(sum(r.wall_time for r in records)
                                          + sum(r.wall_time for rs in arena.records.values() for r in rs)),
            "fit": arena.fit.to_dict(), "arena": arena.to_dict()}
     path = Path(args.json_out or ROOT / "benchmarks" / "results" /
                 ("landscape.json" if args.name == "bundled" else f"landscape_{args.name}.json"))
-    path.write_text(json.dumps(_json_safe(out), indent=1) + "\n")
+    path.write_text(dumps(out))
     print(f"wrote {path}")
     return 0
 

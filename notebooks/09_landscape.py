@@ -31,7 +31,10 @@ import json
 
 import pandas as pd
 
-from autoscale_kit.landscape.measure import budget_views, cross_budget, read_landscape, shipped_landscape
+from autoscale_kit.landscape.views import budget_views
+from autoscale_kit.landscape.cross import cross_budget
+from autoscale_kit.landscape.runs import read_landscape
+from autoscale_kit.landscape.folder import shipped_landscape
 from IPython.display import display
 
 from autoscale_kit.core import fmt
@@ -162,8 +165,9 @@ query.widget
 
 # %%
 if retrain or scale == "smoke":
-    from autoscale_kit.landscape.measure import (describe, fit_landscape, landscape_runs,
-                                         train_landscape)
+    from autoscale_kit.landscape.fit import describe, fit_landscape
+    from autoscale_kit.landscape.runs import landscape_runs
+    from autoscale_kit.landscape.design import train_landscape
     from autoscale_kit.study.landscapes import landscape_config
 
     config = landscape_config("smoke" if scale == "smoke" else name)

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autoscale_kit.cli.main import main, parse_tokens
+from autoscale_kit.cli.main import main
+from autoscale_kit.core.mixture import parse_tokens
 from autoscale_kit.core.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]

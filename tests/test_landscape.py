@@ -13,9 +13,12 @@ from autoscale_kit.core.bootstrap import bootstrap, clusters_of, resample, wild_
 from autoscale_kit.cli.main import main
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.study.landscapes import landscape_config
-from autoscale_kit.landscape.measure import (LandscapeConfig, _group_totals, cross_budget, design_points, fit_budget,
-                                     fit_landscape, landscape_specs, read_landscape, read_query,
-                                     shipped_landscape, simplex_grid)
+from autoscale_kit.landscape.design import LandscapeConfig, design_points, landscape_specs, simplex_grid
+from autoscale_kit.landscape.runs import read_landscape
+from autoscale_kit.landscape.cross import cross_budget
+from autoscale_kit.landscape.budget import fit_budget
+from autoscale_kit.landscape.fit import fit_landscape, read_query
+from autoscale_kit.landscape.folder import shipped_landscape
 from autoscale_kit.core.mixture import Mixture
 from autoscale_kit.methods.oracle import random_oracle
 from autoscale_kit.fit.surface import (choose_surface, fit_surface, hull_vertices, minimise_on_simplex,
@@ -83,8 +86,13 @@ def test_the_centroid_run_is_the_uniform_validation_run():
 # --- reading ----------------------------------------------------------------------------------
 
 def test_budgets_group_totals_within_one_percent():
-    out = _group_totals(np.array([1000.0, 1004.0, 999.0, 4000.0, 4010.0, 16000.0]))
-    assert len(set(out[:3])) == 1 and len(set(out[3:5])) == 1 and len(set(out)) == 3
+    """Runs whose totals differ by rounding (within 1 %) are one budget, read through the public reader."""
+    totals = [1000.0, 1004.0, 999.0, 4000.0, 4010.0, 16000.0]
+    frame = pd.DataFrame({"tokens:a": [t / 2 for t in totals], "tokens:b": [t / 2 for t in totals],
+                          "loss:a": np.linspace(1.0, 2.0, 6), "loss:b": np.linspace(2.0, 1.0, 6)})
+    runs = read_landscape(frame)
+    assert len(runs.budgets) == 3
+    assert [len(runs.at(b).weights) for b in runs.budgets] == [3, 2, 1]
 
 
 def test_a_scale_column_decides_the_budgets():
@@ -322,7 +330,7 @@ def test_cli_fit_bad_input_is_one_line_and_exit_2(case, match, two_budget_csv, t
 
 
 def test_cli_fit_reads_regmix_released_runs(capsys):
-    from autoscale_kit.landscape.measure import SHIPPED
+    from autoscale_kit.landscape.folder import SHIPPED
 
     folder = SHIPPED.parent / "external" / "regmix"
     assert main(["landscape", "fit", str(folder / "train_mixture_1m.csv"), "--losses",
@@ -440,7 +448,7 @@ def test_ternary_views_slider_and_query_widget():
     d = fit.to_dict()
     for s, out in zip(fit.scales, d["scales"]):
         out["bootstrap_optima"] = s.samples.tolist()
-    from autoscale_kit.landscape.measure import budget_views
+    from autoscale_kit.landscape.views import budget_views
 
     views = budget_views(runs, d, lattice=10)
     assert [v["total"] for v in views] == [1e6, 4e6, 1.6e7]

@@ -40,7 +40,7 @@ _PREFIXES = (TOKENS, LOSS, PPL)
 
 # --- reading -----------------------------------------------------------------------------------
 
-def _read_frame(source, what: str) -> tuple[pd.DataFrame, str]:
+def read_frame(source, what: str) -> tuple[pd.DataFrame, str]:
     """A DataFrame from a path or a DataFrame, and a name for messages."""
     if isinstance(source, pd.DataFrame):
         frame, name = source.copy(), f"the {what}"
@@ -221,7 +221,7 @@ def read_runs_table(source, *, allow_zero: bool = False) -> RunsTable:
     """Read and check a runs table (path or DataFrame); see the README's formats section.
 
     Quantities must be > 0 (DDO's tables), or >= 0 with `allow_zero` (arbitrary mixtures)."""
-    frame, name = _read_frame(source, "runs table")
+    frame, name = read_frame(source, "runs table")
     cols = _split_columns(frame, name)
     domains = tuple(cols[TOKENS])
     if not cols[LOSS] and not cols[PPL]:
@@ -261,7 +261,7 @@ def read_optima_table(source) -> tuple[list[Mixture], tuple[str, ...]]:
 
     The label is the `scale` column when present, else the row number. Extra columns are ignored.
     """
-    frame, name = _read_frame(source, "optima table")
+    frame, name = read_frame(source, "optima table")
     cols = _split_columns(frame, name)
     domains = list(cols[TOKENS])
     quantities = np.column_stack([
@@ -296,7 +296,7 @@ def read_optima_samples(source) -> OptimaSamples:
     `sample` column the rows of a scale are draws paired by their order, and every scale must
     have as many. A scale without an estimate row uses the mean of its draws' quantities."""
     optima, labels = read_optima_table(source)
-    frame, name = _read_frame(source, "optima table")
+    frame, name = read_frame(source, "optima table")
     domains = optima[0].domains
     totals = np.array([m.total for m in optima])
     keys: list = []
@@ -513,8 +513,8 @@ def read_mixture_losses(mixtures, losses, *, id_column: str = "index") -> Mixtur
 
     Rows are matched on the id column when both files have it, else by position. Weights are
     renormalised to sum to 1 (the released files are rounded to 3 decimals)."""
-    mix, mname = _read_frame(mixtures, "mixture file")
-    los, lname = _read_frame(losses, "loss file")
+    mix, mname = read_frame(mixtures, "mixture file")
+    los, lname = read_frame(losses, "loss file")
     if id_column in mix.columns and id_column in los.columns:
         mix[id_column] = mix[id_column].astype(str)
         los[id_column] = los[id_column].astype(str)

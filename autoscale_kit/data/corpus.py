@@ -30,6 +30,7 @@ from typing import Iterable, Iterator, Mapping, Sequence
 import pandas as pd
 
 from autoscale_kit.core.errors import UserError
+from autoscale_kit.data.tokenize import ByteTokenizer
 
 SPLIT_SEED = "mixcorpus-v1"
 BLOCK_CHARS = 1000
@@ -517,8 +518,6 @@ def load(source: str | Path | None = None, *, domains: Sequence[str] | None = No
 
 def statistics(corpus: Corpus, tokenizer=None) -> pd.DataFrame:
     """Documents, blocks, characters and tokens per domain and split."""
-    from autoscale_kit.data.tokenize import ByteTokenizer
-
     tok = tokenizer or ByteTokenizer()
     rows = []
     for d in corpus:

@@ -27,7 +27,7 @@ from autoscale_kit.core.mixture import Mixture
 from autoscale_kit.data.tokenize import load_tokenizer
 
 
-def _domain_seed(seed: int, domain: str, *extra: int) -> list[int]:
+def domain_seed(seed: int, domain: str, *extra: int) -> list[int]:
     """A seed sequence for numpy from (seed, domain name): stable across processes and versions."""
     h = int.from_bytes(hashlib.sha256(domain.encode("utf-8")).digest()[:4], "big")
     return [int(seed), h, *extra]
@@ -107,7 +107,7 @@ def plan_windows(tokens: Mapping[str, int], data: TokenData, seq_len: int, seed:
         needed = math.ceil(n / seq_len)
         starts, keys, epoch = [], [], 0
         while len(starts) < needed:  # more than one epoch only under repetition='repeat'
-            rng = np.random.default_rng(_domain_seed(seed, d, epoch))
+            rng = np.random.default_rng(domain_seed(seed, d, epoch))
             perm = rng.permutation(n_avail)
             key = rng.random(n_avail)
             take = min(needed - len(starts), n_avail)

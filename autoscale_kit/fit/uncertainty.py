@@ -48,6 +48,10 @@ from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.mixture import Mixture
 from autoscale_kit.fit.forms import get_form
 from autoscale_kit.fit.forms.transfer import fit_transfer
+from autoscale_kit.fit.plan import MeasuredPlan, table_and_layout
+from autoscale_kit.fit.ddo import fit_ddo
+from autoscale_kit.core.tables import RunsTable
+from autoscale_kit.fit.predict import predict_optimum
 
 LEVEL = 0.9
 MAX_SEEDS = 64            # beyond this many seeds the verdict says "as good as uniform" instead
@@ -214,10 +218,6 @@ def ddo_uncertainty(runs, objective: str = "mean-ppl", *, level: float = LEVEL, 
     `fit_options` are fit_ddo's (validation, min_ratio, surrogate, …); `result`, when given, is
     fit_ddo's answer on the same runs and options (not refitted). Without a noise estimate the
     result has no interval (`weights` None) and the verdict says what to add."""
-    from autoscale_kit.fit.plan import MeasuredPlan, table_and_layout
-    from autoscale_kit.fit.ddo import fit_ddo
-    from autoscale_kit.core.tables import RunsTable
-
     level, draws = check_level(level), check_draws(draws)
     base = fit_options.pop("base", None)
     form = get_form(fit_options.get("surrogate", "separable"))
@@ -271,8 +271,6 @@ def prediction_uncertainty(optima: Sequence[Mixture], draws: Sequence[np.ndarray
                            method: str = "auto", pinned="auto", level: float = LEVEL) -> "WeightsInterval":
     """Every draw of the optima (draws[s]: (draws, domains) weights at budget s, in optima[s]'s
     domain order) predicted at `total`; draws are paired by index, as many as the fewest budget has."""
-    from autoscale_kit.fit.predict import predict_optimum
-
     level = check_level(level)
     optima = list(optima)
     if len(draws) != len(optima):

@@ -33,12 +33,19 @@ from autoscale_kit.methods.doremi import DoReMiConfig
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.objective import Objective
 from autoscale_kit.core.mixture import Mixture
-from autoscale_kit.landscape.measure import grid_divisions
+from autoscale_kit.landscape.design import grid_divisions
 
 
 from autoscale_kit.methods.base import METHODS, STUDY_METHODS, Choice, Cost, Method, Probe, register, run_objective
-from autoscale_kit.methods.rounds import (DDORound, _all_ddo_probes, _ddo_probes_at_largest, _round_runs,
+from autoscale_kit.methods.rounds import (DDORound, all_ddo_probes, ddo_probes_at_largest, round_runs,
                                           autoscale_from, ddo_plan, ddo_round)
+from autoscale_kit.fit.forms.transfer import transfer_at_target
+from autoscale_kit.methods.doremi import run_doremi
+from autoscale_kit.runs.store import corpus_fingerprint, token_data
+from autoscale_kit.landscape.design import design_points, point_name
+from autoscale_kit.landscape.fit import fit_landscape
+from autoscale_kit.landscape.runs import landscape_runs
+from autoscale_kit.fit.surface import minimise_on_simplex
 
 __all__ = ["METHODS", "STUDY_METHODS", "Choice", "CompareConfig", "Cost", "DDORound", "Method", "Probe", "autoscale_from",
            "choose_all", "ddo_plan", "ddo_round", "get_method", "mixture_names", "peer_methods", "register",
@@ -98,7 +105,7 @@ def _autoscale(lab) -> Choice:
 
 
 def _reused(rd: DDORound) -> Choice:
-    return Choice(rd.answer_weights, _round_runs(rd), details=rd.ddo if rd.verification is None else rd.verification)
+    return Choice(rd.answer_weights, round_runs(rd), details=rd.ddo if rd.verification is None else rd.verification)
 
 
 def _ddo_reused(lab) -> Choice:
@@ -112,10 +119,10 @@ def _uniform(lab) -> Choice:
 
 
 register(Method("autoscale", "DDO at every budget, the AutoScale predictor to the target (Kang et al. 2025)",
-                _autoscale, _all_ddo_probes))
+                _autoscale, all_ddo_probes))
 register(Method("uniform", "equal weights", _uniform))
 register(Method("ddo-reused", "the DDO optimum at the largest budget, carried to the target unchanged",
-                _ddo_reused, _ddo_probes_at_largest))
+                _ddo_reused, ddo_probes_at_largest))
 
 
 # --- transfer-aware and verified DDO (fit.forms.transfer, methods.verify) ---------------
@@ -142,24 +149,22 @@ def _autoscale_verified(lab) -> Choice:
 
 def _transfer_target(lab) -> Choice:
     """One transfer law on the DDO runs of every budget (absolute quantities), minimised at the target."""
-    from autoscale_kit.fit.forms.transfer import transfer_at_target
-
     rounds = [ddo_round(lab, t, "transfer", 0) for t in lab.budgets]
     res = transfer_at_target(rounds, lab.target, lab.objective, lab.min_ratio)
     return Choice(res.weights, tuple(r for rd in rounds for r in rd.records), details=res)
 
 
 register(Method("ddo-transfer", "DDO with the transfer-aware surrogate at the largest budget, reused",
-                _ddo_transfer, _ddo_probes_at_largest, default=False))
+                _ddo_transfer, ddo_probes_at_largest, default=False))
 register(Method("autoscale-transfer", "the AutoScale predictor fed transfer-aware DDO optima",
-                _autoscale_transfer, _all_ddo_probes, default=False))
+                _autoscale_transfer, all_ddo_probes, default=False))
 register(Method("ddo-verified", "transfer-aware DDO at the largest budget, its answer trained and accepted only if "
-                "it beats the base (else a short line search), reused", _ddo_verified, _ddo_probes_at_largest,
+                "it beats the base (else a short line search), reused", _ddo_verified, ddo_probes_at_largest,
                 default=False))
 register(Method("autoscale-verified", "the AutoScale predictor fed verified transfer-aware optima",
-                _autoscale_verified, _all_ddo_probes, default=False))
+                _autoscale_verified, all_ddo_probes, default=False))
 register(Method("transfer-target", "one transfer law fitted on the DDO runs of every budget, minimised at the target",
-                _transfer_target, _all_ddo_probes, default=False))
+                _transfer_target, all_ddo_probes, default=False))
 
 
 # --- fixed mixtures -----------------------------------------------------------------------------
@@ -187,7 +192,7 @@ def regmix_probes(lab) -> list[Probe]:
     total = opts.regmix_total or lab.budgets[0]
     runs = opts.regmix.runs
     if runs <= 0:  # matched compute: DDO's proxy tokens over the RegMix run size
-        ddo_tokens = sum(p.mixture.total for p in _all_ddo_probes(lab))
+        ddo_tokens = sum(p.mixture.total for p in all_ddo_probes(lab))
         runs = max(2, round(ddo_tokens / total))
     config = replace(opts.regmix, runs=runs, seed=opts.regmix.seed + lab.seed)
     seed = lab.ddo_seeds[0]
@@ -231,9 +236,6 @@ register(Method("mixing-law", "L_v(r) = c_v + k_v exp(t_v·r) per validation dom
 # --- DoReMi: an online method, its own training loop ---------------------------------------------
 
 def _doremi(lab) -> Choice:
-    from autoscale_kit.methods.doremi import run_doremi
-    from autoscale_kit.runs.store import corpus_fingerprint, token_data
-
     config, opts = lab.config, lab.options
     p = config.proxy
     data = token_data(config.corpus_ref, p)
@@ -255,8 +257,6 @@ def landscape_probes(lab) -> list[Probe]:
     """The landscape design (`landscape.design_points`, the step of `options.landscape_step`) at
     every budget below the target, one run per validation seed, with loss curves: the same runs
     `autoscale-kit landscape run` trains for that design."""
-    from autoscale_kit.landscape.measure import design_points, point_name
-
     out = []
     for total in lab.budgets:
         for point in design_points(lab.domains, lab.options.landscape_step):
@@ -270,8 +270,6 @@ def landscape_fit(lab):
     """The landscape of the small budgets, fitted once per lab (with the target prediction)."""
     key = ("landscape",)
     if key not in lab.cache:
-        from autoscale_kit.landscape.measure import fit_landscape, landscape_runs
-
         runs = lab.measure(landscape_probes(lab))
         lab.cache[key] = (tuple(runs), fit_landscape(landscape_runs(runs), lab.objective, target=lab.target,
                                                      n_boot=lab.options.landscape_bootstrap))
@@ -293,7 +291,6 @@ def _landscape_extrapolated(lab) -> Choice:
     extrapolated in full, whatever a backtest would say (with two budgets there is none)."""
     from dataclasses import replace as _replace
 
-    from autoscale_kit.fit.surface import minimise_on_simplex
 
     runs, fit = landscape_fit(lab)
     model = _replace(fit.model, shrink=1.0)

@@ -19,6 +19,11 @@ from autoscale_kit.fit.predict import Prediction, predict_optimum
 
 
 from autoscale_kit.methods.base import Choice, Probe
+from autoscale_kit.runs.store import runs_table
+from autoscale_kit.methods.verify import verify_round
+from autoscale_kit.fit.uncertainty import ddo_uncertainty
+from autoscale_kit.fit.uncertainty import WeightsInterval, prediction_uncertainty
+from autoscale_kit.core.bootstrap import Bootstrap
 
 # --- DDO at one budget: shared by autoscale and ddo-reused ---------------------------------------
 
@@ -96,8 +101,6 @@ class DDORound:
     @property
     def table(self):
         """The runs as a public runs table (DataFrame), with label, mean_loss and costs."""
-        from autoscale_kit.runs.store import runs_table
-
         return runs_table(self.records)
 
 
@@ -123,8 +126,6 @@ def ddo_round(lab, total: float, surrogate: str | None = None, verify: int | Non
     if key in lab.cache:
         return lab.cache[key]
     if verify:
-        from autoscale_kit.methods.verify import verify_round
-
         rd = ddo_round(lab, total, surrogate, 0)
         check = verify_round(lab, total, rd.plan, rd.records, rd.ddo, verify, surrogate=surrogate,
                              fit_options={"min_ratio": lab.min_ratio})
@@ -138,8 +139,6 @@ def ddo_round(lab, total: float, surrogate: str | None = None, verify: int | Non
     measured = MeasuredPlan.from_runs([r for r, _ in plan], records)
     unc = None
     if getattr(lab, "interval_draws", 0):
-        from autoscale_kit.fit.uncertainty import ddo_uncertainty
-
         draws = interval_draws(surrogate, lab.interval_draws)   # a costly form takes a share of them
         unc = ddo_uncertainty(measured, lab.objective, level=lab.level, draws=draws, result=fitted,
                               min_ratio=lab.min_ratio, surrogate=surrogate)
@@ -148,11 +147,11 @@ def ddo_round(lab, total: float, surrogate: str | None = None, verify: int | Non
     return lab.cache[key]
 
 
-def _all_ddo_probes(lab) -> list[Probe]:
+def all_ddo_probes(lab) -> list[Probe]:
     return [p for t in lab.budgets for _, p in ddo_plan(lab, t)]
 
 
-def _ddo_probes_at_largest(lab) -> list[Probe]:
+def ddo_probes_at_largest(lab) -> list[Probe]:
     return [p for _, p in ddo_plan(lab, lab.budgets[-1])]
 
 
@@ -164,7 +163,7 @@ def autoscale_from(lab, rounds: Sequence[DDORound]) -> Choice:
     measured to beat the base: the prediction uses the budgets whose recommendation was accepted;
     with fewer than two of them the trend is not supported by the runs, and the largest budget's
     answer (verified) is reused at the target instead, with a warning saying so."""
-    runs = tuple(r for rd in rounds for r in _round_runs(rd))
+    runs = tuple(r for rd in rounds for r in round_runs(rd))
     fell_back = [r for r in rounds if r.fell_back]
     kept = [r for r in rounds if r not in fell_back]
     weights = None
@@ -190,9 +189,6 @@ def _prediction_interval(lab, kept: Sequence[DDORound], rounds: Sequence[DDORoun
     """The prediction's interval: every budget's answer draws through the predictor (paired by
     index); when the prediction is the largest budget's answer reused, that answer's draws. None
     without intervals, or when the draws cannot be predicted (said in the warnings instead)."""
-    from autoscale_kit.fit.uncertainty import WeightsInterval, prediction_uncertainty
-    from autoscale_kit.core.bootstrap import Bootstrap
-
     used = list(kept) if len(kept) >= 2 else [rounds[-1]]
     draws = [rd.answer_draws for rd in used]
     if any(d is None for d in draws):
@@ -209,7 +205,7 @@ def _prediction_interval(lab, kept: Sequence[DDORound], rounds: Sequence[DDORoun
         return None
 
 
-def _round_runs(rd: DDORound) -> tuple:
+def round_runs(rd: DDORound) -> tuple:
     """Every run a round measured: the plan's, and the verification candidates'."""
     v = rd.verification
     extra = () if v is None else tuple(v.runs)

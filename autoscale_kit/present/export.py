@@ -32,6 +32,7 @@ import numpy as np
 from autoscale_kit.core import fmt
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.mixture import cap_and_redistribute, parse_pairs
+from autoscale_kit.data.tokenize import load_tokenizer
 
 FORMATS = ("megatron", "megatron-bridge", "olmo-core", "nemo", "litgpt", "hf-datasets", "json", "csv")
 DOCUMENT_SAMPLING = ("hf-datasets",)     # formats whose trainer samples documents, not token chunks
@@ -205,8 +206,6 @@ def feasibility(weights: Mapping[str, float], total: int, available: Mapping[str
 def corpus_facts(corpus, tokenizer: str = "bytes") -> tuple[dict[str, int], dict[str, float]]:
     """(available training tokens, mean document length in tokens) per domain of a corpus: the
     length is the domain's train tokens over the documents that contributed to its train split."""
-    from autoscale_kit.data.tokenize import load_tokenizer
-
     tok = load_tokenizer(tokenizer)
     available, lengths = {}, {}
     for d in corpus:

@@ -25,6 +25,7 @@ from autoscale_kit.study.pipeline import StudyResult, summarize_speedup
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.runs.store import check_writable_folder, runs_table
 from autoscale_kit.core.tables import write_optima_table
+from autoscale_kit.present.export import Export, corpus_facts, feasibility, write_all
 
 
 def _markdown_table(frame: pd.DataFrame, digits: int = 3, missing: str | None = None) -> str:
@@ -142,8 +143,6 @@ def write_exports(result: StudyResult, folder: Path) -> list[Path]:
     """Every validated mixture of the study in every trainer format (`export`), at the study's
     target, with the corpus's sizes and document lengths; a README says which is which and what
     the target runs measured."""
-    from autoscale_kit.present.export import Export, corpus_facts, feasibility, write_all
-
     cfg = result.config
     available, lengths = corpus_facts(cfg.corpus_ref.load(), cfg.proxy.tokenizer)
     written = []

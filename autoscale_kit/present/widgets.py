@@ -22,6 +22,23 @@ from autoscale_kit.present import plots
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.mixture import Mixture
 from autoscale_kit.present.plots import color_of
+from autoscale_kit.data.corpus import statistics
+from autoscale_kit.proxy.train import prepare_tokens
+from autoscale_kit.proxy.train import Callbacks, train_proxy
+from autoscale_kit.fit.predict import predict_optimum
+from autoscale_kit.fit.uncertainty import prediction_uncertainty
+from autoscale_kit.methods.oracle import random_oracle
+from autoscale_kit.methods.arena import oracle_arena
+from autoscale_kit.fit.surrogates import SURROGATES
+from autoscale_kit.fit.surrogates import make_surrogate
+from autoscale_kit.core.tables import loss_column
+from autoscale_kit.runs.store import RunStore
+from autoscale_kit.study.shipped import provenance
+from autoscale_kit.study.config import study_config
+from autoscale_kit.study.lab import CorpusLab
+from autoscale_kit.methods.registry import ddo_plan
+from autoscale_kit.study.shipped import study_runs
+from autoscale_kit.methods.registry import ddo_round
 
 
 def _widgets():
@@ -59,8 +76,6 @@ class DomainPicker:
     """Pick domains of a corpus; shows their statistics."""
 
     def __init__(self, corpus, selected: Sequence[str] | None = None, on_change: Callable | None = None):
-        from autoscale_kit.data.corpus import statistics
-
         w = _widgets()
         self.corpus = corpus
         self.stats = statistics(corpus)
@@ -139,8 +154,6 @@ class TrainPanel:
     join the bars and a table of mixtures, so two mixtures can be compared; `clear` forgets them."""
 
     def __init__(self, corpus, config, sliders: MixtureSliders):
-        from autoscale_kit.proxy.train import prepare_tokens
-
         w = _widgets()
         self.corpus, self.config, self.sliders = corpus, config, sliders
         self.unit = loss_unit(config.tokenizer)
@@ -187,8 +200,6 @@ class TrainPanel:
         self.table.value = html_table(rows, ["run", "tokens", "weights", "mean validation loss"])
 
     def _run(self, _button=None) -> None:
-        from autoscale_kit.proxy.train import Callbacks, train_proxy
-
         mix = self.sliders.mixture
         tokens_per_step = self.config.batch_size * self.config.seq_len
         self.progress.max = max(1, math.ceil(sum(math.ceil(n / self.config.seq_len) for _, n in mix.items())
@@ -242,9 +253,6 @@ class PredictExplorer:
 
     def __init__(self, optima: Sequence[Mixture], max_factor: float = 1e4, method: str = "auto",
                  draws: Sequence | None = None, level: float = 0.9):
-        from autoscale_kit.fit.predict import predict_optimum
-        from autoscale_kit.fit.uncertainty import prediction_uncertainty
-
         w = _widgets()
         self.optima = list(optima)
         self.draws, self.level = draws, level
@@ -295,8 +303,6 @@ class OracleLab:
 
     def __init__(self, domains: Sequence[str] = ("web", "code", "books", "wiki"), seed: int = 0,
                  budgets: tuple[float, float] = (1e8, 4e8)):
-        from autoscale_kit.methods.oracle import random_oracle
-
         w = _widgets()
         self.base = random_oracle("power", list(domains), seed)
         self.domains = tuple(domains)
@@ -334,8 +340,6 @@ class OracleLab:
         return replace(self.base, exponent=tuple(self.exponent[d].value for d in self.domains))
 
     def _changed(self, change) -> None:
-        from autoscale_kit.methods.arena import oracle_arena
-
         target = self.target.value
         # the predictor and the reuse rule fed the true small-budget optima (no lower bound)
         arena = oracle_arena(self.oracle, self.budgets, target, ("oracle-autoscale", "oracle-reused", "uniform"),
@@ -368,8 +372,6 @@ class SurrogateExplorer:
     the joint DDO law (seconds)."""
 
     def __init__(self, train, test, target: str | None = None, surrogate: str = "regmix-lightgbm"):
-        from autoscale_kit.fit.surrogates import SURROGATES
-
         w = _widgets()
         if train.domains != test.domains:
             raise UserError("the training and held-out runs have different domains")
@@ -391,9 +393,6 @@ class SurrogateExplorer:
 
     def _changed(self, change) -> None:
         from scipy.stats import spearmanr
-
-        from autoscale_kit.fit.surrogates import make_surrogate
-        from autoscale_kit.core.tables import loss_column
 
         y_train = loss_column(self.train, self.target.value)
         y_test = loss_column(self.test, self.target.value)
@@ -456,16 +455,12 @@ class RetrainButton:
 
     def __init__(self, train: Callable, store, source=None, on_result: Callable | None = None,
                  study: str | None = None):
-        from autoscale_kit.runs.store import RunStore
-
         w = _widgets()
         self._train, self.store, self.on_result = train, RunStore(store) if not isinstance(store, RunStore) else store, on_result
         self.result = None
         shipped = source is not None and getattr(source, "frozen", None)
         cost = ""
         if shipped and study:
-            from autoscale_kit.study.shipped import provenance
-
             made = provenance(study)     # the whole shipped study: what this button trains may be a part of it
             wall = made.get("wall_time_s")
             cost = f" (the {made.get('runs')} shipped runs took {wall / 60:.0f} min to make)" if wall else ""
@@ -509,8 +504,6 @@ class DDOPlanPanel:
 
     def __init__(self, scale: str, store, *, ratios: Sequence[float] = (0.2, 3.0), retrain: bool = False,
                  total: float | None = None, on_round: Callable | None = None, family: str = "gpt2"):
-        from autoscale_kit.study.config import study_config
-
         w = _widgets()
         self.scale, self.family, self.store, self.retrain = scale, family, store, retrain
         self.on_round = on_round
@@ -537,12 +530,6 @@ class DDOPlanPanel:
 
     def plan(self, ratios: Sequence[float] | None = None):
         """(config, store, specs still to train, every spec) for the picked ratios."""
-        from autoscale_kit.study.lab import CorpusLab
-        from autoscale_kit.methods.registry import ddo_plan
-        from autoscale_kit.runs.store import RunStore
-        from autoscale_kit.study.shipped import study_runs
-        from autoscale_kit.study.config import study_config
-
         ratios = tuple(ratios or self.ratios)
         if not ratios:
             raise UserError("pick at least one ratio")
@@ -574,9 +561,6 @@ class DDOPlanPanel:
 
     def train(self, _button=None):
         """Train (or read) the picked plan and fit DDO on it."""
-        from autoscale_kit.study.lab import CorpusLab
-        from autoscale_kit.methods.registry import ddo_round
-
         self.button.disabled = True
         try:
             config, runs, _, _ = self.plan()

@@ -9,9 +9,12 @@ Design choices:
 - Shared by many processes: a run is claimed (`fcntl.flock` on `.locks/<key>.lock`) while it
   trains, so a second process asking for it waits and loads it; temporary folders are removed only
   when their run is not claimed. A store that cannot be written is refused before training.
-- `run_many(specs, executor=None)`: finished runs are loaded, the rest trained — in this process,
-  in a local process pool (`executor="process"` or any `concurrent.futures` executor), or on SLURM
-  through a submitit executor. Workers receive small picklable specs and load the corpus themselves.
+- `run_many(specs, store, executor, workers)` is the one route by which any run is trained, whoever
+  asks (a method's probes, a study's validation runs, a landscape's grid, `autoscale-kit train`):
+  finished runs are loaded, every missing one is checked against the data before any trains, and
+  the rest trained — in this process, in a local process pool (`executor="process"`, or "auto"
+  with more than one worker, or any `concurrent.futures` executor), or on SLURM through a
+  submitit executor. Workers receive small picklable specs and load the corpus themselves.
 """
 
 from __future__ import annotations
@@ -355,15 +358,17 @@ class RunStore:
             if _tmp_owner(p) == key:
                 shutil.rmtree(p, ignore_errors=True)
 
-    def run(self, spec: RunSpec, *, progress: bool = True) -> RunRecord:
-        """The stored run for `spec`, training it first if needed (once, whoever else asks)."""
+    def run(self, spec: RunSpec, *, progress: bool = True, checked: bool = False) -> RunRecord:
+        """The stored run for `spec`, training it first if needed (once, whoever else asks);
+        `checked`: its mixture was checked against the data already (by `run_many`)."""
         key = spec.key
         if self.is_done(key):
             return self.load(key)
         self.check_writable()
         ref = spec.corpus
         data = token_data(ref, spec.config)
-        check_mixture(spec.mixture, data, spec.config)    # refused before anything is claimed or written
+        if not checked:
+            check_mixture(spec.mixture, data, spec.config)    # refused before anything is claimed or written
         with _locked(self.lock_path(key)):
             if self.is_done(key):   # another process finished it while this one waited
                 return self.load(key)
@@ -412,7 +417,7 @@ def _worker_init(threads: int) -> None:
 def _train_in_worker(root: str, spec: RunSpec) -> bool:
     """Train (or load) one run in a worker; True when this worker trained it."""
     store = RunStore(root)
-    store.run(spec, progress=False)
+    store.run(spec, progress=False, checked=True)
     return bool(store.trained)
 
 
@@ -425,14 +430,17 @@ def process_pool(workers: int = 2) -> ProcessPoolExecutor:
                                initializer=_worker_init, initargs=(threads,))
 
 
-def run_many(specs: Sequence[RunSpec], store: RunStore | str | Path = "runs", *, executor: Executor | str | None = None,
-             workers: int = 2, progress: bool = True) -> list[RunRecord]:
-    """Every spec's run, in order: loaded when finished, trained otherwise.
+def run_many(specs: Sequence[RunSpec], store: RunStore | str | Path = "runs", *,
+             executor: Executor | str | None = "auto", workers: int = 1, progress: bool = True) -> list[RunRecord]:
+    """Every spec's run, in order: loaded when finished, trained otherwise (the one route; see the
+    module docstring).
 
     executor: None trains here one after another; "process" uses a local pool of `workers`
-    processes; any object with `submit(fn, *args)` returning a future (concurrent.futures,
-    submitit) runs them there.
+    processes; "auto" (the default) is a pool when `workers` > 1, else here; any object with
+    `submit(fn, *args)` returning a future (concurrent.futures, submitit) runs them there.
     """
+    if executor == "auto":
+        executor = "process" if workers > 1 else None
     from tqdm.auto import tqdm
 
     store = store if isinstance(store, RunStore) else RunStore(store)
@@ -450,7 +458,7 @@ def run_many(specs: Sequence[RunSpec], store: RunStore | str | Path = "runs", *,
             bar = tqdm(list(todo.values()), desc="runs", unit="run", disable=not progress)
             for s in bar:
                 bar.set_postfix_str(s.label or s.key, refresh=False)
-                store.run(s, progress=progress)
+                store.run(s, progress=progress, checked=True)
         else:
             own = executor == "process"
             ex = process_pool(workers) if own else executor

@@ -17,6 +17,7 @@ from autoscale_kit.core.objective import Objective
 from autoscale_kit.proxy.families import family_class
 from autoscale_kit.proxy.train import ProxyConfig, for_family, preset
 from autoscale_kit.runs.store import CorpusRef
+from autoscale_kit.runs.store import token_data
 
 
 PREDICT_METHODS = ("auto", "continuous", "least-squares")   # the step rule has no target: not for a study
@@ -176,8 +177,6 @@ def scale_from_env(default: str = "small") -> str:
 
 def available_tokens(config: StudyConfig) -> dict[str, int]:
     """Training tokens each domain holds without repetition (whole windows)."""
-    from autoscale_kit.runs.store import token_data
-
     p = config.proxy
     data = token_data(config.corpus_ref, p)
     return {d: data.available_tokens(d, p.seq_len) for d in data.domains}

@@ -66,8 +66,8 @@ class CorpusLab:
 
     def train(self, specs: Sequence[RunSpec]) -> list[RunRecord]:
         """The stored runs of `specs`, training the missing ones (the study's executor and workers)."""
-        executor = self.executor or ("process" if self.config.workers > 1 else None)
-        return run_many(specs, self.store, executor=executor, workers=self.config.workers, progress=self.progress)
+        return run_many(specs, self.store, executor=self.executor or "auto", workers=self.config.workers,
+                        progress=self.progress)
 
     def measure(self, probes: Sequence[Probe]) -> list[RunRecord]:
         return self.train([self.spec(p) for p in probes])

@@ -31,10 +31,19 @@ import numpy as np
 import pandas as pd
 
 from autoscale_kit.core.errors import UserError
-from autoscale_kit.landscape.measure import (LandscapeConfig, LandscapeFit, fit_budget, fit_landscape, landscape_runs,
-                                     point_name, train_landscape)
+from autoscale_kit.landscape.design import LandscapeConfig, point_name, train_landscape
+from autoscale_kit.landscape.fit import LandscapeFit, fit_landscape
+from autoscale_kit.landscape.budget import fit_budget
+from autoscale_kit.landscape.runs import landscape_runs
 from autoscale_kit.methods.registry import Choice, CompareConfig, choose_all, run_objective
 from autoscale_kit.runs.store import RunRecord, RunStore
+from autoscale_kit.study.config import StudyConfig
+from autoscale_kit.core.objective import objective_from
+from autoscale_kit.core.bootstrap import bootstrap
+from autoscale_kit.study.lab import CorpusLab
+from autoscale_kit.methods.registry import get_method, mixture_names
+from autoscale_kit.study.pipeline import capped_mixture, tokens_to_reach, validation_specs
+from autoscale_kit.study.config import available_tokens
 
 ARENA_METHODS = ("autoscale", "ddo-reused", "uniform", "natural", "regmix", "mixing-law", "doremi",
                  "landscape-reused", "landscape-model", "landscape-extrapolated")
@@ -45,8 +54,6 @@ REFIT = "landscape-optimum-refit"       # refitted with every mixture measured a
 def arena_study(config: LandscapeConfig, objective: str = "mean-loss"):
     """The study the methods run: DDO (and the landscape methods' grids) at every budget below the
     landscape's largest, the largest as the target, the landscape's seeds and proxy."""
-    from autoscale_kit.study.config import StudyConfig
-
     if len(config.budgets) < 3:
         raise UserError(f"the arena needs a landscape at three or more budgets (two for the methods, the largest as "
                         f"the target); this one has {len(config.budgets)}")
@@ -57,8 +64,6 @@ def arena_study(config: LandscapeConfig, objective: str = "mean-loss"):
 
 def objective_curve(record: RunRecord, objective: str) -> pd.DataFrame:
     """The run's validation curve with the objective as a column `objective` (from val:<d>)."""
-    from autoscale_kit.core.objective import objective_from
-
     c = record.curve
     domains = tuple(col[4:] for col in c.columns if col.startswith("val:"))
     values = objective_from(domains, lambda d: c[f"val:{d}"].to_numpy(dtype=float),
@@ -91,8 +96,6 @@ def _whole_tokens(record: RunRecord) -> tuple[int, ...]:
 
 
 def _regret_interval(diffs: np.ndarray, level: float, n_boot: int, seed: int) -> tuple[float, float]:
-    from autoscale_kit.core.bootstrap import bootstrap
-
     if len(diffs) < 2:
         return float("nan"), float("nan")
     boot = bootstrap(lambda rows: diffs[rows].mean(), [np.array([i]) for i in range(len(diffs))], n=n_boot,
@@ -106,11 +109,6 @@ def landscape_arena(config: LandscapeConfig, store: RunStore | str = "runs", *,
                     level: float = 0.9, executor=None, progress: bool = True) -> LandscapeArena:
     """Train (or load) the landscape and every method's runs, then each recommendation and the
     landscape's optimum at the target with the landscape's seeds; score them by regret."""
-    from autoscale_kit.study.lab import CorpusLab
-    from autoscale_kit.methods.registry import get_method, mixture_names
-    from autoscale_kit.study.pipeline import capped_mixture, tokens_to_reach, validation_specs
-    from autoscale_kit.study.config import available_tokens
-
     study = arena_study(config, objective)
     for m in methods:
         get_method(m, "corpus")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from autoscale_kit.core.errors import UserError
-from autoscale_kit.landscape.measure import LandscapeConfig
+from autoscale_kit.landscape.design import LandscapeConfig
 from autoscale_kit.study.config import SCALES
 
 def _named() -> dict[str, LandscapeConfig]:

@@ -36,6 +36,7 @@ from autoscale_kit.core.mixture import Mixture, cap_and_redistribute
 from autoscale_kit.fit.predict import Prediction
 from autoscale_kit.runs.store import RunRecord, RunSpec, RunStore
 from autoscale_kit.study.config import SCALES, StudyConfig, available_tokens, scale_from_env, study_config
+from autoscale_kit.fit.uncertainty import paired_verdict
 
 __all__ = ["DDORound", "SCALES", "StudyConfig", "StudyResult", "available_tokens", "capped_mixture", "run_ddo",
            "run_study", "scale_from_env", "speedup_table", "study_config", "summarize_speedup", "tokens_to_reach",
@@ -156,8 +157,6 @@ class StudyResult:
     def against_uniform(self) -> dict[str, dict]:
         """Each mixture's final mean loss against uniform's, paired by seed, judged at the config's
         level (uncertainty.paired_verdict): what the target runs say, in plain words."""
-        from autoscale_kit.fit.uncertainty import paired_verdict
-
         if "uniform" not in self.validation:
             return {}
         ref = {r.seed: r.mean_val_loss for r in self.validation["uniform"]}

@@ -46,6 +46,7 @@ from scipy.optimize import least_squares, minimize
 from autoscale_kit.core.objective import Objective, objective_from
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.fit.forms.base import DDOProblem, FormSolution
+from autoscale_kit.core.mixture import Mixture
 
 T_MAX = 20.0
 A_MAX = 10.0
@@ -426,8 +427,6 @@ def transfer_at_target(rounds, target: float, objective: str, min_ratio: float =
 
     Whether the law holds across budgets is reported: its residual error per budget against that
     budget's own fit (a joint error several times the own one says the extrapolation is unsupported)."""
-    from autoscale_kit.core.mixture import Mixture
-
     rounds = list(rounds)
     if len(rounds) < 2:
         raise UserError("solving the transfer law at the target needs DDO runs at two or more budgets")

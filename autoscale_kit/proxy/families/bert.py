@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from autoscale_kit.proxy.families.base import IGNORE, padded_vocab
-from autoscale_kit.data.tokendata import _domain_seed
+from autoscale_kit.data.tokendata import domain_seed
 
 MASK_PROB = 0.15
 MASK_SPLIT = (0.8, 0.1, 0.1)      # [MASK], random id, unchanged
@@ -110,7 +110,7 @@ class BertFamily:
         tokens, maskable = self._text(windows, full)
         inputs, targets = np.empty_like(tokens), np.empty_like(tokens)
         for i in range(len(tokens)):   # one generator per window: its mask is the same in every batch layout
-            rng = np.random.default_rng(_domain_seed(VALIDATION_MASK_SEED, domain, first + i))
+            rng = np.random.default_rng(domain_seed(VALIDATION_MASK_SEED, domain, first + i))
             inputs[i], targets[i] = mask_tokens(tokens[i: i + 1], maskable[i: i + 1], self.vocab_size,
                                                 self.mask_id, rng)
         return inputs, targets

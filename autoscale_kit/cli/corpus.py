@@ -1,0 +1,37 @@
+"""`autoscale-kit corpus`: documents, blocks, characters and tokens per domain of a corpus."""
+
+from __future__ import annotations
+
+import argparse
+from autoscale_kit.data import corpus as corpus_mod
+from autoscale_kit.data.tokenize import load_tokenizer
+from autoscale_kit.cli.common import print_json
+
+NAME = "corpus"
+
+
+def add(sub) -> None:
+    p = sub.add_parser(
+        "corpus",
+        help="per-domain statistics of the bundled corpus, a folder of domains or a RedPajama-style JSONL/dataset",
+        description="Print documents, blocks, characters and tokens per domain and split.",
+    )
+    p.add_argument("source", nargs="?", default=None,
+                   help="a folder of domains, a RedPajama-style .jsonl file, or hf:<dataset name>; "
+                        "default: the bundled corpus")
+    p.add_argument("--domains", default=None, help="comma-separated subset of domains")
+    p.add_argument("--tokenizer", default="bytes", help="'bytes' (default) or the path of a local Hugging Face tokenizer")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.set_defaults(command="corpus")
+
+
+def run(args: argparse.Namespace) -> int:
+    domains = [d.strip() for d in args.domains.split(",")] if args.domains else None
+    corpus = corpus_mod.load(args.source, domains=domains)
+    stats = corpus_mod.statistics(corpus, tokenizer=load_tokenizer(args.tokenizer))
+    if args.json:
+        print_json({"name": corpus.name, "domains": stats.to_dict(orient="records")})
+    else:
+        print(f"corpus: {corpus.name}")
+        print(stats.to_string(index=False))
+    return 0
