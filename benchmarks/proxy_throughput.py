@@ -28,7 +28,9 @@ from autoscale_kit.data import corpus as corpus_mod
 from autoscale_kit.core.mixture import Mixture
 from autoscale_kit.proxy.families.base import IGNORE
 from autoscale_kit.proxy.families.bert import BertFamily, mask_tokens
-from autoscale_kit.proxy.train import Callbacks, ProxyConfig, build_model, prepare_tokens, preset, train_proxy
+from autoscale_kit.proxy.train import Callbacks, build_model, train_proxy
+from autoscale_kit.proxy.config import ProxyConfig, preset
+from autoscale_kit.data.tokendata import prepare_tokens
 
 
 class PlainBlock(nn.Module):

@@ -12,7 +12,10 @@ from autoscale_kit.data import corpus as corpus_mod
 from autoscale_kit.methods import doremi as doremi_mod
 from autoscale_kit.methods.doremi import DoReMiConfig, GroupDRO, run_doremi
 from autoscale_kit.core.errors import UserError
-from autoscale_kit.proxy.train import IGNORE, StepBatch, Window, prepare_tokens, preset
+from autoscale_kit.proxy.families.base import IGNORE
+from autoscale_kit.proxy.train import StepBatch
+from autoscale_kit.data.tokendata import Window, prepare_tokens
+from autoscale_kit.proxy.config import preset
 
 FAST = preset("tiny", n_layer=1, n_embd=32, n_head=2, seq_len=64, batch_size=8, eval_points=0,
               val_tokens=2048, curve_val_tokens=2048)

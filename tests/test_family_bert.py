@@ -13,7 +13,9 @@ from autoscale_kit.proxy.families import get_family
 from autoscale_kit.proxy.families.base import IGNORE
 from autoscale_kit.proxy.families.bert import MASK_PROB
 from autoscale_kit.core.mixture import Mixture
-from autoscale_kit.proxy.train import Callbacks, evaluate, for_family, prepare_tokens, preset, train_proxy
+from autoscale_kit.proxy.train import Callbacks, evaluate, train_proxy
+from autoscale_kit.proxy.config import for_family, preset
+from autoscale_kit.data.tokendata import prepare_tokens
 from autoscale_kit.runs.store import CorpusRef, RunSpec
 from autoscale_kit.study.config import study_config
 

@@ -201,7 +201,7 @@ def _api_cases():
     from autoscale_kit.methods.registry import CompareConfig
     from autoscale_kit.core.mixture import Mixture
     from autoscale_kit.fit.predict import predict_optimum
-    from autoscale_kit.proxy.train import ProxyConfig
+    from autoscale_kit.proxy.config import ProxyConfig
     from autoscale_kit.runs.store import RunSpec, RunStore, run_many
     from autoscale_kit.study.config import StudyConfig
 

@@ -14,7 +14,7 @@ from autoscale_kit.study import pipeline
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.study.pipeline import StudyConfig, speedup_table, study_config, tokens_to_reach
 from autoscale_kit.core.mixture import Mixture
-from autoscale_kit.proxy.train import ProxyConfig
+from autoscale_kit.proxy.config import ProxyConfig
 from autoscale_kit.runs.store import RunRecord
 
 

@@ -9,8 +9,9 @@ import pytest
 
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.mixture import Mixture
-from autoscale_kit.proxy.train import (Callbacks, ProxyConfig, TrainingDiverged, build_model, evaluate, plan_windows,
-                                 prepare_tokens, preset, train_proxy)
+from autoscale_kit.proxy.train import Callbacks, TrainingDiverged, build_model, evaluate, train_proxy
+from autoscale_kit.proxy.config import ProxyConfig, preset
+from autoscale_kit.data.tokendata import plan_windows, prepare_tokens
 
 FAST = preset("tiny", n_layer=1, n_embd=32, n_head=2, seq_len=64, batch_size=8, eval_points=2,
               val_tokens=2048, curve_val_tokens=1024)

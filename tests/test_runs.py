@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from autoscale_kit.core.mixture import Mixture
-from autoscale_kit.proxy.train import preset
+from autoscale_kit.proxy.config import preset
 from autoscale_kit.runs.store import MARKER, CorpusRef, RunSpec, RunStore, run_many, runs_table
 from tests.conftest import REPO
 

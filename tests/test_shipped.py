@@ -133,7 +133,8 @@ def test_shipped_runs_reproduce_when_retrained(tmp_path, monkeypatch):
     them (CPU model and kernel level, torch: `study.json`); on another CPU the kernels
     round differently and training drifts (up to 0.06 nats per domain seen on the shipped
     landscape's runs), so there the test is skipped, saying so."""
-    from autoscale_kit.proxy.train import ProxyConfig, train_proxy
+    from autoscale_kit.proxy.config import ProxyConfig
+    from autoscale_kit.proxy.train import train_proxy
     from autoscale_kit.core.mixture import Mixture
     from autoscale_kit.runs.store import CorpusRef, token_data
 

@@ -10,7 +10,7 @@ pytest.importorskip("ipywidgets")
 
 from autoscale_kit.data import corpus as corpus_mod
 from autoscale_kit.core.mixture import Mixture
-from autoscale_kit.proxy.train import preset
+from autoscale_kit.proxy.config import preset
 from autoscale_kit.core import fmt
 from autoscale_kit.present.widgets import DomainPicker, MixtureSliders, OracleLab, PredictExplorer, TrainPanel
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import difflib
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -48,6 +49,8 @@ def read_frame(source, what: str) -> tuple[pd.DataFrame, str]:
             dup = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
             raise UserError(f"the {what} has duplicate columns {', '.join(dup)}; keep one of each")
     else:
+        if not isinstance(source, (str, os.PathLike)):
+            raise UserError(f"the {what} must be a CSV path or a DataFrame, got {type(source).__name__}")
         path = Path(source)
         name = str(path)
         if path.is_dir():
@@ -102,28 +105,32 @@ def _numeric_column(frame: pd.DataFrame, col: str, name: str, *, lower: float, w
                     inclusive: bool = False) -> np.ndarray:
     """The column as floats, each value finite and > lower (>= with `inclusive`); else a UserError
     naming the cell."""
+    column = frame[col]
+    if pd.api.types.is_numeric_dtype(column):      # the common case, checked at once
+        fast = column.to_numpy(dtype=float)
+        if (np.isfinite(fast) & ((fast >= lower) if inclusive else (fast > lower))).all():
+            return fast
     values = np.empty(len(frame))
-    for i, raw in enumerate(frame[col].tolist()):
-        label = _row_label(frame, i)
+    for i, raw in enumerate(column.tolist()):
         if isinstance(raw, str):
             text = raw.strip()
             if text == "":
-                raise UserError(f"{name}: column {col!r}, {label} is empty; fill in {what}")
+                raise UserError(f"{name}: column {col!r}, {_row_label(frame, i)} is empty; fill in {what}")
             try:
                 v = float(text)
             except ValueError:
-                raise UserError(f"{name}: column {col!r}, {label} holds {raw!r}, not a number; "
+                raise UserError(f"{name}: column {col!r}, {_row_label(frame, i)} holds {raw!r}, not a number; "
                                 f"write {what} as a plain number") from None
         else:
             try:
                 v = float(raw)
             except (TypeError, ValueError):
-                raise UserError(f"{name}: column {col!r}, {label} holds {raw!r}, not a number; "
+                raise UserError(f"{name}: column {col!r}, {_row_label(frame, i)} holds {raw!r}, not a number; "
                                 f"write {what} as a plain number") from None
         if not math.isfinite(v):
-            raise UserError(f"{name}: column {col!r}, {label} is {v}; {what} must be a finite number")
+            raise UserError(f"{name}: column {col!r}, {_row_label(frame, i)} is {v}; {what} must be a finite number")
         if not (v >= lower if inclusive else v > lower):
-            raise UserError(f"{name}: column {col!r}, {label} is {v:g}; {what} must be "
+            raise UserError(f"{name}: column {col!r}, {_row_label(frame, i)} is {v:g}; {what} must be "
                             f"{'at least' if inclusive else 'greater than'} {lower:g}")
         values[i] = v
     return values
@@ -263,6 +270,10 @@ def read_optima_table(source) -> tuple[list[Mixture], tuple[str, ...]]:
     """
     frame, name = read_frame(source, "optima table")
     cols = _split_columns(frame, name)
+    if cols[LOSS] or cols[PPL]:
+        raise UserError(f"{name} looks like a runs table (it has loss/ppl columns), not an optima table: the "
+                        f"predictor takes one row of optimal tokens per budget. Fit each budget's runs with "
+                        f"`autoscale-kit ddo RUNS.csv --json` first and put their optimal tokens in a table")
     domains = list(cols[TOKENS])
     quantities = np.column_stack([
         _numeric_column(frame, cols[TOKENS][d], name, lower=0.0, what="an optimal number of tokens (> 0)")

@@ -328,6 +328,29 @@ def _file_documents(path: Path, rel_id: str, kind: str, text_field: str) -> Iter
             yield f"{rel_id}:{lineno}", _record_text(record, f"{path}:{lineno}", text_field)
 
 
+def _domain_files(folder: Path) -> list[Path]:
+    """The text files under a domain's folder, symbolic links followed; a link that points nowhere
+    or back to a folder above it is refused, naming the domain."""
+    domain = folder.name
+    out = []
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        here = os.path.realpath(root)
+        for name in sorted(dirs):
+            path = Path(root) / name
+            real = os.path.realpath(path)
+            if here == real or here.startswith(real + os.sep):
+                raise UserError(f"domain {domain!r}: {path.relative_to(folder)} links back to {real} (a symbolic "
+                                f"link loop); remove the link")
+        for name in files:
+            path = Path(root) / name
+            if path.is_symlink() and not path.exists():
+                raise UserError(f"domain {domain!r}: {path.relative_to(folder)} is a symbolic link that points "
+                                f"nowhere (or to itself); remove it or fix its target")
+            if path.is_file() and _strip_suffixes(name):
+                out.append(path)
+    return sorted(out)
+
+
 def folder_documents(folder: Path, text_field: str = "text") -> dict[str, list[tuple[str, str]]]:
     """Documents per domain from a folder: one subfolder or one file per domain.
 
@@ -338,8 +361,10 @@ def folder_documents(folder: Path, text_field: str = "text") -> dict[str, list[t
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith("."):
             continue
+        if entry.is_symlink() and not entry.exists():
+            raise UserError(f"{entry} is a symbolic link that points nowhere (or to itself); remove it or fix its target")
         if entry.is_dir():
-            files = sorted(p for p in entry.rglob("*") if p.is_file() and _strip_suffixes(p.name))
+            files = _domain_files(entry)
             items = []
             for p in files:
                 _, kind = _strip_suffixes(p.name)
@@ -495,7 +520,12 @@ def load(source: str | Path | None = None, *, domains: Sequence[str] | None = No
             raise UserError("no domains selected; name at least one")
     if source is None:
         return load_bundled(domains)
+    if not isinstance(source, (str, os.PathLike)):
+        raise UserError(f"a corpus source is a folder, a .jsonl file or hf:<dataset>, got {type(source).__name__}")
     src = str(source)
+    if not src.strip():
+        raise UserError("the corpus source is empty; give a folder, a .jsonl file, hf:<dataset>, or nothing "
+                        "for the bundled corpus")
     if src.startswith("hf:"):
         records = hf_records(src[3:], **hf_kwargs)
         docs = record_documents(records, domain_field=domain_field, text_field=text_field,

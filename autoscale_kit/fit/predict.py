@@ -45,6 +45,9 @@ EXTRAPOLATION_WARNING = 10.0   # warn when the target exceeds this multiple of t
 # --- input checks --------------------------------------------------------------------------------
 
 def _check_optima(optima: Sequence[Mixture], *, at_least: int = 2) -> list[Mixture]:
+    if isinstance(optima, (str, bytes)) or not hasattr(optima, "__iter__"):
+        raise UserError(f"the predictor takes a list of optimal Mixtures (one per scale), got {type(optima).__name__}; "
+                        f"read a CSV with core.tables.read_optima_table")
     optima = list(optima)
     if len(optima) < at_least:
         raise UserError(f"the predictor needs optima at {at_least} or more scales, got {len(optima)}; "

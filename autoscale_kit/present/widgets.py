@@ -23,7 +23,7 @@ from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.mixture import Mixture
 from autoscale_kit.present.plots import color_of
 from autoscale_kit.data.corpus import statistics
-from autoscale_kit.proxy.train import prepare_tokens
+from autoscale_kit.data.tokendata import prepare_tokens
 from autoscale_kit.proxy.train import Callbacks, train_proxy
 from autoscale_kit.fit.predict import predict_optimum
 from autoscale_kit.fit.uncertainty import prediction_uncertainty

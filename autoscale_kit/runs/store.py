@@ -37,7 +37,9 @@ import pandas as pd
 from autoscale_kit.data import corpus as corpus_mod
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.mixture import Mixture
-from autoscale_kit.proxy.train import ProxyConfig, TokenData, prepare_tokens, resolve_device, train_proxy
+from autoscale_kit.proxy.config import ProxyConfig, resolve_device
+from autoscale_kit.data.tokendata import TokenData, prepare_tokens
+from autoscale_kit.proxy.train import train_proxy
 from autoscale_kit.core.tables import RunsTable, runs_frame
 from autoscale_kit.data.tokendata import check_mixture
 
@@ -304,6 +306,9 @@ class RunStore:
         if not isinstance(root, (str, os.PathLike)):
             raise UserError(f"a run store is a folder path, got {type(root).__name__}")
         self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise UserError(f"run store {str(root)!r} is a file, not a folder; give the folder of a run store "
+                            f"(default runs/)")
         self.frozen = frozen
         self.trained: list[str] = []
 

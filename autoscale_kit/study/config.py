@@ -15,7 +15,7 @@ from autoscale_kit.fit.plan import check_ratios
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.objective import Objective
 from autoscale_kit.proxy.families import family_class
-from autoscale_kit.proxy.train import ProxyConfig, for_family, preset
+from autoscale_kit.proxy.config import ProxyConfig, for_family, preset
 from autoscale_kit.runs.store import CorpusRef
 from autoscale_kit.runs.store import token_data
 
