@@ -17,50 +17,79 @@ retrain = False      # False: the shipped results; True: train here into `store`
 import pandas as pd
 
 from autoscale_kit.core import fmt
-from autoscale_kit.study.pipeline import run_ddo, scale_from_env, study_config
-from autoscale_kit.present.plots import weight_trajectory_plotly
 from autoscale_kit.fit.predict import predict_optimum
-from autoscale_kit.study.shipped import study_runs
+from autoscale_kit.fit.uncertainty import prediction_uncertainty
+from autoscale_kit.present.plots import weight_trajectory_plotly
 from autoscale_kit.present.widgets import PredictExplorer
+from autoscale_kit.study.pipeline import autoscale_answer, scale_from_env, study_config
+from autoscale_kit.study.shipped import study_runs
 
 scale = scale_from_env(scale)
 config = study_config(scale)
-rounds = run_ddo(config, study_runs(config, store, retrain=retrain))
-optima = [rd.ddo.optimum for rd in rounds]
-draws = [rd.uncertainty.weights.samples for rd in rounds] if all(
-    rd.uncertainty is not None and rd.uncertainty.weights is not None for rd in rounds) else None
-fmt.frame(pd.DataFrame({f"DDO {fmt.tokens(m.total)}": {
-    d: f"{fmt.weight(v)} {fmt.interval(*rd.uncertainty.interval[d])}" if draws else fmt.weight(v)
-    for d, v in m.weights.items()} for m, rd in zip(optima, rounds)}).rename_axis("domain").reset_index(),
-    caption=f"DDO's optimal weights{f', {100 * config.level:.0f}% intervals' if draws else ''}")
+answer = autoscale_answer(config, study_runs(config, store, retrain=retrain), progress=False)
+rounds = answer.rounds
+
+
+def budget_row(rd):
+    """What each budget hands the predictor: the answer the study kept (verified when it verifies)."""
+    status = ("fell back to its base: not used" if rd.fell_back else
+              "verified" if rd.verification is not None else "DDO optimum")
+    interval = rd.answer_interval
+    return {d: f"{fmt.weight(w)} {fmt.interval(*interval[d])}" if interval else fmt.weight(w)
+            for d, w in rd.answer.weights.items()} | {"status": status}
+
+
+fmt.frame(pd.DataFrame({f"{fmt.tokens(rd.total)}": budget_row(rd) for rd in rounds}).rename_axis("").reset_index(),
+          caption=f"Each budget's answer{f' with its {100 * config.level:.0f}% interval' if rounds[0].answer_interval else ''}"
+                  " and whether the prediction uses it")
+
+# %% [markdown]
+# ## The study's prediction
+# `autoscale_answer` is what `run_study` validates at the target: the predictor fed only the answers
+# that stand. With fewer than two of them there is no trend to extrapolate, the prediction is
+# unsupported, and the study reuses the largest budget's answer instead.
+
+# %%
+pred = answer.prediction
+print(f"at the target, {fmt.tokens(config.target)} tokens ({pred.method}):", fmt.weights(pred.weights))
+for message in pred.warnings:
+    print("-", message)
 
 # %% [markdown]
 # ## Move the target budget
-# The bars carry the prediction's interval: every bootstrap draw of the two optima (their noise,
-# from the DDO seeds) is predicted, and the bar spans the middle of those predictions. The
-# predictor extrapolates: the further the target, the wider.
+# The bars carry the prediction's interval: every bootstrap draw of the answers (their noise, from
+# the DDO seeds) is predicted, and the bar spans the middle of those predictions. The predictor
+# extrapolates: the further the target, the wider. When the study's prediction is unsupported, the
+# explorer shows the surrogate-only prediction from DDO's fitted optima instead, labelled as such:
+# what the fits alone would say, not what the study recommends.
 
 # %%
+if answer.supported:
+    optima, draws, label = answer.optima, answer.draws, "the study's prediction"
+    point_bands = [rd.answer_interval for rd in answer.fed]
+else:
+    optima, label = [rd.ddo.optimum for rd in rounds], "surrogate-only prediction (not the study's: unsupported)"
+    draws = [rd.uncertainty.weights.samples for rd in rounds] if all(
+        rd.uncertainty is not None and rd.uncertainty.weights is not None for rd in rounds) else None
+    point_bands = [rd.uncertainty.interval if rd.uncertainty is not None else None for rd in rounds]
+print("the explorer shows:", label)
 explorer = PredictExplorer(optima, draws=draws, level=config.level)
 explorer.widget
 
 # %% [markdown]
 # ## Each domain's share against scale
-# Solid: DDO optima; dashed: predictions at 4×, 16×, 64× and 256× the largest DDO scale; the band
-# is each point's interval.
+# Solid: the optima the explorer uses; dashed: predictions at 4×, 16×, 64× and 256× the largest
+# budget; the band is each point's interval.
 
 # %%
-from autoscale_kit.fit.uncertainty import prediction_uncertainty
-
 targets = [optima[-1].total * f for f in (4, 16, 64, 256)]
 predicted = [predict_optimum(optima, t) for t in targets]
 bands = None
 if draws:
-    bands = [rd.uncertainty.interval for rd in rounds] + [
-        prediction_uncertainty(optima, draws, t, level=config.level).interval for t in targets]
+    bands = point_bands + [prediction_uncertainty(optima, draws, t, level=config.level).interval for t in targets]
 weight_trajectory_plotly([m.total for m in optima] + targets,
                          [m.weights for m in optima] + [p.weights for p in predicted],
-                         predicted_from=len(optima), intervals=bands)
+                         predicted_from=len(optima), intervals=bands, title=label)
 
 # %% [markdown]
 # The paper's own rule, one step: the next total is an output, not a choice.

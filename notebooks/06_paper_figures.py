@@ -5,9 +5,6 @@
 # a 1.2B-token budget and the DDO optima at 0.3B, 0.6B and 1.2B tokens released in the authors'
 # notebooks (see `data/paper/README.md` for provenance).
 
-# %% tags=["parameters"]
-scale = "small"      # unused: nothing is trained
-
 # %%
 import pandas as pd
 

@@ -81,8 +81,10 @@ def test_the_readme_example_method_runs(monkeypatch):
 
     from tests.conftest import REPO
 
-    monkeypatch.setattr(methods_mod, "METHODS", dict(methods_mod.METHODS))
     code = re.search(r"```python\n(from autoscale_kit.methods.registry import.*?)```", (REPO / "README.md").read_text(), re.S)
-    exec(code.group(1), {})
-    arena = oracle_arena(random_oracle("separable", 4, seed=1), (3e8, 1.2e9), 1.9e10, ("mine", "uniform"))
+    try:
+        exec(code.group(1), {})
+        arena = oracle_arena(random_oracle("separable", 4, seed=1), (3e8, 1.2e9), 1.9e10, ("mine", "uniform"))
+    finally:
+        methods_mod.METHODS.pop("mine", None)     # the registry as it was
     assert arena.entries["mine"].excess >= 0 and arena.entries["mine"].proxy_tokens == pytest.approx(4 * 3e8)

@@ -34,7 +34,27 @@ def test_paired_files_agree_and_carry_no_outputs(path: Path):
         if c.cell_type == "code":
             assert not c.outputs and c.execution_count is None, "commit notebooks without outputs"
     params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-    assert len(params) == 1 and "scale" in params[0].source
+    assert len(params) <= 1
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_notebook_parameter_does_something(path: Path):
+    """A name the parameters cell sets is read by a later cell (a parameter that does nothing misleads
+    the reader who changes it), and a notebook that follows AUTOSCALE_SCALE declares `scale` there."""
+    import ast
+
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    idx = [i for i, c in enumerate(code) if "parameters" in c.metadata.get("tags", [])]
+    later = "\n".join(c.source for c in code[idx[0] + 1:] if not c.source.startswith("%")) if idx else \
+        "\n".join(c.source for c in code)
+    read = {n.id for n in ast.walk(ast.parse(later)) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    if idx:
+        params = {t.id for s in ast.parse(code[idx[0]].source).body if isinstance(s, ast.Assign)
+                  for t in s.targets if isinstance(t, ast.Name)}
+        assert params and params <= read, f"parameters never read: {sorted(params - read)}"
+    if "scale_from_env" in later:
+        assert idx and "scale" in code[idx[0]].source, "follows AUTOSCALE_SCALE without a `scale` parameter"
 
 
 @pytest.fixture(scope="module")

@@ -189,3 +189,24 @@ def test_second_invocation_trains_nothing(smoke, monkeypatch):
     again = pipeline.run_study(study_config("smoke"), store, progress=False)
     assert again.prediction.weights == first.prediction.weights
     assert again.speedup.equals(first.speedup)
+
+
+def test_autoscale_answer_is_the_studys_own_prediction(smoke):
+    """What notebook 04 draws (`autoscale_answer`) is the prediction the study validates, fed only the
+    answers that stand; a round that fell back to its base is not fed."""
+    store, result = smoke
+    answer = pipeline.autoscale_answer(study_config("smoke"), store, progress=False)
+    assert answer.prediction.weights == result.prediction.weights
+    assert [rd.total for rd in answer.rounds] == [rd.total for rd in result.rounds]
+    assert answer.optima == [rd.answer for rd in result.rounds if not rd.fell_back]
+
+
+def test_a_fallen_back_round_is_not_fed_to_the_prediction(smoke):
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    _, result = smoke
+    rounds = list(result.rounds)
+    fell = replace(rounds[0], verification=SimpleNamespace(accepted=None, answer=rounds[0].ddo.base_tokens))
+    answer = pipeline.AutoScaleAnswer((fell, *rounds[1:]), result.prediction)
+    assert fell.fell_back and not answer.supported and answer.fed == tuple(rounds[1:])

@@ -51,6 +51,45 @@ def run_ddo(config: StudyConfig, store: RunStore | str = "runs", *, executor=Non
     return [ddo_round(lab, t) for t in config.budgets]
 
 
+@dataclass(frozen=True)
+class AutoScaleAnswer:
+    """DDO at every budget and the study's own AutoScale prediction at its target: what `run_study`
+    validates, fed only the budgets whose answer stands (verified when the study verifies)."""
+
+    rounds: tuple[DDORound, ...]
+    prediction: Prediction
+
+    @property
+    def fed(self) -> tuple[DDORound, ...]:
+        """The rounds whose answer the predictor took (a verified round that fell back to its base has none)."""
+        return tuple(rd for rd in self.rounds if not rd.fell_back)
+
+    @property
+    def supported(self) -> bool:
+        """Two or more budgets with an answer: the prediction has a trend to follow."""
+        return len(self.fed) >= 2
+
+    @property
+    def optima(self) -> list[Mixture]:
+        """The answers the prediction was made from."""
+        return [rd.answer for rd in self.fed]
+
+    @property
+    def draws(self) -> list | None:
+        """Their bootstrap draws (None without intervals)."""
+        draws = [rd.answer_draws for rd in self.fed]
+        return None if any(d is None for d in draws) else draws
+
+
+def autoscale_answer(config: StudyConfig, store: RunStore | str = "runs", *, executor=None,
+                     progress: bool = True) -> AutoScaleAnswer:
+    """Train (or load) the DDO runs of every budget, fit and verify them as the study does, and
+    predict at the target from the answers that stand: the study's own prediction."""
+    lab = CorpusLab(config, store, executor=executor, progress=progress)
+    choice = choose_all(lab, ["autoscale"])["autoscale"]
+    return AutoScaleAnswer(tuple(ddo_round(lab, t) for t in config.budgets), choice.details)
+
+
 def capped_mixture(name: str, weights: Mapping[str, float], total: int, available: Mapping[str, int] | None
                    ) -> tuple[Mixture, str | None]:
     """`weights` as whole tokens at `total`; with `available` (no repetition), domains asking for
