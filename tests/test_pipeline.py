@@ -167,8 +167,9 @@ def test_smoke_study_runs_and_reports(smoke, tmp_path):
     assert set(summary["against_uniform"]) == {"autoscale", "ddo-reused"}
     text = page.read_text()
     assert "Verdict:" in text and "Against uniform" in text and re.search(r"\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]", text)
-    # the verdict sentence, drawn from the runs, heads the page
-    assert text.splitlines()[2].startswith("**Verdict.** At 480k tokens, ")
+    # the verdict sentence, drawn from the runs, heads the page: the first paragraph under the title
+    first = next(line for line in text.splitlines()[1:] if line.strip())
+    assert first == f"**Verdict.** {result.verdict()}" and "480k" in first
     assert "nan" not in text.lower().replace("nanmean", "")
     assert {row["mixture"] for row in summary["speedup"]} == {"autoscale", "uniform", "ddo-reused"}
     from autoscale_kit.core.tables import read_optima_table

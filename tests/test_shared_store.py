@@ -79,8 +79,10 @@ _HOLDER = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {repo!r})
     from pathlib import Path
-    from autoscale_kit.runs.store import _locked
-    with _locked(Path({lock!r})):
+    import fcntl, os
+    os.makedirs(os.path.dirname({lock!r}), exist_ok=True)
+    with open({lock!r}, "a") as fh:            # the store's documented claim: flock on .locks/<key>.lock
+        fcntl.flock(fh, fcntl.LOCK_EX)
         print("held", flush=True)
         time.sleep(60)
 """)
