@@ -1,6 +1,6 @@
 """The measured landscape of the bundled corpus and every method judged against it.
 
-Trains (or loads, from --store) the named landscape (`landscape.landscape_config`, default
+Trains (or loads, from --store) the named landscape (`study.landscapes.landscape_config`, default
 `bundled`: code, books, wikipedia; a grid of step 1/3 plus nothing else; 125k, 500k and 2M tokens;
 seeds 0 and 1), fits it, and runs the arena: every method computes its mixture from the two
 smaller budgets, and each mixture (and the landscape's fitted optimum, and a second-round optimum

@@ -76,12 +76,12 @@ def test_registry_errors():
 
 
 def test_the_readme_example_method_runs(monkeypatch):
-    """The README's "a method of your own" snippet, executed as written, on an oracle."""
+    """The documented "a mixing method" snippet, executed as written, on an oracle."""
     import re
 
     from tests.conftest import REPO
 
-    code = re.search(r"```python\n(from autoscale_kit.methods.registry import.*?)```", (REPO / "README.md").read_text(), re.S)
+    code = re.search(r"```python\n(from autoscale_kit.methods.registry import.*?)```", (REPO / "docs" / "extending.md").read_text(), re.S)
     try:
         exec(code.group(1), {})
         arena = oracle_arena(random_oracle("separable", 4, seed=1), (3e8, 1.2e9), 1.9e10, ("mine", "uniform"))

@@ -21,7 +21,14 @@ NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 
 def test_every_notebook_is_paired():
     pys = sorted((REPO / "notebooks").glob("*.py"))
-    assert [p.stem for p in pys] == [p.stem for p in NOTEBOOKS] and len(NOTEBOOKS) >= 8
+    assert [p.stem for p in pys] == [p.stem for p in NOTEBOOKS] and NOTEBOOKS
+
+
+def test_every_notebook_is_documented_and_every_documented_notebook_exists():
+    import re
+
+    listed = set(re.findall(r"^\| `(\d\d_\w+)` \|", (REPO / "docs" / "notebooks.md").read_text(), re.M))
+    assert listed == {p.stem for p in NOTEBOOKS}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

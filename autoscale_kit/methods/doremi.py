@@ -9,7 +9,7 @@
      (the repository's form; with uniform sampling it equals the paper's Σ_i α_i · mean loss_i).
 3. The output is the time average of α over the steps.
 Defaults are the paper's: η = 1, c = 1e-3. The proxy step is the ordinary training loop with the
-`Callbacks.on_batch` of `proxy.train_proxy`; the reference model scores the same batch in no-grad mode.
+`Callbacks.on_batch` of `proxy.train.train_proxy`; the reference model scores the same batch in no-grad mode.
 
 Results are cached in the run store as `<store>/doremi-<key>/result.json` (written atomically; the
 key covers the corpus, the budget, the proxy config, DoReMi's settings and the training version), so

@@ -4,7 +4,7 @@ Design choices:
 - Three kinds, one class each, sharing `losses`, `objective`, `measure` (a runs table) and
   `optimum(total, lower)`, the exactly known constrained optimum (to about 1e-10 in weight):
   * "separable"  `SeparableOracle`:  loss_d = c_d + β_d (N_d/u + A_d)^(-b_d). Inside DDO's family;
-    optimum by `ddo.solve_separable` (KKT, one root find).
+    optimum by `fit.forms.separable.solve_separable` (KKT, one root find).
   * "power"      `PowerLawOracle`:   A_d = 0, the predictor's theory; optimum from its closed form
     N_i*(λ) = u (β_i b_i / (m λ))^(1/(1+b_i)) and one root find on λ (independent of the DDO solver).
   * "transfer"   `TransferOracle`:   loss_d = c_d + β_d (Σ_j T_dj N_j/u)^(-γ_d), T_dd = 1, T_dj ≥ 0:

@@ -307,7 +307,7 @@ def perturbation_heatmap(table: pd.DataFrame, ax=None, title: str = "Loss change
 def transfer_next_to_measured(effects: pd.DataFrame, transfer: pd.DataFrame,
                               title: str = "Measured effect of each domain and the transfer the fit found"):
     """Two heat-maps with the same rows (training domains) and columns (validation domains): left,
-    the measured loss change when a domain is increased (`ddo.perturbation_effects`, nats per byte);
+    the measured loss change when a domain is increased (`fit.plan.perturbation_effects`, nats per byte);
     right, the fitted transfer T (a `transfer.TransferFit.matrix()`, transposed to match), how much a
     token of the row's domain teaches the column's domain relative to one of its own (own = 1)."""
     measured = effects[[c for c in effects.columns if c != "mean"]]

@@ -40,7 +40,7 @@ class ProxyConfig:
     threads: int | None = None       # torch CPU threads (None: torch's default); fixing it makes the
     #                                  numbers independent of where the run executes
     compile: bool = False            # torch.compile the model (pays on GPU for long runs)
-    family: str = "gpt2"             # model family (families.FAMILIES)
+    family: str = "gpt2"             # model family (proxy.families.FAMILIES)
 
     def __post_init__(self):
         def integer(name: str, low: int) -> None:

@@ -13,7 +13,7 @@ Design choices:
   judged.
 - The paper's speed-up: for each mixture, the tokens it needs to reach uniform's final mean
   validation loss (linear interpolation on its validation curve) and the relative saving.
-- Named study sizes (`studies.SCALES`) size a study to the machine: `smoke` for the tests,
+- Named study sizes (`study.config.SCALES`) size a study to the machine: `smoke` for the tests,
   `small` for a laptop CPU demo, larger ones for a GPU.
 """
 
