@@ -15,13 +15,13 @@ from autoscale_kit.fit.ddo import fit_ddo
 from autoscale_kit.fit.forms import SURROGATE_FORMS, get_form
 from autoscale_kit.fit.plan import check_ratios, perturbation_plan, plan_table, uniform_base
 from autoscale_kit.methods.arena import SyntheticLab
-from autoscale_kit.methods.baselines import RegMixConfig
 from autoscale_kit.methods.base import Choice, Cost
+from autoscale_kit.methods.baselines import RegMixConfig
 from autoscale_kit.methods.oracle import random_oracle
 from autoscale_kit.methods.registry import METHODS, CompareConfig, choose_all
 from autoscale_kit.present import export as ex
-from autoscale_kit.proxy.families import FAMILIES, family_class, get_family, loss_unit
 from autoscale_kit.proxy.config import for_family, preset
+from autoscale_kit.proxy.families import FAMILIES, family_class, get_family, loss_unit
 from autoscale_kit.proxy.train import train_proxy
 from autoscale_kit.runs.store import RunStore
 from autoscale_kit.study.config import study_config

@@ -6,13 +6,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+
 from autoscale_kit.core import fmt
 from autoscale_kit.core.errors import UserError
+from autoscale_kit.core.mixture import parse_pairs, parse_tokens
 from autoscale_kit.fit.forms import SURROGATE_FORMS
-from autoscale_kit.runs.store import check_writable_folder
-from autoscale_kit.core.mixture import parse_pairs
 from autoscale_kit.proxy.families import FAMILIES
-from autoscale_kit.core.mixture import parse_tokens
+from autoscale_kit.runs.store import check_writable_folder
 
 
 class Parser(argparse.ArgumentParser):

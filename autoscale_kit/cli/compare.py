@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
+
+from autoscale_kit.cli.common import add_ddo_options, add_family, ddo_overrides, print_json, print_verdicts
 from autoscale_kit.core import fmt
 from autoscale_kit.core.errors import UserError
-from autoscale_kit.study.config import study_config
-from autoscale_kit.methods.registry import peer_methods
-from autoscale_kit.methods.baselines import RegMixConfig
-from autoscale_kit.study.compare import CompareConfig, compare_methods
-from autoscale_kit.study.config import SCALES
-from autoscale_kit.cli.common import add_ddo_options, add_family, ddo_overrides, print_json, print_verdicts
 from autoscale_kit.core.jsonio import json_safe
+from autoscale_kit.methods.baselines import RegMixConfig
+from autoscale_kit.methods.registry import peer_methods
+from autoscale_kit.study.compare import CompareConfig, compare_methods
+from autoscale_kit.study.config import SCALES, study_config
 
 NAME = "compare"
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+
+from autoscale_kit.cli.common import print_json
 from autoscale_kit.data import corpus as corpus_mod
 from autoscale_kit.data.tokenize import load_tokenizer
-from autoscale_kit.cli.common import print_json
 
 NAME = "corpus"
 

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+
+from autoscale_kit.cli.common import (add_family, domain_list, draws_bar, print_json, print_verdict, print_warnings,
+                                      tokens_arg)
 from autoscale_kit.core import fmt
 from autoscale_kit.core.errors import UserError
-from autoscale_kit.fit.forms import FALLBACK, SURROGATE_FORMS, interval_draws
-from autoscale_kit.study.lab import CorpusLab
-from autoscale_kit.methods.registry import ddo_round
-from autoscale_kit.study.config import study_config
-from autoscale_kit.fit.ddo import fit_ddo
-from autoscale_kit.core.tables import read_runs_table
-from autoscale_kit.fit.uncertainty import check_level, ddo_uncertainty, replicate_groups
-from autoscale_kit.cli.common import add_family, domain_list, draws_bar, print_json, print_verdict, print_warnings, tokens_arg
 from autoscale_kit.core.jsonio import json_safe
+from autoscale_kit.fit.ddo import fit_ddo
+from autoscale_kit.fit.forms import FALLBACK, SURROGATE_FORMS
+from autoscale_kit.fit.uncertainty import table_uncertainty
+from autoscale_kit.study.config import study_config
+from autoscale_kit.study.pipeline import ddo_at_budget
 
 NAME = "ddo"
 
@@ -69,19 +69,14 @@ def add(sub) -> None:
 
 def _trained_round(args: argparse.Namespace):
     """`ddo --scale S --budget B`: the study's plan at B trained or loaded, fitted, verified if asked."""
-    from dataclasses import replace
-
-    config = study_config(args.scale, family=args.family)
-    budget = int(round(args.budget))
-    config = replace(config, budgets=tuple(sorted({*config.budgets, budget}))) if budget not in config.budgets \
-        else config
-    if args.objective != "mean-ppl":
-        config = replace(config, objective=args.objective)
-    config = replace(config, min_ratio=args.min_ratio, level=args.level)
+    changes = {"min_ratio": args.min_ratio, "level": args.level}
+    if args.objective != "mean-ppl":          # the CLI's default is the paper's; a study's is its own
+        changes["objective"] = args.objective
     if args.draws is not None:
-        config = replace(config, interval_draws=args.draws)
-    lab = CorpusLab(config, args.store, progress=not args.json)
-    return ddo_round(lab, budget, args.surrogate, args.verify)
+        changes["interval_draws"] = args.draws
+    config = study_config(args.scale, family=args.family, **changes)
+    return ddo_at_budget(config, args.budget, args.store, surrogate=args.surrogate, verify=args.verify,
+                         progress=not args.json)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -156,21 +151,8 @@ def run(args: argparse.Namespace) -> int:
 def _table_uncertainty(args: argparse.Namespace, result, options: dict, progress: bool):
     """`ddo RUNS.csv`: the interval on the optimum when the table holds replicates (or when
     --draws asks for one from residuals), and the verdict."""
-    from dataclasses import replace
-
-    check_level(args.level)
-    table = read_runs_table(args.runs)
-    replicated = any(len(g) > 1 for g in replicate_groups(table.tokens))
-    default = interval_draws(args.surrogate, 200)    # a costly form (transfer) takes a share of them
-    draws = args.draws if args.draws is not None else (default if replicated else 0)
-    bar = draws_bar(progress) if draws else None
-    unc = ddo_uncertainty(table, args.objective, level=args.level, draws=draws, result=result, progress=bar,
-                          **options)
-    if not draws and args.draws is None:
-        unc = replace(unc, note="the table holds no replicates (several rows per mixture, told apart by a `seed` "
-                                "column), so its noise is not measured: add the plan run on a second seed, or ask "
-                                "--draws 200 for an interval from the transfer law's residuals (a guess)")
-    return unc
+    return table_uncertainty(args.runs, result, args.objective, level=args.level, draws=args.draws,
+                             progress=draws_bar(progress), **options)
 
 
 def _print_form(result) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+
+from autoscale_kit.cli.common import (add_ddo_options, add_family, check_output_folder, ddo_overrides, domain_list,
+                                      int_list, print_verdicts)
 from autoscale_kit.core import fmt
-from autoscale_kit.study.config import study_config
-from autoscale_kit.study.pipeline import run_study, summarize_speedup
 from autoscale_kit.present.report import write_report
-from autoscale_kit.study.config import SCALES
-from autoscale_kit.cli.common import add_ddo_options, add_family, check_output_folder, ddo_overrides, domain_list, int_list, print_verdicts
+from autoscale_kit.study.config import SCALES, study_config
+from autoscale_kit.study.pipeline import run_study, summarize_speedup
 
 NAME = "demo"
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+
 from autoscale_kit.core.errors import UserError
-from autoscale_kit.runs.store import RunStore
 from autoscale_kit.core.tables import write_text_atomically
+from autoscale_kit.runs.store import RunStore
 
 NAME = "runs"
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from autoscale_kit.core.errors import UserError
-from autoscale_kit.proxy.config import ProxyConfig, preset
-from autoscale_kit.core.mixture import Mixture
-from autoscale_kit.runs.store import CorpusRef, RunSpec, RunStore, run_many
-from autoscale_kit.proxy.config import resolve_device
-from autoscale_kit.proxy.families import family_class
-from autoscale_kit.core.mixture import parse_tokens
+
 from autoscale_kit.cli.common import add_family, domain_list, parse_assignments, print_json
+from autoscale_kit.core.errors import UserError
+from autoscale_kit.core.mixture import Mixture, parse_tokens
+from autoscale_kit.proxy.config import ProxyConfig, preset, resolve_device
+from autoscale_kit.proxy.families import family_class
+from autoscale_kit.runs.store import CorpusRef, RunSpec, RunStore, run_many
 
 NAME = "train"
 

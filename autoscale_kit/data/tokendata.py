@@ -21,9 +21,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from autoscale_kit.data.corpus import Corpus
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.mixture import Mixture
+from autoscale_kit.data.corpus import Corpus
 from autoscale_kit.data.tokenize import load_tokenizer
 
 

@@ -27,8 +27,8 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 from scipy.optimize import minimize
 
-from autoscale_kit.core.objective import Objective, objective_from
 from autoscale_kit.core.errors import UserError
+from autoscale_kit.core.objective import Objective, objective_from
 from autoscale_kit.fit.surrogates import SURFACE_FORMS, make_surrogate
 
 

@@ -35,22 +35,21 @@ Design choices:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
 import numpy as np
 from scipy.stats import norm, t as student_t
 
-from autoscale_kit.core import fmt
-from autoscale_kit.core import memo
+from autoscale_kit.core import fmt, memo
 from autoscale_kit.core.bootstrap import Bootstrap, bootstrap, propagate
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.mixture import Mixture
-from autoscale_kit.fit.forms import get_form
+from autoscale_kit.core.tables import RunsTable, read_runs_table
+from autoscale_kit.fit.ddo import fit_ddo
+from autoscale_kit.fit.forms import get_form, interval_draws
 from autoscale_kit.fit.forms.transfer import fit_transfer
 from autoscale_kit.fit.plan import MeasuredPlan, table_and_layout
-from autoscale_kit.fit.ddo import fit_ddo
-from autoscale_kit.core.tables import RunsTable
 from autoscale_kit.fit.predict import predict_optimum
 
 LEVEL = 0.9
@@ -491,3 +490,25 @@ def _seeds_t(gain: float, sd: float, level: float, have: int) -> int | None:
 __all__ = ["DDOUncertainty", "RunNoise", "Verdict", "WeightsInterval", "ddo_uncertainty", "flat_valley",
            "measured_verdict", "paired_verdict", "pinned_down", "prediction_uncertainty", "replicate_groups",
            "run_noise", "seeds_to_decide", "verdict"]
+
+
+NO_REPLICATES = ("the table holds no replicates (several rows per mixture, told apart by a `seed` column), so its "
+                 "noise is not measured: add the plan run on a second seed, or ask --draws 200 for an interval from "
+                 "the transfer law's residuals (a guess)")
+
+
+def table_uncertainty(runs, result, objective: str = "mean-ppl", *, level: float = LEVEL, draws: int | None = None,
+                      progress=None, **fit_options) -> DDOUncertainty:
+    """DDO's interval on a runs table as `autoscale-kit ddo RUNS.csv` gives it: by default 200 draws
+    (a costly form's share of them) when the table holds replicates, none otherwise (the note says
+    what to add); `draws` asks for a number (from the residuals when there are no replicates)."""
+    check_level(level)
+    table = runs if isinstance(runs, RunsTable) else read_runs_table(runs)
+    replicated = any(len(g) > 1 for g in replicate_groups(table.tokens))
+    n = draws if draws is not None else (interval_draws(fit_options.get("surrogate", "separable"), 200)
+                                         if replicated else 0)
+    unc = ddo_uncertainty(table, objective, level=level, draws=n, result=result, progress=progress if n else None,
+                          **fit_options)
+    if not n and draws is None:
+        unc = replace(unc, note=NO_REPLICATES)
+    return unc

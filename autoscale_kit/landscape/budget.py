@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
 import numpy as np
-from autoscale_kit.core.errors import UserError
-from autoscale_kit.fit.surface import form_terms
+
 from autoscale_kit.core.bootstrap import bootstrap, clusters_of
-from autoscale_kit.fit.surface import choose_surface, measured_objective, minimise_on_simplex, objective_domains, point_groups, refit
+from autoscale_kit.core.errors import UserError
+from autoscale_kit.fit.surface import (choose_surface, form_terms, measured_objective, minimise_on_simplex,
+                                       objective_domains, point_groups, refit)
 from autoscale_kit.fit.surrogates import SURFACE_FORMS
 from autoscale_kit.landscape.runs import LandscapeRuns
 

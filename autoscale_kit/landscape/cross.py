@@ -8,9 +8,10 @@ import math
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Sequence
+
 import numpy as np
-from autoscale_kit.fit.surface import minimise_on_simplex
-from autoscale_kit.fit.surface import simplex_lattice
+
+from autoscale_kit.fit.surface import minimise_on_simplex, simplex_lattice
 
 
 def _reference_points(K: int) -> np.ndarray:

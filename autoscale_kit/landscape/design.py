@@ -8,12 +8,13 @@ import itertools
 import math
 from dataclasses import asdict, dataclass
 from typing import Mapping, Sequence
+
 import numpy as np
+
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.mixture import Mixture
 from autoscale_kit.proxy.config import ProxyConfig
 from autoscale_kit.runs.store import CorpusRef, RunRecord, RunSpec, RunStore, run_many
-
 
 MAX_GRID_DOMAINS = 4
 

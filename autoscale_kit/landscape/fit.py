@@ -6,14 +6,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Sequence
+
 import numpy as np
 import pandas as pd
+
 from autoscale_kit.core import fmt
+from autoscale_kit.core.bootstrap import bootstrap, clusters_of
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.tables import read_frame
-from autoscale_kit.core.bootstrap import bootstrap, clusters_of
 from autoscale_kit.fit.surface import minimise_on_simplex, objective_domains, point_groups, refit
-from autoscale_kit.landscape.budget import BudgetFit, check_losses, wild_parts, fit_budget
+from autoscale_kit.landscape.budget import BudgetFit, check_losses, fit_budget, wild_parts
 from autoscale_kit.landscape.cross import CrossBudget, cross_budget
 from autoscale_kit.landscape.runs import LandscapeRuns
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import Sequence
+
 import numpy as np
 import pandas as pd
+
 from autoscale_kit.core.errors import UserError
-from autoscale_kit.runs.store import RunRecord, runs_table
 from autoscale_kit.core.mixture import parse_tokens
 from autoscale_kit.core.tables import read_frame, read_mixture_losses, read_runs_table
+from autoscale_kit.runs.store import RunRecord, runs_table
 
 
 def landscape_frame(records: Sequence[RunRecord]) -> pd.DataFrame:

@@ -4,10 +4,10 @@ and the bootstrap optima."""
 from __future__ import annotations
 
 from typing import Mapping
+
 import numpy as np
-from autoscale_kit.fit.surface import measured_objective, objective_domains, point_groups
-from autoscale_kit.fit.surface import simplex_lattice
-from autoscale_kit.fit.surface import fit_surface
+
+from autoscale_kit.fit.surface import fit_surface, measured_objective, objective_domains, point_groups, simplex_lattice
 from autoscale_kit.landscape.runs import LandscapeRuns
 
 

@@ -20,12 +20,12 @@ from typing import Sequence
 
 import numpy as np
 
-from autoscale_kit.methods.baselines import RegMixConfig, uniform_weights
-from autoscale_kit.fit.plan import uniform_base
 from autoscale_kit.core.errors import UserError
-from autoscale_kit.methods.registry import Choice, CompareConfig, Method, Probe, choose_all, ddo_round, register
 from autoscale_kit.core.mixture import Mixture
+from autoscale_kit.fit.plan import uniform_base
 from autoscale_kit.fit.predict import predict_optimum
+from autoscale_kit.methods.baselines import RegMixConfig, uniform_weights
+from autoscale_kit.methods.registry import Choice, CompareConfig, Method, Probe, choose_all, ddo_round, register
 
 
 @dataclass(frozen=True)

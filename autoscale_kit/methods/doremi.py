@@ -28,11 +28,11 @@ import numpy as np
 
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.mixture import Mixture
+from autoscale_kit.data.tokendata import TokenData
+from autoscale_kit.proxy.config import ProxyConfig
 from autoscale_kit.proxy.families import get_family
 from autoscale_kit.proxy.families.base import IGNORE, token_losses
 from autoscale_kit.proxy.train import Callbacks, StepBatch, train_proxy
-from autoscale_kit.proxy.config import ProxyConfig
-from autoscale_kit.data.tokendata import TokenData
 from autoscale_kit.runs.store import TRAINING_VERSION, write_folder
 
 

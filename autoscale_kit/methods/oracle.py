@@ -31,9 +31,9 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import brentq, minimize
 
-from autoscale_kit.fit.forms.separable import solve_separable
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.mixture import Mixture
+from autoscale_kit.fit.forms.separable import solve_separable
 
 TOKEN_UNIT = 1e6
 KINDS = ("separable", "power", "transfer", "substitute")

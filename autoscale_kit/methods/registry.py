@@ -25,27 +25,21 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
-
-
-from autoscale_kit.methods.baselines import (MIXTURE_PRESETS, RegMixConfig, mixing_law_optimum, preset_weights, regmix_optimum,
-                                     regmix_sample, uniform_weights)
-from autoscale_kit.methods.doremi import DoReMiConfig
 from autoscale_kit.core.errors import UserError
-from autoscale_kit.core.objective import Objective
 from autoscale_kit.core.mixture import Mixture
-from autoscale_kit.landscape.design import grid_divisions
-
-
-from autoscale_kit.methods.base import METHODS, STUDY_METHODS, Choice, Cost, Method, Probe, register, run_objective
-from autoscale_kit.methods.rounds import (DDORound, all_ddo_probes, ddo_probes_at_largest, round_runs,
-                                          autoscale_from, ddo_plan, ddo_round)
+from autoscale_kit.core.objective import Objective
 from autoscale_kit.fit.forms.transfer import transfer_at_target
-from autoscale_kit.methods.doremi import run_doremi
-from autoscale_kit.runs.store import corpus_fingerprint, token_data
-from autoscale_kit.landscape.design import design_points, point_name
+from autoscale_kit.fit.surface import minimise_on_simplex
+from autoscale_kit.landscape.design import design_points, grid_divisions, point_name
 from autoscale_kit.landscape.fit import fit_landscape
 from autoscale_kit.landscape.runs import landscape_runs
-from autoscale_kit.fit.surface import minimise_on_simplex
+from autoscale_kit.methods.base import METHODS, STUDY_METHODS, Choice, Cost, Method, Probe, register, run_objective
+from autoscale_kit.methods.baselines import (MIXTURE_PRESETS, RegMixConfig, mixing_law_optimum, preset_weights,
+                                             regmix_optimum, regmix_sample, uniform_weights)
+from autoscale_kit.methods.doremi import DoReMiConfig, run_doremi
+from autoscale_kit.methods.rounds import (DDORound, all_ddo_probes, autoscale_from, ddo_plan, ddo_probes_at_largest,
+                                          ddo_round, round_runs)
+from autoscale_kit.runs.store import corpus_fingerprint, token_data
 
 __all__ = ["METHODS", "STUDY_METHODS", "Choice", "CompareConfig", "Cost", "DDORound", "Method", "Probe", "autoscale_from",
            "choose_all", "ddo_plan", "ddo_round", "get_method", "mixture_names", "peer_methods", "register",

@@ -8,22 +8,18 @@ from typing import Sequence
 
 import numpy as np
 
-
 from autoscale_kit.core import fmt
+from autoscale_kit.core.bootstrap import Bootstrap
+from autoscale_kit.core.errors import UserError
+from autoscale_kit.core.mixture import Mixture
 from autoscale_kit.fit.ddo import DDOResult, fit_ddo
 from autoscale_kit.fit.forms import get_form, interval_draws
 from autoscale_kit.fit.plan import MeasuredPlan, PlannedRun, perturbation_plan, uniform_base
-from autoscale_kit.core.errors import UserError
-from autoscale_kit.core.mixture import Mixture
 from autoscale_kit.fit.predict import Prediction, predict_optimum
-
-
+from autoscale_kit.fit.uncertainty import WeightsInterval, ddo_uncertainty, prediction_uncertainty
 from autoscale_kit.methods.base import Choice, Probe
-from autoscale_kit.runs.store import runs_table
 from autoscale_kit.methods.verify import verify_round
-from autoscale_kit.fit.uncertainty import ddo_uncertainty
-from autoscale_kit.fit.uncertainty import WeightsInterval, prediction_uncertainty
-from autoscale_kit.core.bootstrap import Bootstrap
+from autoscale_kit.runs.store import runs_table
 
 # --- DDO at one budget: shared by autoscale and ddo-reused ---------------------------------------
 

@@ -29,11 +29,11 @@ from typing import Sequence
 import numpy as np
 
 from autoscale_kit.core import fmt
-from autoscale_kit.fit.plan import EXTRA, MeasuredPlan, PlannedRun
-from autoscale_kit.fit.ddo import DDOResult, fit_ddo
 from autoscale_kit.core.errors import UserError
-from autoscale_kit.methods.base import Probe, run_objective
 from autoscale_kit.core.mixture import Mixture
+from autoscale_kit.fit.ddo import DDOResult, fit_ddo
+from autoscale_kit.fit.plan import EXTRA, MeasuredPlan, PlannedRun
+from autoscale_kit.methods.base import Probe, run_objective
 
 
 @dataclass(frozen=True)

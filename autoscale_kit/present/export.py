@@ -31,7 +31,8 @@ import numpy as np
 
 from autoscale_kit.core import fmt
 from autoscale_kit.core.errors import UserError
-from autoscale_kit.core.mixture import cap_and_redistribute, parse_pairs
+from autoscale_kit.core.mixture import cap_and_redistribute, parse_pairs, parse_tokens
+from autoscale_kit.data import corpus as corpus_mod
 from autoscale_kit.data.tokenize import load_tokenizer
 
 FORMATS = ("megatron", "megatron-bridge", "olmo-core", "nemo", "litgpt", "hf-datasets", "json", "csv")
@@ -394,3 +395,77 @@ def fraction_check(requested: Mapping[str, float], achieved: Mapping[str, float]
         out[d] = {"requested": p, "achieved": a, "sampling_error": se,
                   "ok": abs(a - p) <= z * se + 1.0 / max(n_draws, 1)}
     return out
+
+
+# --- a mixture made ready for a trainer -------------------------------------------------------------
+
+def source_corpus_facts(weights: Mapping[str, float], ctx: Mapping, corpus=None):
+    """(available tokens, mean document lengths) per domain from the corpus the mixture is about
+    (`corpus`, else the source's, else the bundled one when it holds every domain), or (None, {})
+    when no corpus holds its domains."""
+    source = corpus if corpus is not None else ctx.get("corpus")
+    explicit = corpus is not None or ctx.get("corpus_known", False)
+    if not explicit:
+        bundled = corpus_mod.load(None).domains
+        if not set(weights) <= set(bundled):
+            return None, {}
+    loaded = corpus_mod.load(source)
+    missing = [d for d in weights if d not in loaded.domains]
+    if missing:
+        raise UserError(f"the corpus has no domain {', '.join(missing)} (it has {', '.join(loaded.domains)})")
+    available, lengths = corpus_facts(loaded.select(list(weights)))
+    return {d: available[d] for d in weights}, {d: lengths[d] for d in weights}
+
+
+def _per_domain_text(text_or_map, weights, flag: str) -> dict[str, str]:
+    given = parse_assignments(text_or_map, flag) if isinstance(text_or_map, str) else dict(text_or_map)
+    unknown = [d for d in given if d not in weights]
+    if unknown:
+        raise UserError(f"{flag} names {', '.join(unknown)}, not in the mixture ({', '.join(weights)})")
+    return given
+
+
+def prepare_export(source, *, mixture: str = "autoscale", total: float | None = None, paths=None, doc_tokens=None,
+                   corpus=None, max_epochs: float = 1.0, cap: bool = False,
+                   no_repetition: bool = False) -> tuple[Export, list[str]]:
+    """The mixture of `source` (a report folder, a ddo/predict/landscape JSON, or domain=weight pairs)
+    made ready to write: its total (given, else the source's), a data path per domain (`paths`: all
+    or none), mean document lengths (measured from the corpus, or `doc_tokens`), and each domain's
+    epochs at the total checked against the corpus (capped at `max_epochs` with `cap`; refused past
+    one read with `no_repetition`). Returns the Export and the warnings a person should read."""
+    weights, ctx = read_source(source, mixture)
+    total = int(round(total)) if total is not None else (int(ctx["total"]) if ctx.get("total") else None)
+    if total is not None and total <= 0:
+        raise UserError(f"--total must be a positive number of tokens, got {total}")
+    chosen_paths = {}
+    if paths:
+        chosen_paths = _per_domain_text(paths, weights, "--paths")       # a path per domain, none empty
+        missing = [d for d in weights if d not in chosen_paths]
+        if missing:
+            raise UserError(f"--paths gives no path for {', '.join(missing)}; give one for every domain of the mixture")
+    available, lengths = source_corpus_facts(weights, ctx, corpus)
+    if doc_tokens:
+        for d, v in _per_domain_text(doc_tokens, weights, "--doc-tokens").items():
+            try:
+                n = float(parse_tokens(v))
+            except UserError:
+                raise UserError(f"--doc-tokens: the length of {d!r} must be a positive number, got {v!r}") from None
+            if not n > 0:
+                raise UserError(f"--doc-tokens: the length of {d!r} must be positive, got {v!r}")
+            lengths[d] = n
+    feas, warnings = None, []
+    if total is not None and available is not None:
+        feas = feasibility(weights, total, available, max_epochs=max_epochs, cap=cap)
+        final = feas.capped or weights
+        if no_repetition:
+            after = {d: final[d] * total / available[d] for d in final if available[d]}
+            over = {d: e for d, e in after.items() if e > 1 + 1e-9}
+            if over:
+                raise UserError(f"at {fmt.tokens(total)} tokens "
+                                f"{', '.join(f'{d} would be read {e:.2f} times' for d, e in over.items())}"
+                                f" and --no-repetition refuses it; lower --total, or --cap with --max-epochs 1")
+        warnings = [w + (" (capped: see --cap)" if feas.capped is None else " (capped)") for w in feas.warnings()]
+    elif no_repetition or cap:
+        raise UserError("--cap and --no-repetition need a total and the domains' sizes: give --total (and --corpus)")
+    export = Export(weights, ctx["source"], total, chosen_paths, {d: lengths[d] for d in weights if d in lengths}, feas)
+    return export, warnings

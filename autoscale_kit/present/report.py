@@ -18,14 +18,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from autoscale_kit.proxy.families import family_class
 from autoscale_kit.core import fmt
-from autoscale_kit.present import plots
-from autoscale_kit.study.pipeline import StudyResult, summarize_speedup
 from autoscale_kit.core.errors import UserError
-from autoscale_kit.runs.store import check_writable_folder, runs_table
 from autoscale_kit.core.tables import write_optima_table
+from autoscale_kit.present import plots
 from autoscale_kit.present.export import Export, corpus_facts, feasibility, write_all
+from autoscale_kit.proxy.families import family_class
+from autoscale_kit.runs.store import check_writable_folder, runs_table
+from autoscale_kit.study.pipeline import StudyResult, summarize_speedup
 
 
 def _markdown_table(frame: pd.DataFrame, digits: int = 3, missing: str | None = None) -> str:

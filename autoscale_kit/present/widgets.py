@@ -17,28 +17,25 @@ import math
 from typing import Callable, Sequence
 
 from autoscale_kit.core import fmt
-from autoscale_kit.proxy.families import loss_unit
-from autoscale_kit.present import plots
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.mixture import Mixture
-from autoscale_kit.present.plots import color_of
+from autoscale_kit.core.tables import loss_column
 from autoscale_kit.data.corpus import statistics
 from autoscale_kit.data.tokendata import prepare_tokens
-from autoscale_kit.proxy.train import Callbacks, train_proxy
 from autoscale_kit.fit.predict import predict_optimum
+from autoscale_kit.fit.surrogates import SURROGATES, make_surrogate
 from autoscale_kit.fit.uncertainty import prediction_uncertainty
-from autoscale_kit.methods.oracle import random_oracle
 from autoscale_kit.methods.arena import oracle_arena
-from autoscale_kit.fit.surrogates import SURROGATES
-from autoscale_kit.fit.surrogates import make_surrogate
-from autoscale_kit.core.tables import loss_column
+from autoscale_kit.methods.oracle import random_oracle
+from autoscale_kit.methods.registry import ddo_plan, ddo_round
+from autoscale_kit.present import plots
+from autoscale_kit.present.plots import color_of
+from autoscale_kit.proxy.families import loss_unit
+from autoscale_kit.proxy.train import Callbacks, train_proxy
 from autoscale_kit.runs.store import RunStore
-from autoscale_kit.study.shipped import provenance
 from autoscale_kit.study.config import study_config
 from autoscale_kit.study.lab import CorpusLab
-from autoscale_kit.methods.registry import ddo_plan
-from autoscale_kit.study.shipped import study_runs
-from autoscale_kit.methods.registry import ddo_round
+from autoscale_kit.study.shipped import provenance, study_runs
 
 
 def _widgets():

@@ -8,6 +8,7 @@ import math
 import re
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Mapping
+
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.proxy.families import FAMILIES, family_class
 

@@ -17,19 +17,19 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Mapping, Sequence
+
 import numpy as np
-from autoscale_kit.data.corpus import Corpus
+
 from autoscale_kit.core.errors import UserError
-from autoscale_kit.proxy.families import get_family
-from autoscale_kit.proxy.families.base import IGNORE, mean_loss, summed_loss, token_losses
 from autoscale_kit.core.mixture import Mixture
+from autoscale_kit.data.corpus import Corpus
 from autoscale_kit.data.tokendata import TokenData, Window, check_mixture, plan_windows, prepare_tokens, segments
 from autoscale_kit.proxy.config import ProxyConfig, resolve_device
-
-
+from autoscale_kit.proxy.families import get_family
+from autoscale_kit.proxy.families.base import IGNORE, mean_loss, summed_loss, token_losses
 
 
 class TrainingDiverged(UserError):

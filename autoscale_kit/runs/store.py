@@ -34,14 +34,13 @@ from typing import Iterable, Sequence
 
 import pandas as pd
 
-from autoscale_kit.data import corpus as corpus_mod
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.mixture import Mixture
-from autoscale_kit.proxy.config import ProxyConfig, resolve_device
-from autoscale_kit.data.tokendata import TokenData, prepare_tokens
-from autoscale_kit.proxy.train import train_proxy
 from autoscale_kit.core.tables import RunsTable, runs_frame
-from autoscale_kit.data.tokendata import check_mixture
+from autoscale_kit.data import corpus as corpus_mod
+from autoscale_kit.data.tokendata import TokenData, check_mixture, prepare_tokens
+from autoscale_kit.proxy.config import ProxyConfig, resolve_device
+from autoscale_kit.proxy.train import train_proxy
 
 TRAINING_VERSION = 1  # bump when a change to training changes the numbers of a stored run
 MARKER = "COMPLETE"

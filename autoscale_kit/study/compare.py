@@ -21,12 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from autoscale_kit.methods.arena import compare_on_oracle
 from autoscale_kit.core.errors import UserError
-from autoscale_kit.methods.registry import CompareConfig, peer_methods, run_objective
-from autoscale_kit.study.pipeline import StudyConfig, StudyResult, run_study, summarize_speedup
-from autoscale_kit.runs.store import RunStore
 from autoscale_kit.fit.surrogates import SURROGATES, make_surrogate
+from autoscale_kit.methods.arena import compare_on_oracle
+from autoscale_kit.methods.registry import CompareConfig, peer_methods, run_objective
+from autoscale_kit.runs.store import RunStore
+from autoscale_kit.study.pipeline import StudyConfig, StudyResult, run_study, summarize_speedup
 
 __all__ = ["CompareConfig", "Comparison", "compare_methods", "compare_on_oracle", "peer_methods", "regmix_runs_cv",
            "run_objective", "surrogate_cv"]

@@ -10,15 +10,13 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, replace
 
-from autoscale_kit.fit.forms import SURROGATE_FORMS
-from autoscale_kit.fit.plan import check_ratios
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.objective import Objective
-from autoscale_kit.proxy.families import family_class
+from autoscale_kit.fit.forms import SURROGATE_FORMS
+from autoscale_kit.fit.plan import check_ratios
 from autoscale_kit.proxy.config import ProxyConfig, for_family, preset
-from autoscale_kit.runs.store import CorpusRef
-from autoscale_kit.runs.store import token_data
-
+from autoscale_kit.proxy.families import family_class
+from autoscale_kit.runs.store import CorpusRef, token_data
 
 PREDICT_METHODS = ("auto", "continuous", "least-squares")   # the step rule has no target: not for a study
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from autoscale_kit.proxy.families import loss_unit
+from autoscale_kit.core.errors import UserError
+from autoscale_kit.core.mixture import Mixture
 from autoscale_kit.methods.baselines import natural_weights
 from autoscale_kit.methods.registry import CompareConfig, Probe
-from autoscale_kit.core.mixture import Mixture
+from autoscale_kit.proxy.families import loss_unit
 from autoscale_kit.runs.store import RunRecord, RunSpec, RunStore, run_many
-from autoscale_kit.core.errors import UserError
 from autoscale_kit.study.config import StudyConfig, available_tokens, check_objective
 
 

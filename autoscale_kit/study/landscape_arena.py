@@ -30,20 +30,18 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from autoscale_kit.core.bootstrap import bootstrap
 from autoscale_kit.core.errors import UserError
+from autoscale_kit.core.objective import objective_from
+from autoscale_kit.landscape.budget import fit_budget
 from autoscale_kit.landscape.design import LandscapeConfig, point_name, train_landscape
 from autoscale_kit.landscape.fit import LandscapeFit, fit_landscape
-from autoscale_kit.landscape.budget import fit_budget
 from autoscale_kit.landscape.runs import landscape_runs
-from autoscale_kit.methods.registry import Choice, CompareConfig, choose_all, run_objective
+from autoscale_kit.methods.registry import Choice, CompareConfig, choose_all, get_method, mixture_names, run_objective
 from autoscale_kit.runs.store import RunRecord, RunStore
-from autoscale_kit.study.config import StudyConfig
-from autoscale_kit.core.objective import objective_from
-from autoscale_kit.core.bootstrap import bootstrap
+from autoscale_kit.study.config import StudyConfig, available_tokens
 from autoscale_kit.study.lab import CorpusLab
-from autoscale_kit.methods.registry import get_method, mixture_names
 from autoscale_kit.study.pipeline import capped_mixture, tokens_to_reach, validation_specs
-from autoscale_kit.study.config import available_tokens
 
 ARENA_METHODS = ("autoscale", "ddo-reused", "uniform", "natural", "regmix", "mixing-law", "doremi",
                  "landscape-reused", "landscape-model", "landscape-extrapolated")

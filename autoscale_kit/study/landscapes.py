@@ -9,6 +9,7 @@ from autoscale_kit.core.errors import UserError
 from autoscale_kit.landscape.design import LandscapeConfig
 from autoscale_kit.study.config import SCALES
 
+
 def _named() -> dict[str, LandscapeConfig]:
     return {
         # the tests' size: the smoke study's proxy, a 0.5 grid, 4× between budgets

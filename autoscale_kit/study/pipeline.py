@@ -20,23 +20,23 @@ Design choices:
 from __future__ import annotations
 
 import math
-
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from autoscale_kit.core import fmt
-from autoscale_kit.proxy.families import loss_unit
 from autoscale_kit.core.errors import UserError
-from autoscale_kit.study.lab import CorpusLab
-from autoscale_kit.methods.registry import STUDY_METHODS, Choice, CompareConfig, DDORound, choose_all, ddo_round, mixture_names
 from autoscale_kit.core.mixture import Mixture, cap_and_redistribute
 from autoscale_kit.fit.predict import Prediction
+from autoscale_kit.fit.uncertainty import paired_verdict
+from autoscale_kit.methods.registry import (STUDY_METHODS, Choice, CompareConfig, DDORound, choose_all, ddo_round,
+                                            mixture_names)
+from autoscale_kit.proxy.families import loss_unit
 from autoscale_kit.runs.store import RunRecord, RunSpec, RunStore
 from autoscale_kit.study.config import SCALES, StudyConfig, available_tokens, scale_from_env, study_config
-from autoscale_kit.fit.uncertainty import paired_verdict
+from autoscale_kit.study.lab import CorpusLab
 
 __all__ = ["DDORound", "SCALES", "StudyConfig", "StudyResult", "available_tokens", "capped_mixture", "run_ddo",
            "run_study", "scale_from_env", "speedup_table", "study_config", "summarize_speedup", "tokens_to_reach",
@@ -88,6 +88,17 @@ def autoscale_answer(config: StudyConfig, store: RunStore | str = "runs", *, exe
     lab = CorpusLab(config, store, executor=executor, progress=progress)
     choice = choose_all(lab, ["autoscale"])["autoscale"]
     return AutoScaleAnswer(tuple(ddo_round(lab, t) for t in config.budgets), choice.details)
+
+
+def ddo_at_budget(config: StudyConfig, budget: float, store: RunStore | str = "runs", *, surrogate: str | None = None,
+                  verify: int | None = None, executor=None, progress: bool = True) -> DDORound:
+    """The study's DDO plan at `budget` (a budget of the study or any other) trained or loaded,
+    fitted with `surrogate` and verified with `verify` candidates (default: the study's)."""
+    budget = int(round(budget))
+    if budget not in config.budgets:
+        config = replace(config, budgets=tuple(sorted({*config.budgets, budget})))
+    lab = CorpusLab(config, store, executor=executor, progress=progress)
+    return ddo_round(lab, budget, surrogate, verify)
 
 
 def capped_mixture(name: str, weights: Mapping[str, float], total: int, available: Mapping[str, int] | None

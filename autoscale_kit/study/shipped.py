@@ -21,10 +21,10 @@ import platform
 import subprocess
 import time
 from pathlib import Path
+
 from autoscale_kit.core import memo
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.runs.store import MARKER, RunStore, write_folder
-
 
 
 def shipped_root() -> Path:

@@ -43,10 +43,10 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares, minimize
 
-from autoscale_kit.core.objective import Objective, objective_from
 from autoscale_kit.core.errors import UserError
-from autoscale_kit.fit.forms.base import DDOProblem, FormSolution
 from autoscale_kit.core.mixture import Mixture
+from autoscale_kit.core.objective import Objective, objective_from
+from autoscale_kit.fit.forms.base import DDOProblem, FormSolution
 
 T_MAX = 20.0
 A_MAX = 10.0

@@ -23,7 +23,6 @@ from typing import Protocol
 
 import numpy as np
 
-
 IGNORE = -100
 
 class ModelFamily(Protocol):

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autoscale_kit.proxy.families.base import IGNORE, padded_vocab
 from autoscale_kit.data.tokendata import domain_seed
+from autoscale_kit.proxy.families.base import IGNORE, padded_vocab
 
 MASK_PROB = 0.15
 MASK_SPLIT = (0.8, 0.1, 0.1)      # [MASK], random id, unchanged
