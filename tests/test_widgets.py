@@ -9,6 +9,7 @@ import pytest
 pytest.importorskip("ipywidgets")
 
 from autoscale_kit.data import corpus as corpus_mod
+from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.mixture import Mixture
 from autoscale_kit.proxy.config import preset
 from autoscale_kit.core import fmt
@@ -227,3 +228,14 @@ def test_ddo_plan_panel_trains_the_picked_plan(tmp_path, monkeypatch):
     assert f"All {n} are finished" in panel.plan_view.value
     panel.picker.value = (0.2, 0.5, 3.0)            # the shared runs are read, only the new ratio trains
     assert f"{len(cfg.domains) * len(cfg.ddo_seeds)} of {m} to train" in panel.plan_view.value
+
+
+def test_mixture_sliders_refuse_an_unknown_domain_or_a_bad_weight_before_moving():
+    s = MixtureSliders(["a", "b"], total=10_000)
+    for bad, words in (({"c": 0.5}, "unknown domain 'c'"), ({"a": "x"}, "must be a number"),
+                       ({"a": 0.3, "b": 1.5}, "between 0 and 1"), (["a"], "takes {domain: weight}")):
+        with pytest.raises(UserError, match=words):
+            s.set_weights(bad)
+    assert s.weight["a"].value == 1.0                       # nothing moved
+    s.set_weights({"a": 0.25})
+    assert s.mixture.tokens == {"a": 2000.0, "b": 8000.0}

@@ -14,7 +14,7 @@ Design choices:
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from autoscale_kit.core import fmt
 from autoscale_kit.core.errors import UserError
@@ -126,8 +126,22 @@ class MixtureSliders:
         return Mixture.from_weights({d: s.value for d, s in self.weight.items()}, self.total.value).rounded()
 
     def set_weights(self, weights) -> None:
+        """Move the sliders to `weights` ({domain: weight in [0, 1]}); all checked before any moves."""
+        if not isinstance(weights, Mapping):
+            raise UserError(f"set_weights takes {{domain: weight}}, got {type(weights).__name__}")
+        unknown = [d for d in weights if d not in self.weight]
+        if unknown:
+            raise UserError(f"set_weights: unknown domain {unknown[0]!r}; the sliders are {', '.join(self.weight)}")
+        values = {}
         for d, v in weights.items():
-            self.weight[d].value = float(v)
+            try:
+                values[d] = float(v)
+            except (TypeError, ValueError):
+                raise UserError(f"set_weights: the weight of {d!r} must be a number, got {v!r}") from None
+            if not 0.0 <= values[d] <= 1.0:
+                raise UserError(f"set_weights: the weight of {d!r} must be between 0 and 1, got {v!r}")
+        for d, v in values.items():
+            self.weight[d].value = v
 
     def _changed(self, change) -> None:
         if self._render():
