@@ -56,3 +56,12 @@ def test_the_checker_sees_a_cycle_and_a_wrong_way_import():
     """The checks above can fail: a made-up graph with a cycle and an upward import is caught."""
     graph = {"core.a": {"fit.b": 1}, "fit.b": {"core.a": 2}}
     assert import_graph.cycles(graph) == [["core.a", "fit.b"]]
+
+
+def test_fitting_and_data_stand_on_core_alone():
+    """`fit` fits any runs table without the corpus, torch or the run store; `data` reads text without models."""
+    for name, deps in import_graph.imports().items():
+        if name.split(".")[0] in ("fit", "data"):
+            outside = {d for d in deps if d.split(".")[0] not in ("core", name.split(".")[0])}
+            assert not outside, f"{name} imports {sorted(outside)}"
+
