@@ -8,12 +8,14 @@ import math
 
 import numpy as np
 import pytest
+from scipy.stats import spearmanr
 
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.mixture import Mixture
 from autoscale_kit.fit.ddo import fit_ddo
 from autoscale_kit.fit.forms import SURROGATE_FORMS, get_form
 from autoscale_kit.fit.plan import check_ratios, perturbation_plan, plan_table, uniform_base
+from autoscale_kit.fit.surrogates import SURFACE_FORMS, SURROGATES, make_surrogate
 from autoscale_kit.methods.arena import SyntheticLab
 from autoscale_kit.methods.base import Choice, Cost
 from autoscale_kit.methods.baselines import RegMixConfig
@@ -170,3 +172,23 @@ def test_public_entry_points_refuse_wrong_types_with_a_user_error(entry, bad):
         pytest.skip(f"None is {entry}'s documented default")
     with pytest.raises(UserError):
         _entry_points()[entry](bad)
+
+
+# --- regressors and landscape surfaces -----------------------------------------------------------
+
+def _mixtures_and_losses(n: int, seed: int):
+    """Random mixtures of 3 domains (Dirichlet) and a smooth loss of them (a separable oracle)."""
+    oracle = random_oracle("separable", 3, seed=4)
+    W = np.random.default_rng(seed).dirichlet(np.ones(3), size=n)
+    y = np.array([oracle.objective(Mixture.from_weights(dict(zip(oracle.domains, w + 1e-3)), 1e9)) for w in W])
+    return W, y
+
+
+@pytest.mark.parametrize("name", sorted(set(SURROGATES) | set(SURFACE_FORMS)))
+def test_every_regressor_fits_predicts_and_ranks_held_out_mixtures(name):
+    W, y = _mixtures_and_losses(60, seed=0)
+    Wt, yt = _mixtures_and_losses(30, seed=1)
+    model = make_surrogate(name).fit(W, y)
+    pred = np.asarray(model.predict(Wt), dtype=float)
+    assert pred.shape == (30,) and np.isfinite(pred).all()
+    assert spearmanr(pred, yt).statistic > 0.5          # a smooth loss of 3 domains is ranked, not guessed
