@@ -27,14 +27,11 @@ store = "../runs"
 retrain = False
 
 # %%
-import json
-
 import pandas as pd
 
 from autoscale_kit.landscape.views import budget_views
 from autoscale_kit.landscape.cross import cross_budget
-from autoscale_kit.landscape.runs import read_landscape
-from autoscale_kit.landscape.folder import shipped_landscape
+from autoscale_kit.landscape.folder import read_landscape_folder, shipped_landscape
 from IPython.display import display
 
 from autoscale_kit.core import fmt
@@ -43,11 +40,8 @@ from autoscale_kit.study.pipeline import scale_from_env
 from autoscale_kit.present.plots import landscape_ternary, loss_curves_plotly, regret_bars_plotly
 
 scale = scale_from_env(scale)
-folder = shipped_landscape(name)
-runs = read_landscape(folder / "runs.csv")
-fit = json.loads((folder / "fit.json").read_text())
-arena = json.loads((folder / "arena.json").read_text())
-made = json.loads((folder / "landscape.json").read_text())
+shipped = read_landscape_folder(shipped_landscape(name))
+folder, runs, fit, arena, made = shipped.path, shipped.runs, shipped.fit, shipped.arena, shipped.made
 proxy = made["config"].get("proxy", {})
 unit = loss_unit(proxy.get("tokenizer", "bytes"), proxy.get("family", "gpt2"))   # what the objective is in
 print(f"{made['runs']} runs: {', '.join(runs.domains)} at {', '.join(fmt.tokens(t) for t in runs.budgets)} tokens, "

@@ -18,7 +18,7 @@ from autoscale_kit.landscape.runs import read_landscape
 from autoscale_kit.landscape.cross import cross_budget
 from autoscale_kit.landscape.budget import fit_budget
 from autoscale_kit.landscape.fit import fit_landscape, read_query
-from autoscale_kit.landscape.folder import shipped_landscape
+from autoscale_kit.landscape.folder import read_landscape_folder, shipped_landscape
 from autoscale_kit.core.mixture import Mixture
 from autoscale_kit.methods.oracle import random_oracle
 from autoscale_kit.fit.surface import (choose_surface, fit_surface, hull_vertices, minimise_on_simplex,
@@ -377,17 +377,22 @@ def test_cli_run_bad_input(flags, match, tmp_path, capsys):
 # --- the shipped landscape ----------------------------------------------------------------------
 
 def test_the_shipped_landscape_is_complete():
-    folder = shipped_landscape("bundled")
-    meta = json.loads((folder / "landscape.json").read_text())
+    shipped = read_landscape_folder(shipped_landscape("bundled"))     # the one reader of the on-disk form
     config = landscape_config("bundled")
-    assert meta["config"]["domains"] == list(config.domains)
-    assert meta["keys"] == [s.key for s in landscape_specs(config)]      # the shipped runs are this design
-    runs = read_landscape(folder / "runs.csv")
-    assert runs.budgets == tuple(float(b) for b in config.budgets)
-    fit = json.loads((folder / "fit.json").read_text())
-    assert len(fit["scales"]) == len(config.budgets)
-    arena = json.loads((folder / "arena.json").read_text())
-    assert {"landscape-optimum", "uniform", "autoscale"} <= {r["method"] for r in arena["table"]}
+    assert shipped.made["config"]["domains"] == list(config.domains)
+    assert shipped.made["keys"] == [s.key for s in landscape_specs(config)]      # the shipped runs are this design
+    assert shipped.runs.budgets == tuple(float(b) for b in config.budgets)
+    assert len(shipped.fit["scales"]) == len(config.budgets)
+    assert all(len(s["bootstrap_optima"]) for s in shipped.fit["scales"])      # what 09 draws the clouds from
+    assert {"landscape-optimum", "uniform", "autoscale"} <= {r["method"] for r in shipped.arena["table"]}
+
+
+def test_a_landscape_folder_without_its_description_is_refused(tmp_path):
+    (tmp_path / "runs.csv").write_text((shipped_landscape("bundled") / "runs.csv").read_text())
+    with pytest.raises(UserError, match="no landscape.json"):
+        read_landscape_folder(tmp_path)
+    with pytest.raises(UserError, match="no runs.csv"):
+        read_landscape_folder(tmp_path / "nowhere")
 
 
 @pytest.mark.slow

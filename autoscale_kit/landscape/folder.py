@@ -15,7 +15,7 @@ from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.jsonio import dumps
 from autoscale_kit.core.tables import write_text_atomically
 from autoscale_kit.landscape.design import LandscapeConfig
-from autoscale_kit.landscape.runs import curves_frame, landscape_frame, read_landscape
+from autoscale_kit.landscape.runs import LandscapeRuns, curves_frame, landscape_frame, read_landscape
 from autoscale_kit.runs.store import RunRecord
 
 
@@ -83,7 +83,7 @@ class LandscapeFolder:
     landscape.json (how it was made)."""
 
     path: Path
-    runs: object                 # landscape.runs.LandscapeRuns
+    runs: LandscapeRuns
     fit: dict | None
     arena: dict | None
     made: dict
@@ -91,15 +91,16 @@ class LandscapeFolder:
 
 def read_landscape_folder(folder: str | Path) -> LandscapeFolder:
     """Read a landscape folder written by `write_landscape_folder` / `write_arena_folder`."""
-    from_json = {}
     folder = Path(folder)
     if not (folder / "runs.csv").is_file():
         raise UserError(f"{folder} is not a landscape folder (it has no runs.csv)")
-    for name in ("fit", "arena", "landscape"):
-        path = folder / f"{name}.json"
-        from_json[name] = json.loads(path.read_text()) if path.is_file() else None
-    if from_json["landscape"] is None:
+    if not (folder / "landscape.json").is_file():
         raise UserError(f"{folder} has no landscape.json saying how its runs were made")
-    return LandscapeFolder(folder, read_landscape(folder / "runs.csv"), from_json["fit"], from_json["arena"],
-                           from_json["landscape"])
+
+    def document(name: str) -> dict | None:
+        path = folder / f"{name}.json"
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    return LandscapeFolder(folder, read_landscape(folder / "runs.csv"), document("fit"), document("arena"),
+                           document("landscape"))
 
