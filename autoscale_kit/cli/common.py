@@ -82,7 +82,7 @@ def assigned_number(text: str, what: str) -> float:
         raise UserError(f"{what} must be a non-negative number (e.g. 0.5, 2e5 or 200k), got {text!r}") from None
 
 
-def parse_assignments(text: str, what: str) -> dict[str, float]:
+def parse_number_pairs(text: str, what: str) -> dict[str, float]:
     """'code=0.5,books=0.5' → {'code': 0.5, 'books': 0.5}."""
     return {k: assigned_number(v, f"{what} for {k!r}") for k, v in parse_pairs(text, what).items()}
 

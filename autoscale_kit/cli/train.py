@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from autoscale_kit.cli.common import add_family, domain_list, parse_assignments, print_json
+from autoscale_kit.cli.common import add_family, domain_list, parse_number_pairs, print_json
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.mixture import Mixture, parse_tokens
 from autoscale_kit.proxy.config import ProxyConfig, preset, resolve_device
@@ -70,12 +70,12 @@ def run(args: argparse.Namespace) -> int:
     if args.tokens:
         if args.total:
             raise UserError("give --tokens or --total, not both")
-        mixture = Mixture(parse_assignments(args.tokens, "--tokens")).rounded()
+        mixture = Mixture(parse_number_pairs(args.tokens, "--tokens")).rounded()
     else:
         if not args.total:
             raise UserError("give --total (e.g. --total 500k) with --weights, or --tokens")
         total = parse_tokens(args.total)
-        weights = parse_assignments(args.weights, "--weights") if args.weights else {d: 1.0 for d in corpus.domains}
+        weights = parse_number_pairs(args.weights, "--weights") if args.weights else {d: 1.0 for d in corpus.domains}
         mixture = Mixture.from_weights(weights, total).rounded()
     spec = RunSpec(mixture, config, ref, label="cli/train")
     rec = run_many([spec], store, progress=not args.quiet)[0]
