@@ -4,9 +4,10 @@
 # Under a separable power law the optimal quantity of each domain moves along a straight line in
 # log space as the budget grows, every domain with its own slope. So optima at two budgets fix
 # the path (the paper's rule `N3 = N2² / N1` is one step along it), and optima at three or more
-# can be fitted by least squares. Here: DDO optima at the study's budgets, a slider for the target
-# budget, and the predicted weights. The DDO runs are read from the shipped `small` study
-# (`retrain = True` trains them here).
+# can be fitted by least squares. Here: each budget's answer as the study keeps it (verified when
+# it verifies), the study's own prediction at its target, a slider for the target budget, and the
+# predicted weights. The DDO runs are read from the shipped `small` study (`retrain = True` trains
+# them here).
 
 # %% tags=["parameters"]
 scale = "small"
