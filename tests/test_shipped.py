@@ -87,13 +87,88 @@ def test_a_shipped_store_refuses_to_train_what_it_lacks(smoke_study, tmp_path):
     config, _, _ = smoke_study
     runs = shipped.study_runs(config, tmp_path)
     other = study_config("smoke", ratios=(0.5, 2.0))      # a plan the shipped study never ran
-    with pytest.raises(UserError, match="not in the shipped results.*retrain=True"):
+    with pytest.raises(UserError, match=r"not here: .*seed 0: .*do not hold it.*Set retrain = True"):
         run_study(other, runs, progress=False)
     from autoscale_kit.study.compare import compare_methods     # nor DoReMi's own training loop
     from autoscale_kit.methods.registry import CompareConfig
 
-    with pytest.raises(UserError, match="retrain=True"):
+    with pytest.raises(UserError, match=r"not here: DoReMi's reference and proxy runs .*Set retrain = True"):
         compare_methods(config, runs, CompareConfig(methods=("doremi",)), progress=False)
+
+
+def _nudge(monkeypatch, name: str, share: float) -> None:
+    """Make method `name` choose weights moved by `share` of the total between its two largest domains."""
+    import dataclasses
+
+    from autoscale_kit.methods import base
+
+    method = base.METHODS[name]
+
+    def choose(lab):
+        choice = method.choose(lab)
+        w = dict(choice.weights)
+        a, b = sorted(w, key=lambda d: -w[d])[:2]
+        w[a], w[b] = w[a] - share, w[b] + share
+        return dataclasses.replace(choice, weights=w)
+
+    monkeypatch.setitem(base.METHODS, name, dataclasses.replace(method, choose=choose))
+
+
+def test_a_fit_that_lands_elsewhere_opens_on_the_recorded_choice(smoke_study, monkeypatch, tmp_path):
+    """Another machine's fit (here: uniform moved by 1% of the target, far beyond any near match)
+    opens on the mixture the shipped study recorded, and says by how much it differs; a study
+    with other options ignores the record and refuses the run it lacks, naming it."""
+    config, trained, _ = smoke_study
+    from autoscale_kit.methods.registry import CompareConfig
+
+    shipped.record_choices("smoke", trained, CompareConfig(methods=()))
+    try:
+        _nudge(monkeypatch, "uniform", 0.01)
+        runs = shipped.study_runs(config, tmp_path / "mine")
+        again = run_study(config, runs, progress=False)
+        assert again.trained == () and again.mixtures["uniform"] == trained.mixtures["uniform"]
+        said = [w for w in again.warnings if w.startswith("uniform: the mixture this machine computes")]
+        assert len(said) == 1 and "differs from the one recorded with the shipped study by up to" in said[0]
+        off = round(0.01 * config.target / sum(trained.choices["uniform"].weights.values()))   # weights need not sum to 1
+        assert f"by up to {off:,} tokens" in said[0] or f"by up to {off - 1:,} tokens" in said[0] \
+            or f"by up to {off + 1:,} tokens" in said[0], said[0]
+        assert again.verdict() == trained.verdict()
+        with pytest.raises(UserError, match=r"not here: target/uniform/seed0 .*Set retrain = True"):
+            run_study(config, runs, options=CompareConfig(methods=(), doremi_reference="uniform"), progress=False)
+    finally:
+        shipped.choices_path("smoke").unlink()
+
+
+def test_a_shipped_store_answers_a_run_a_few_tokens_off_and_no_further(smoke_study, tmp_path):
+    """A run asked for a few tokens away from a shipped one (a verification candidate recomputed
+    elsewhere) is answered by it, and said so; one a whole 1% away is refused with its name."""
+    from autoscale_kit.core.mixture import Mixture
+    from autoscale_kit.runs.store import RunSpec, run_many
+
+    config, trained, _ = smoke_study
+    store = shipped.study_runs(config, tmp_path / "mine")
+    from autoscale_kit.study.pipeline import validation_specs
+
+    record = trained.validation["uniform"][0]
+    spec = validation_specs(config, {"uniform": trained.mixtures["uniform"]})["uniform"][0]
+    assert spec.key == record.key and store.find(spec) == record.key and store.notes() == []
+
+    def moved(tokens):
+        m = dict(record.mixture.items())
+        a, b = list(m)[:2]
+        m[a], m[b] = m[a] - tokens, m[b] + tokens
+        return RunSpec(Mixture(m), spec.config, spec.corpus, label="probe/moved")
+
+    near = moved(3)
+    assert near.key != record.key
+    assert run_many([near], store, progress=False)[0].key == record.key
+    assert store.notes() == ["1 run this machine asked for (probe/moved) came out at most 3 tokens per domain from "
+                             "the shipped run shown instead; retraining would train this machine's mixtures"]
+    far = moved(int(0.01 * record.total_tokens))
+    with pytest.raises(UserError, match=r"this run is not here: probe/moved \(.* tokens, seed 0: "):
+        run_many([far], store, progress=False)
+    other_seed = RunSpec(record.mixture, spec.config.with_(seed=99), spec.corpus, label="x")
+    assert store.find(other_seed) is None         # only the mixture may differ, never the config
 
 
 def test_shipped_archive_keeps_run_folders_verbatim(smoke_study):

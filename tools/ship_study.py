@@ -6,9 +6,13 @@
 
 1. packs every finished run of `--store` (a store that holds this study's runs and nothing else:
    the demo's and compare's) into `runs.jsonl.xz`, with `study.json` saying how they were made;
-2. executes the notebooks that draw on the shipped runs (00, 03, 04, 05, 08) at that scale with an
-   empty memo, checks that none trained a run, and ships the memo entries they made in `analysis/`. `--analysis-only` redoes step 2 alone (its entries are keyed by the code, so an
-   edit of the fitting code needs it; `tests/test_shipped.py` says when).
+2. records what every method of the notebooks chose at the target (`choices.json`: the mixture
+   its shipped validation runs trained), so the notebooks open on these runs on any machine,
+   whatever float path a fit takes there (`study.shipped.ShippedStore`);
+3. executes the notebooks that draw on the shipped runs (00, 03, 04, 05, 08) at that scale with an
+   empty memo, checks that none trained a run, and ships the memo entries they made in `analysis/`.
+   `--analysis-only` redoes steps 2 and 3 (the memo's entries are keyed by the code, so an edit of
+   the fitting code needs it; `tests/test_shipped.py` says when).
 """
 
 from __future__ import annotations
@@ -73,6 +77,25 @@ def analysis(scale: str, dest: Path) -> int:
     return len(made)
 
 
+# every method the notebooks validate at the target (08's list; the study's own three come with any)
+RECORDED_METHODS = ("natural", "preset", "regmix", "mixing-law", "doremi")
+
+
+def record(scale: str) -> Path:
+    """`choices.json` of the shipped study `scale`: each method's mixture at the target as its
+    shipped validation runs trained it (computed here, from the shipped runs alone)."""
+    from autoscale_kit.study.compare import CompareConfig, compare_methods
+    from autoscale_kit.study.pipeline import study_config
+    from autoscale_kit.study.shipped import choices_path, record_choices, shipped_store
+
+    choices_path(scale).unlink(missing_ok=True)    # computed afresh, not read back
+    options = CompareConfig(methods=RECORDED_METHODS)
+    comparison = compare_methods(study_config(scale), shipped_store(scale), options, progress=False)
+    path = record_choices(scale, comparison.study, options)
+    print(f"recorded {len(comparison.study.validation)} methods' choices -> {path}")
+    return path
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", default="small")
@@ -94,6 +117,7 @@ def main(argv=None) -> int:
         pack(args.store, args.scale, command=args.command, commit=args.commit or git_commit(), wall_time_s=args.wall,
              extra={"note": args.note} if args.note else None)
         print(f"packed {len(RunStore(args.store).records())} runs -> {folder}")
+    record(args.scale)
     analysis(args.scale, folder / "analysis")
     return 0
 

@@ -26,6 +26,7 @@ from typing import Mapping
 
 import numpy as np
 
+from autoscale_kit.core import fmt
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.mixture import Mixture
 from autoscale_kit.data.tokendata import TokenData
@@ -141,7 +142,8 @@ def run_doremi(data: TokenData, total: int, reference_weights: Mapping[str, floa
             saved = json.loads((path / "result.json").read_text())
             return DoReMiResult(**{**saved, "domains": tuple(saved["domains"])})
     if frozen:
-        raise UserError(frozen)
+        raise UserError(f"this run is not here: DoReMi's reference and proxy runs ({fmt.tokens(total)} tokens each, "
+                        f"seed {proxy.seed}, reference {fmt.weights(ref_w)}). {frozen}")
     reference_mix = Mixture.from_weights(ref_w, total).rounded()
     ref_result, ref_model = train_proxy(data, reference_mix, proxy, progress=progress, return_model=True)
     dro = GroupDRO(ref_model, domains, config, family=proxy.family)

@@ -34,6 +34,7 @@ from typing import Iterable, Sequence
 
 import pandas as pd
 
+from autoscale_kit.core import fmt
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.mixture import Mixture
 from autoscale_kit.core.tables import RunsTable, runs_frame
@@ -149,6 +150,13 @@ class RunSpec:
     def key(self) -> str:
         blob = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def describe_spec(spec: RunSpec) -> str:
+    """A run for a person: its label (who asked for it), budget, seed and mixture in tokens."""
+    total = sum(n for _, n in spec.mixture.items())
+    parts = ", ".join(f"{d} {int(round(n)):,}" for d, n in spec.mixture.items())
+    return f"{spec.label or 'an unlabelled run'} ({fmt.tokens(total)} tokens, seed {spec.config.seed}: {parts})"
 
 
 @dataclass(frozen=True)
@@ -325,6 +333,22 @@ class RunStore:
             raise UserError(self.frozen)
         check_writable_folder(self.root, "run store")
 
+    def find(self, spec: "RunSpec") -> str | None:
+        """The key of the finished run that answers `spec`: its own key when it is finished here,
+        else None (a read-only store of shipped results may answer with a run it holds instead)."""
+        return spec.key if self.is_done(spec.key) else None
+
+    def refuse(self, missing: Sequence["RunSpec"]) -> None:
+        """A frozen store asked for runs it lacks: a UserError naming each run (its label, budget,
+        seed and mixture) and then the store's reason, which says what to do."""
+        if not self.frozen:
+            return
+        missing = list(missing)
+        named = "; ".join(describe_spec(s) for s in missing[:3])
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        runs = "this run is" if len(missing) == 1 else f"these {len(missing)} runs are"
+        raise UserError(f"{runs} not here: {named}{more}. {self.frozen}")
+
     def load(self, key: str) -> RunRecord:
         if not self.is_done(key):
             raise UserError(f"run {key} in {str(self.root)!r} is not finished")
@@ -365,9 +389,11 @@ class RunStore:
     def run(self, spec: RunSpec, *, progress: bool = True, checked: bool = False) -> RunRecord:
         """The stored run for `spec`, training it first if needed (once, whoever else asks);
         `checked`: its mixture was checked against the data already (by `run_many`)."""
+        found = self.find(spec)
+        if found is not None:
+            return self.load(found)
         key = spec.key
-        if self.is_done(key):
-            return self.load(key)
+        self.refuse([spec])
         self.check_writable()
         ref = spec.corpus
         data = token_data(ref, spec.config)
@@ -452,9 +478,10 @@ def run_many(specs: Sequence[RunSpec], store: RunStore | str | Path = "runs", *,
     for s in specs:
         if not isinstance(s, RunSpec):
             raise UserError(f"run_many takes RunSpecs, got {type(s).__name__}")
-        if not store.is_done(s.key):
+        if store.find(s) is None:
             todo.setdefault(s.key, s)
     if todo:
+        store.refuse(list(todo.values()))
         store.check_writable()
         for s in todo.values():   # a run that cannot train is refused before any of them trains
             check_mixture(s.mixture, token_data(s.corpus, s.config), s.config)
@@ -479,4 +506,4 @@ def run_many(specs: Sequence[RunSpec], store: RunStore | str | Path = "runs", *,
             finally:
                 if own:
                     ex.shutdown()
-    return [store.load(s.key) for s in specs]
+    return [store.load(store.find(s) or s.key) for s in specs]

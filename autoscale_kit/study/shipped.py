@@ -24,6 +24,7 @@ from pathlib import Path
 
 from autoscale_kit.core import memo
 from autoscale_kit.core.errors import UserError
+from autoscale_kit.core.mixture import Mixture
 from autoscale_kit.runs.store import MARKER, RunStore, write_folder
 
 
@@ -79,13 +80,116 @@ def _tmp_base() -> str:
     return str(Path(tempfile.gettempdir()) / "autoscale_kit")
 
 
-def shipped_store(name: str) -> RunStore:
+# A proxy run the shipped study holds answers a request for a mixture within this share of its
+# tokens in every domain: what a fit recomputed on another CPU moves (tens of tokens in millions),
+# far below any mixture a method or a person would choose on purpose.
+NEAR = 1e-3
+
+
+class ShippedStore(RunStore):
+    """The shipped runs of a study, read-only, made to open on any machine.
+
+    A fit recomputed here can take another floating-point path than on the machine that made the
+    study (another CPU's kernels, BLAS, thread count) and land a few tokens away from the mixture
+    that was trained. So (1) what each method chose at the target is recorded with the study
+    (`choices.json`) and `run_study` validates the recorded mixture, saying how far this machine's
+    answer is from it; (2) any other run asked for (a verification candidate, a proxy run of a
+    method) is answered by the shipped run of the same config whose mixture is within `NEAR` of
+    its tokens in every domain, and `notes()` says so. Anything further off is refused with the
+    run named."""
+
+    def __init__(self, name: str, root: Path, why: str, choices: dict | None):
+        super().__init__(root, frozen=why)
+        self.study = name
+        self.choices = choices or {}
+        self.substituted: dict[str, tuple[str, str, int]] = {}   # asked key -> (shipped key, label, max diff)
+        self._index: dict[str, list[tuple[dict, str]]] | None = None
+
+    def _rest(self, identity: dict) -> str:
+        """A run's identity without its mixture: which shipped runs could stand in for it."""
+        rest = {k: v for k, v in identity.items() if k not in ("mixture", "key", "label", "corpus_source")}
+        return json.dumps(rest, sort_keys=True, separators=(",", ":"))
+
+    def index(self) -> dict[str, list[tuple[dict, str]]]:
+        if self._index is None:
+            self._index = {}
+            for p in sorted(self.root.iterdir()):
+                if (p / MARKER).is_file():
+                    config = json.loads((p / "config.json").read_text())
+                    self._index.setdefault(self._rest(config), []).append((config["mixture"], p.name))
+        return self._index
+
+    def find(self, spec) -> str | None:
+        found = super().find(spec)
+        if found is not None or spec.key in self.substituted:
+            return found or self.substituted[spec.key][0]
+        asked = {d: int(round(n)) for d, n in spec.mixture.items()}
+        tolerance = max(2, NEAR * sum(asked.values()))
+        best = None
+        for mixture, key in self.index().get(self._rest(spec.identity()), []):
+            if set(mixture) != set(asked):
+                continue
+            off = max(abs(int(mixture[d]) - asked[d]) for d in asked)
+            if off <= tolerance and (best is None or off < best[1]):
+                best = (key, off)
+        if best is None:
+            return None
+        self.substituted[spec.key] = (best[0], spec.label or "a run", best[1])
+        return best[0]
+
+    def recorded(self, config, options) -> dict:
+        """Mixture name -> the mixture (whole tokens at the target) the shipped study recorded for
+        it, when the study and the methods' options are the ones it was made with (else none)."""
+        made = self.choices
+        if not made or made.get("study") != _canonical(config.to_dict()) or \
+                made.get("options") != _canonical(options_dict(options)):
+            return {}
+        return {name: Mixture(c["tokens"]) for name, c in made.get("choices", {}).items()}
+
+    def notes(self) -> list[str]:
+        """One sentence on the runs answered by a shipped run a few tokens away from what was asked
+        (none when every run matched exactly)."""
+        subs = list(self.substituted.values())
+        if not subs:
+            return []
+        labels = [label for _, label, _ in subs]
+        named = ", ".join(labels[:3]) + (f" and {len(labels) - 3} more" if len(labels) > 3 else "")
+        off = max(o for _, _, o in subs)
+        runs = "1 run" if len(subs) == 1 else f"{len(subs)} runs"
+        return [f"{runs} this machine asked for ({named}) came out at most {off:,} token{'s' if off != 1 else ''} per "
+                f"domain from the shipped run{'s' if len(subs) > 1 else ''} shown instead; retraining would train "
+                f"this machine's mixtures"]
+
+
+def shipped_notes(store) -> list[str]:
+    """What a shipped store said about the runs it answered with a neighbour (nothing for any other store)."""
+    return store.notes() if isinstance(store, ShippedStore) else []
+
+
+def options_dict(options) -> dict:
+    """A CompareConfig as the record compares it: every option but the list of methods."""
+    from dataclasses import asdict
+
+    return {k: v for k, v in asdict(options).items() if k != "methods"} if options is not None else {}
+
+
+def _canonical(obj):
+    return json.loads(json.dumps(obj, sort_keys=True, default=str))
+
+
+def choices_path(name: str) -> Path:
+    return shipped_root() / name / "choices.json"
+
+
+def shipped_store(name: str) -> ShippedStore:
     """The shipped runs of `name` as a run store that refuses to train."""
     info = provenance(name)
-    why = (f"this run is not in the shipped results of the {name!r} study (made by `{info.get('command')}` at "
-           f"commit {str(info.get('commit'))[:7]}); set retrain=True (or use `autoscale-kit demo`) to train "
-           f"it in your own run store")
-    return RunStore(unpack(name), frozen=why)
+    why = (f"The shipped results of the {name!r} study (made by `{info.get('command')}` at commit "
+           f"{str(info.get('commit'))[:7]}) do not hold it: another method, other options or budgets than the "
+           f"study was made with. Set retrain = True (or run `autoscale-kit demo`) to train it in your own run store")
+    path = choices_path(name)
+    choices = json.loads(path.read_text()) if path.is_file() else None
+    return ShippedStore(name, unpack(name), why, choices)
 
 
 def has_shipped(name: str) -> bool:
@@ -111,6 +215,23 @@ def describe(name: str) -> str:
 
 
 # --- making one (tools/ship_study.py) ---------------------------------------------------------
+
+def record_choices(name: str, study, options, dest: Path | None = None) -> Path:
+    """Write what each method chose at the target in the study `name` (`choices.json`): the mixture
+    its validation runs trained (read from the runs themselves) and the weights it came from, with
+    the study and options they belong to and the machine that computed them."""
+    choices = {}
+    for mixture_name, recs in study.validation.items():
+        trained = {d: int(round(n)) for d, n in recs[0].mixture.items()}
+        choice = study.choices.get(mixture_name)
+        choices[mixture_name] = {"tokens": trained, "weights": dict(choice.weights) if choice is not None else None,
+                                 "runs": [r.key for r in recs]}
+    out = {"study": _canonical(study.config.to_dict()), "options": _canonical(options_dict(options)),
+           "target": int(study.config.target), "computed_on": platform_fingerprint(), "choices": choices}
+    path = Path(dest) if dest is not None else choices_path(name)
+    path.write_text(json.dumps(out, indent=1) + "\n")
+    return path
+
 
 def git_commit(repo: Path | None = None) -> str:
     try:
