@@ -46,3 +46,24 @@ def test_tables_never_show_a_bare_nan():
     assert "nan" not in html.lower() and fmt.DASH in html and "never reached" in html and "250k" in html
     clean = fmt.text_table(df.dropna())
     assert fmt.DASH not in clean    # no footnote without a dash
+
+
+def test_numbers_side_by_side_share_one_format_and_zero_has_no_sign():
+    """07's table once read 1.51e-6 beside 0.00131 and 0 beside 0.000742; 10's read -0.000."""
+    show = fmt.alike([1.51e-6, 0.00131, 0.0, 0.000742])
+    cells = [show(v) for v in (1.51e-6, 0.00131, 0.0, 0.000742)]
+    assert cells == ["0.000002", "0.001310", "0.000000", "0.000742"]
+    assert not any("e" in c for c in cells)
+    assert fmt.alike([0.5, 2.25])(2.25) == "2.250" and fmt.alike([0.5, 4e6])(4e6) == "4M"
+    assert fmt.loss(-0.0004, None, signed=True) == "0.000" and fmt.loss(-0.0004, "nats/byte") == "0.000 nats/byte"
+    assert fmt.interval(-0.0001, 0.003, signed=True) == "[0.000, +0.003]"
+    assert fmt.loss(-0.031, None, signed=True) == "-0.031"
+
+
+def test_a_frame_formats_its_number_columns_alike_and_scrolls_sideways():
+    import pandas as pd
+
+    styled = fmt.frame(pd.DataFrame({"m": ["a", "b"], "x": [1.51e-6, 0.00131], "y": [0.0, 0.000742]}))
+    html = styled.to_html()
+    assert "1.51e-6" not in html and "0.000002" in html and "0.000000" in html
+    assert styled._repr_html_().startswith('<div style="overflow-x: auto')

@@ -146,3 +146,18 @@ def test_weight_bars_draw_one_mixture_under_two_names_once_in_its_own_colour():
     iv = {"autoscale": {"a": (0.6, 0.8), "b": (0.2, 0.4)}}
     assert [t.name for t in plots.weight_bars_plotly(weights, intervals=iv).data] == [
         "autoscale", "uniform", "ddo-reused", "regmix"]
+
+
+def test_a_mixture_has_one_colour_in_matplotlib_and_plotly():
+    """03 once drew the same mixture blue in plotly and orange in matplotlib (colours by position)."""
+    from autoscale_kit.present import plots
+
+    a = {"uniform": {"x": 0.5, "y": 0.5}, "separable DDO": {"x": 0.2, "y": 0.8}}
+    b = {"separable DDO": {"x": 0.2, "y": 0.8}, "transfer-aware DDO": {"x": 0.3, "y": 0.7}}
+    mpl = plots.weight_bars(a).axes[0].patches
+    ply = plots.weight_bars_plotly(b).data
+    from matplotlib.colors import to_hex
+
+    assert to_hex(mpl[2].get_facecolor()) == ply[0].marker.color.lower() == plots.mixture_color("separable DDO").lower()
+    assert plots.mixture_color("uniform") != plots.mixture_color("separable DDO") != plots.mixture_color("transfer-aware DDO")
+    assert plots.mixture_color("autoscale") == plots.MIXTURE_COLORS["autoscale"]

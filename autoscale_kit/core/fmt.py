@@ -74,11 +74,20 @@ def percent(x, digits: int = 1) -> str:
     return DASH if is_missing(x) else f"{100 * float(x):.{digits}f}%"
 
 
+def decimal(v, digits: int = 3, *, signed: bool = False) -> str:
+    """v to `digits` decimals; `signed` shows the sign of a difference (+0.035), and a value that
+    rounds to zero is 0.000 either way (never -0.000)."""
+    v = float(v)
+    if round(v, digits) == 0:
+        return f"{0:.{digits}f}"
+    return f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
+
+
 def loss(v, unit: str | None = BYTE_UNIT, *, signed: bool = False, digits: int = 3) -> str:
     """3.142 nats/byte; `signed` for a difference (+0.035); unit None for a bare number."""
     if is_missing(v):
         return DASH
-    s = f"{float(v):+.{digits}f}" if signed else f"{float(v):.{digits}f}"
+    s = decimal(v, digits, signed=signed)
     return f"{s} {unit}" if unit else s
 
 
@@ -86,8 +95,7 @@ def interval(lo, hi, digits: int = 3, *, signed: bool = False) -> str:
     """[0.003, 0.066]"""
     if is_missing(lo) or is_missing(hi):
         return DASH
-    f = f"{{:+.{digits}f}}" if signed else f"{{:.{digits}f}}"
-    return f"[{f.format(float(lo))}, {f.format(float(hi))}]"
+    return f"[{decimal(lo, digits, signed=signed)}, {decimal(hi, digits, signed=signed)}]"
 
 
 def number(x, digits: int = 3) -> str:
@@ -98,27 +106,60 @@ def number(x, digits: int = 3) -> str:
     return tokens(x) if abs(x) >= 1000 else _short(x, digits)
 
 
+def alike(values, digits: int = 3) -> Callable:
+    """One format for numbers shown side by side (a table's `number` columns): the decimals that
+    give the smallest nonzero magnitude below 1000 `digits` significant digits (at most 6), so
+    1.51e-6 never stands beside 0.00131 nor 0 beside 0.000742; thousands and more as k/M/B."""
+    small = [abs(float(v)) for v in values if not is_missing(v) and 0 < abs(float(v)) < 1000]
+    if not small:
+        return number
+    places = min(6, max(0, digits - 1 - math.floor(math.log10(min(small)))))
+
+    def show(x) -> str:
+        if is_missing(x):
+            return DASH
+        return tokens(x) if abs(float(x)) >= 1000 else decimal(x, places)
+    return show
+
+
 def frame(df, formats: Mapping[str, Callable] | None = None, *, missing: str | None = None, caption: str | None = None):
     """A DataFrame for display (pandas Styler): each column through its formatter (by default
-    numbers through `number`), missing cells as a dash, and a footnote saying what a dash means
-    when there is one. A plain DataFrame is returned unchanged where jinja2 is not installed."""
+    numbers through `number`, every such column in one format: `alike`), missing cells as a dash,
+    and a footnote saying what a dash means when there is one. A plain DataFrame is returned
+    unchanged where jinja2 is not installed."""
     import pandas as pd
 
     formats = dict(formats or {})
     for c in df.columns:
         if c not in formats and pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]):
             formats[c] = number
+    plain = [c for c, f in formats.items() if f is number and c in df.columns]
+    if plain:
+        shared = alike(pd.to_numeric(df[plain].stack(), errors="coerce").dropna().tolist())
+        formats.update({c: shared for c in plain})
     has_missing = bool(df.isna().to_numpy().any())
     notes = [caption] if caption else []
     if has_missing:
         notes.append(f"{DASH}: {missing or 'not measured'}")
     try:
-        styler = df.style.format({c: (lambda v, f=f: DASH if is_missing(v) else f(v)) for c, f in formats.items()},
-                                 na_rep=DASH)
+        styler = _scrolling(df).format({c: (lambda v, f=f: DASH if is_missing(v) else f(v))
+                                        for c, f in formats.items()}, na_rep=DASH)
     except ImportError:
         return df
     styler = styler.hide(axis="index") if isinstance(df.index, pd.RangeIndex) else styler
     return styler.set_caption(" · ".join(notes)) if notes else styler
+
+
+def _scrolling(df):
+    """`df.style`, drawn inside a box that scrolls sideways when the table is wider than the cell
+    (a notebook would otherwise cut its right-hand columns off)."""
+    from pandas.io.formats.style import Styler
+
+    class ScrollingStyler(Styler):
+        def _repr_html_(self):
+            return f'<div style="overflow-x: auto; max-width: 100%">{super()._repr_html_()}</div>'
+
+    return ScrollingStyler(df)
 
 
 def text_table(df, formats: Mapping[str, Callable] | None = None, *, missing: str | None = None) -> str:

@@ -462,7 +462,6 @@ def paired_verdict(losses: Mapping, reference: Mapping, level: float = LEVEL, un
     sd = float(diff.std(ddof=1))
     half = float(student_t.ppf(0.5 + level / 2, len(diff) - 1) * sd / math.sqrt(len(diff)))
     lo, hi = gain - half, gain + half
-    pct = f"{100 * level:.0f}%"
     if lo > 0:
         against, need = "beats", None
     elif hi < 0:
@@ -470,12 +469,20 @@ def paired_verdict(losses: Mapping, reference: Mapping, level: float = LEVEL, un
     else:
         against = "cannot tell"
         need = _seeds_t(gain, sd, level, len(diff))
-    word = {"beats": "beats", "loses": "loses to", "cannot tell": "cannot be told from"}[against]
-    text = f"{word} uniform: gain {_gain(gain, lo, hi, unit, signed=True)} ({pct}, {len(diff)} seeds)"
+    out = {"gain": gain, "interval": [lo, hi], "against": against, "seeds": len(diff), "seeds_needed": need}
+    return {**out, "text": paired_text(out, level, unit)}
+
+
+def paired_text(v: Mapping, level: float = LEVEL, unit: str | None = None) -> str:
+    """The sentence of a `paired_verdict` from its numbers (gain, interval, against, seeds,
+    seeds_needed): how results saved as numbers are restated in today's words."""
+    word = {"beats": "beats", "loses": "loses to", "cannot tell": "cannot be told from"}[v["against"]]
+    lo, hi = v["interval"]
+    text = f"{word} uniform: gain {_gain(v['gain'], lo, hi, unit, signed=True)} ({100 * level:.0f}%, {v['seeds']} seeds)"
+    need = v.get("seeds_needed")
     if need is not None:
         text += f"; about {need} seeds would decide" if need <= MAX_SEEDS else f"; not decidable within {MAX_SEEDS} seeds"
-    return {"gain": gain, "interval": [lo, hi], "against": against, "seeds": len(diff), "seeds_needed": need,
-            "text": text}
+    return text
 
 
 def _seeds_t(gain: float, sd: float, level: float, have: int) -> int | None:
@@ -488,7 +495,7 @@ def _seeds_t(gain: float, sd: float, level: float, have: int) -> int | None:
 
 
 __all__ = ["DDOUncertainty", "RunNoise", "Verdict", "WeightsInterval", "ddo_uncertainty", "flat_valley",
-           "measured_verdict", "paired_verdict", "pinned_down", "prediction_uncertainty", "replicate_groups",
+           "measured_verdict", "paired_text", "paired_verdict", "pinned_down", "prediction_uncertainty", "replicate_groups",
            "run_noise", "seeds_to_decide", "verdict"]
 
 

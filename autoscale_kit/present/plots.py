@@ -89,6 +89,27 @@ def color_of(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
+# One colour per mixture, whatever plot or library draws it: the methods' own names have theirs
+# (uniform the neutral grey), and any other name takes the first colour no name has yet when it is
+# first drawn, and keeps it for the rest of the session.
+MIXTURE_COLORS = {"autoscale": PALETTE[0], "ddo-reused": PALETTE[1], "natural": PALETTE[2], "regmix": PALETTE[3],
+                  "mixing-law": PALETTE[4], "preset-llama": PALETTE[5], "doremi": PALETTE[6], "uniform": PALETTE[7],
+                  "landscape-reused": PALETTE[8], "landscape-model": PALETTE[9]}
+_ASSIGNED: dict[str, str] = {}
+OPTIMUM = "#222222"     # a landscape's fitted optimum and its path: no mixture's colour
+
+
+def mixture_color(name: str) -> str:
+    """The colour of the mixture `name` in every plot of this session."""
+    if name in MIXTURE_COLORS:
+        return MIXTURE_COLORS[name]
+    if name not in _ASSIGNED:
+        taken = set(_ASSIGNED.values())
+        free = [c for c in PALETTE if c not in taken and c not in (MIXTURE_COLORS["uniform"],)]
+        _ASSIGNED[name] = free[0] if free else PALETTE[len(_ASSIGNED) % len(PALETTE)]
+    return _ASSIGNED[name]
+
+
 def _loss_label(column: str, unit: str) -> str:
     if column == "val_mean":
         return f"mean validation loss ({unit})"
@@ -141,27 +162,39 @@ def loss_curves(curves: Mapping[str, Sequence[pd.DataFrame]], column: str = "val
     """Loss against tokens, one line per mixture (mean over seeds, band = min–max), and a dashed
     line at the reference's final loss."""
     fig, ax = _axes(ax, (7, 4.5))
-    for i, (name, names) in enumerate(_same_runs(curves, column)):
-        runs = curves[name]
+    for name, names in _same_runs(curves, column):
+        runs, color = curves[name], mixture_color(name)
         x, values = seed_grid(runs, column)
-        ax.plot(x, values.mean(axis=0), marker="o", ms=3, color=color_of(i),
+        ax.plot(x, values.mean(axis=0), marker="o", ms=3, color=color,
                 label=f"{' = '.join(names)} ({len(runs)} seed{'s' * (len(runs) > 1)})")
         if len(runs) > 1:
-            ax.fill_between(x, values.min(axis=0), values.max(axis=0), color=color_of(i), alpha=0.15)
+            ax.fill_between(x, values.min(axis=0), values.max(axis=0), color=color, alpha=0.15)
         if reference in names:   # the mean of the seeds' own final losses, as the verdict uses
-            ax.axhline(float(np.mean([c[column].iloc[-1] for c in runs])), color=color_of(i), ls="--", lw=1)
+            ax.axhline(float(np.mean([c[column].iloc[-1] for c in runs])), color=color, ls="--", lw=1)
     ax.set_xlabel("training tokens")
     token_axis(ax)
     ax.set_ylabel(_loss_label(column, unit))
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
-    # zoom on the second half, where the mixtures separate
-    ys = np.concatenate([[c[column].iloc[len(c) // 3:].min(), c[column].iloc[len(c) // 3:].max()]
-                         for runs in curves.values() for c in runs])
-    pad = 0.1 * (ys.max() - ys.min() + 1e-9)
-    ax.set_ylim(ys.min() - pad, ys.max() + pad)
+    # the whole curve on a log axis: the early stretch (where one mixture may lead) stays in view
+    # and the late one, where the mixtures are close, keeps room to separate
+    ax.set_yscale("log")
+    ys = np.concatenate([c[column].to_numpy(dtype=float) for runs in curves.values() for c in runs])
+    ax.set_ylim(ys.min() / 1.02, ys.max() * 1.02)
+    _plain_log_ticks(ax, ys.min() / 1.02, ys.max() * 1.02)
     return fig
+
+
+def _plain_log_ticks(ax, lo: float, hi: float) -> None:
+    """Tick labels of a log loss axis as plain numbers (1.8, 2, 2.5, 3, …), about six of them."""
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+
+    ticks = np.unique(np.round(np.geomspace(lo, hi, 7), 2 if hi < 10 else 1))
+    ax.yaxis.set_major_locator(FixedLocator(ticks))
+    ax.yaxis.set_major_formatter(lambda v, _: f"{v:g}")
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def ddo_fits(fits: Mapping[str, object], ax=None, title: str = "DDO: fitted law per domain"):
@@ -213,7 +246,7 @@ def weight_bars(weights: Mapping[str, Mapping[str, float]], ax=None, title: str 
         ys = [weights[n][d] for d in domains]
         iv = (intervals or {}).get(n)
         err = _yerr(ys, [iv[d] for d in domains]) if iv else None
-        ax.bar(pos, ys, width, color=color_of(i), label=label, yerr=err, capsize=2 if iv else 0,
+        ax.bar(pos, ys, width, color=mixture_color(n), label=label, yerr=err, capsize=2 if iv else 0,
                error_kw=dict(lw=0.9, ecolor="black"))
     ax.set_xticks(np.arange(len(domains)), domains, rotation=20)
     ax.set_ylabel("weight" + (" (bars: interval)" if intervals else ""))
@@ -351,7 +384,7 @@ def weight_bars_plotly(weights: Mapping[str, Mapping[str, float]], title: str = 
         if iv:
             e = _yerr(list(w.values()), [iv[d] for d in w])
             err = dict(type="data", symmetric=False, array=e[1].tolist(), arrayminus=e[0].tolist(), thickness=1)
-        fig.add_bar(name=label, x=list(w), y=list(w.values()), marker_color=color_of(i), error_y=err)
+        fig.add_bar(name=label, x=list(w), y=list(w.values()), marker_color=mixture_color(n), error_y=err)
     fig.update_layout(barmode="group", title=title, yaxis_title="weight", height=380)
     return fig
 
@@ -393,18 +426,21 @@ def loss_curves_plotly(curves: Mapping[str, Sequence[pd.DataFrame]], column: str
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    for i, (name, names) in enumerate(_same_runs(curves, column)):
-        runs, name = curves[name], " = ".join(names)
+    for first, names in _same_runs(curves, column):
+        runs, name, color = curves[first], " = ".join(names), mixture_color(first)
         grid, values = seed_grid(runs, column)
         x = grid.tolist()
         if len(runs) > 1:
             fig.add_scatter(x=x + x[::-1], y=values.max(axis=0).tolist() + values.min(axis=0).tolist()[::-1],
-                            fill="toself", mode="lines", line=dict(width=0), fillcolor=color_of(i), opacity=0.15,
+                            fill="toself", mode="lines", line=dict(width=0), fillcolor=color, opacity=0.15,
                             name=f"{name} seeds", legendgroup=name, showlegend=False, hoverinfo="skip")
         fig.add_scatter(x=x, y=values.mean(axis=0).tolist(), mode="lines+markers",
                         name=f"{name} ({len(runs)} seed{'s' * (len(runs) > 1)})",
-                        line=dict(color=color_of(i)), legendgroup=name)
+                        line=dict(color=color), legendgroup=name)
     fig.update_layout(title=title, xaxis_title="training tokens", yaxis_title=_loss_label(column, unit), height=420)
+    if len(fig.data) > 6:   # many mixtures: the legend below the plot, all of it in view
+        fig.update_layout(height=420 + 22 * ((len(fig.data) + 2) // 3),
+                          legend=dict(orientation="h", y=-0.15, yanchor="top"))
     xmax = max(float(c["tokens_seen"].max()) for runs in curves.values() for c in runs)
     fig.update_xaxes(**token_ticks_plotly(_nice_ticks(xmax)))
     return fig
@@ -421,7 +457,7 @@ def cost_vs_loss_plotly(table: pd.DataFrame, title: str = "Proxy compute against
     for i, row in enumerate(table.itertuples(index=False)):
         err = row.std_final_loss if pd.notna(row.std_final_loss) else 0.0
         fig.add_scatter(x=[row.proxy_tokens], y=[row.mean_final_loss], mode="markers", name=row.method,
-                        marker=dict(size=12, color=color_of(i), symbol=["circle", "diamond", "square", "x",
+                        marker=dict(size=12, color=mixture_color(row.method), symbol=["circle", "diamond", "square", "x",
                                                                         "triangle-up", "star"][i % 6]),
                         error_y=dict(type="data", array=[err], visible=True),
                         hovertemplate=f"{row.method}<br>%{{x:,.0f}} proxy tokens<br>%{{y:.4f}} {unit}<extra></extra>")
@@ -489,7 +525,7 @@ def landscape_ternary(domains: Sequence[str], budgets: Sequence[dict], marks: Ma
                                         hovertemplate="measured %{text}<extra></extra>"))
         o = x["optimum"]
         fig.add_trace(go.Scatterternary(a=[o[a]], b=[o[b]], c=[o[c]], mode="markers", name="fitted optimum",
-                                        marker=dict(size=16, symbol="star", color="#C44E52",
+                                        marker=dict(size=16, symbol="star", color=OPTIMUM,
                                                     line=dict(width=1, color="white"))))
         per_budget.append(range(start, len(fig.data)))
     shared = len(fig.data)
@@ -497,12 +533,12 @@ def landscape_ternary(domains: Sequence[str], budgets: Sequence[dict], marks: Ma
     fig.add_trace(go.Scatterternary(a=[p[a] for p in path], b=[p[b] for p in path], c=[p[c] for p in path],
                                     mode="lines+markers+text", name="optimum's path",
                                     text=[fmt.tokens(x["total"]) for x in budgets], textposition="bottom right",
-                                    line=dict(color="#C44E52", dash="dot"), marker=dict(size=6, color="#C44E52")))
+                                    line=dict(color=OPTIMUM, dash="dot"), marker=dict(size=6, color=OPTIMUM)))
     for i, (name, w) in enumerate((marks or {}).items()):
         s = sum(w.values())
         fig.add_trace(go.Scatterternary(a=[w[a] / s], b=[w[b] / s], c=[w[c] / s], mode="markers", name=name,
                                         marker=dict(size=11, symbol="diamond" if i < len(PALETTE) else "square",
-                                                    color=color_of(i), line=dict(width=1, color="black"))))
+                                                    color=mixture_color(name), line=dict(width=1, color="black"))))
     n = len(fig.data)
     steps = []
     for k, x in enumerate(budgets):
@@ -523,13 +559,13 @@ def landscape_ternary(domains: Sequence[str], budgets: Sequence[dict], marks: Ma
     return fig
 
 
-def regret_bars_plotly(table: pd.DataFrame, title: str = "Regret at the target"):
-    """Each method's regret (objective minus the landscape optimum's) with its interval over seeds."""
+def regret_bars_plotly(table: pd.DataFrame, title: str = "Regret at the target", unit: str = fmt.BYTE_UNIT):
+    """Each method's regret (objective minus the landscape optimum's, in `unit`) with its interval over seeds."""
     import plotly.graph_objects as go
 
     t = table.sort_values("regret")
-    fig = go.Figure(go.Bar(x=t["method"], y=t["regret"], marker_color=[color_of(i) for i in range(len(t))],
+    fig = go.Figure(go.Bar(x=t["method"], y=t["regret"], marker_color=[mixture_color(m) for m in t["method"]],
                            error_y=dict(type="data", symmetric=False, array=(t["regret_hi"] - t["regret"]).tolist(),
                                         arrayminus=(t["regret"] - t["regret_lo"]).tolist())))
-    fig.update_layout(title=title, yaxis_title="regret (nats)", height=420)
+    fig.update_layout(title=title, yaxis_title=f"regret ({unit})", height=420)
     return fig

@@ -370,7 +370,8 @@ class OracleLab:
         with self.trajectory.batch_update():
             for trace, d in zip(self.trajectory.data, self.domains):
                 trace.y = [p[d] for p in path]
-        rows = [[n, fmt.number(e) if e else "0"] for n, e in self.state["excess"].items()]
+        shown = fmt.alike(self.state["excess"].values())     # one format for the column
+        rows = [[n, shown(e)] for n, e in self.state["excess"].items()]
         self.table.value = (f"<b>excess loss at {fmt.tokens(target)} tokens</b><br>(nats above the true optimum)"
                             + html_table(rows, ["mixture", "excess"]))
 
@@ -568,7 +569,10 @@ class DDOPlanPanel:
             f"{len(specs) // seeds} runs at {fmt.tokens(self.total)} tokens × {seeds} seed{'s' * (seeds > 1)}: "
             f"the base and each domain at {', '.join(fmt.multiple(r) for r in self.ratios)}.<br>"
             + (f"All {len(specs)} are finished in {where}: training reads them." if not missing else
-               f"<b>{len(missing)} of {len(specs)} to train</b> into {where}; the rest are read."))
+               f"<b>All {len(specs)} to train</b> into {where}: none is finished there yet."
+               if len(missing) == len(specs) else
+               f"<b>{len(missing)} of {len(specs)} to train</b> into {where}; the other {len(specs) - len(missing)} "
+               f"are finished there and are read."))
 
     def train(self, _button=None):
         """Train (or read) the picked plan and fit DDO on it."""
@@ -587,15 +591,17 @@ class DDOPlanPanel:
         domains = list(rd.ddo.weights)
         with self.figure.batch_update():
             self.figure.data = []
-            self.figure.add_bar(x=domains, y=[1 / len(domains)] * len(domains), name="uniform", marker_color=color_of(7))
+            self.figure.add_bar(x=domains, y=[1 / len(domains)] * len(domains), name="uniform",
+                                marker_color=plots.mixture_color("uniform"))
             iv = rd.answer_interval
             err = None
             if iv:
                 ys = [rd.ddo.weights[d] for d in domains]
                 err = dict(type="data", symmetric=False, array=[max(iv[d][1] - y, 0) for d, y in zip(domains, ys)],
                            arrayminus=[max(y - iv[d][0], 0) for d, y in zip(domains, ys)], thickness=1)
-            self.figure.add_bar(x=domains, y=[rd.ddo.weights[d] for d in domains], name="DDO optimum",
-                                marker_color=color_of(0), error_y=err)
+            label = f"{rd.ddo.surrogate} DDO"
+            self.figure.add_bar(x=domains, y=[rd.ddo.weights[d] for d in domains], name=label,
+                                marker_color=plots.mixture_color(label), error_y=err)
             self.figure.layout.title.text = (f"DDO's optimal weights at {fmt.tokens(self.total)} tokens, ratios "
                                              f"{', '.join(fmt.multiple(r) for r in config.ratios)}")
         self.status.value = (f"fitted on {len(rd.records)} runs for ratios "
