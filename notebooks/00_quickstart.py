@@ -26,13 +26,15 @@ retrain = False      # False: the shipped results (nothing trained); True: train
 from autoscale_kit.core import fmt
 from autoscale_kit.study.pipeline import run_study, scale_from_env, study_config, summarize_speedup
 from autoscale_kit.present.report import figures, write_report
+from IPython.display import display
+from autoscale_kit.present.text import config_table, note
 from autoscale_kit.study.shipped import describe, study_runs
 
 scale = scale_from_env(scale)
 config = study_config(scale)
 runs = study_runs(config, store, retrain=retrain)
 result = run_study(config, runs)
-print(result.verdict())
+note(result.verdict(), items=result.warnings)
 
 # %% [markdown]
 # ## Where these results come from
@@ -49,11 +51,14 @@ def use(new_result):
     result = new_result
 
 
-print(describe(config.name) if runs.frozen else f"Runs read from (or trained into) {runs.root}.")
+display(note(describe(config.name) if runs.frozen else f"Runs read from (or trained into) {runs.root}."))
 RetrainButton(lambda s: run_study(config, s), store, source=runs, on_result=use, study=config.name).widget
 
+# %% [markdown]
+# The study's settings (`config` holds every field):
+
 # %%
-config
+fmt.frame(config_table(config))
 
 # %% [markdown]
 # ## The speed-up over uniform
@@ -89,7 +94,7 @@ figs[f"ddo_fits_{config.budgets[-1]}"]
 
 # %%
 for sc in result.rounds:
-    print(f"DDO at {fmt.tokens(sc.total)} tokens:", *(sc.ddo.warnings or ["no warnings"]), sep="\n  - ")
+    display(note(title=f"DDO at {fmt.tokens(sc.total)} tokens", items=sc.ddo.warnings or ["no warnings"]))
 
 # %% [markdown]
 # ## The report
@@ -112,8 +117,6 @@ from autoscale_kit.present.export import Export, corpus_facts, feasibility, writ
 available, lengths = corpus_facts(config.corpus_ref.load(), config.proxy.tokenizer)
 weights = result.mixtures["autoscale"].weights
 check = feasibility(weights, config.target, available)
-print(f"epochs at the target ({fmt.tokens(config.target)} tokens):",
-      ", ".join(f"{d} {e:.2f}" for d, e in check.epochs.items()))
-for warning in check.warnings():
-    print(warning)
+display(note(f"Epochs at the target ({fmt.tokens(config.target)} tokens): "
+             + ", ".join(f"{d} {e:.2f}" for d, e in check.epochs.items()), items=check.warnings()))
 print(write(Export(weights, f"study {config.name}", config.target, {}, lengths, check), "megatron"))

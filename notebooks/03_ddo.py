@@ -28,6 +28,9 @@ from autoscale_kit.methods.registry import ddo_round
 from autoscale_kit.study.pipeline import scale_from_env
 from autoscale_kit.present.plots import ddo_fits, perturbation_heatmap, transfer_next_to_measured, weight_bars
 from autoscale_kit.present.widgets import DDOPlanPanel
+from autoscale_kit.present.text import note
+from autoscale_kit.study.shipped import shipped_notes
+from IPython.display import display
 
 scale = scale_from_env(scale)
 
@@ -50,7 +53,8 @@ ddo_round_ = panel.train()
 config, runs, total = panel.config, panel.runs, panel.total
 domains = list(ddo_round_.ddo.weights)
 shown = f"ratios {', '.join(fmt.multiple(r) for r in config.ratios)}"
-print(f"Drawn below: DDO at {fmt.tokens(total)} tokens, {shown}, {len(ddo_round_.records)} runs.")
+display(note(f"Drawn below: DDO at {fmt.tokens(total)} tokens, {shown}, {len(ddo_round_.records)} runs.",
+             items=shipped_notes(runs)))
 table = ddo_round_.table
 fmt.frame(table[["label"] + [c for c in table.columns if c.startswith("tokens:")] + ["mean_loss"]].rename(
     columns=lambda c: c.removeprefix("tokens:")), {c.removeprefix("tokens:"): fmt.tokens for c in table.columns
@@ -79,7 +83,7 @@ ddo = fit_ddo(ddo_round_.measured, config.objective, min_ratio=config.min_ratio)
 ddo_fits(ddo.fits, title=f"DDO at {fmt.tokens(total)} tokens, {shown}")
 
 # %%
-weight_bars({"uniform": {d: 1 / len(domains) for d in domains}, "DDO optimum": ddo.weights},
+weight_bars({"uniform": {d: 1 / len(domains) for d in domains}, "separable DDO": ddo.weights},
             title=f"Optimal weights at {fmt.tokens(total)} tokens, {shown}")
 
 # %%
@@ -100,7 +104,7 @@ print("at a bound:", ", ".join(f"{d} ({b})" for d, b in ddo.at_bound.items()) or
 from autoscale_kit.present.plots import weight_bars_plotly
 
 uncertainty = ddo_round_.uncertainty
-print(f"{ddo_round_.ddo.surrogate.capitalize()} DDO:", uncertainty.verdict(unit=ddo_round_.unit).text)
+display(note(uncertainty.verdict(unit=ddo_round_.unit).text, title=f"{ddo_round_.ddo.surrogate.capitalize()} DDO"))
 level_slider = w.FloatSlider(value=config.level, min=0.5, max=0.99, step=0.01, description="level")
 interval_view = w.Output()
 
@@ -109,13 +113,13 @@ def show_interval(change=None):
     interval_view.clear_output(wait=True)
     with interval_view:
         if uncertainty.weights is None:
-            print("no interval:", uncertainty.note)
+            display(note(f"No interval: {uncertainty.note}"))
             return
         lo, hi = uncertainty.weights.interval(level_slider.value)
         iv = {d: (a, b) for d, a, b in zip(uncertainty.domains, lo, hi)}
-        weight_bars_plotly({"uniform": {d: 1 / len(domains) for d in domains}, "DDO optimum": uncertainty.result.weights},
+        weight_bars_plotly({"uniform": {d: 1 / len(domains) for d in domains}, "separable DDO": uncertainty.result.weights},
                            title=f"Optimal weights at {fmt.tokens(total)} tokens, {100 * level_slider.value:.0f}% intervals",
-                           intervals={"DDO optimum": iv}).show()
+                           intervals={"separable DDO": iv}).show()
 
 
 level_slider.observe(show_interval, names="value")
@@ -130,10 +134,8 @@ w.VBox([level_slider, interval_view])
 # the loss — usually noise, or a budget too small for training to have settled.
 
 # %%
-if ddo.ambiguity:
-    print(f"weights move by up to {ddo.ambiguity.max_spread:.3f} across {ddo.ambiguity.n_solutions} exact fits")
-for message in ddo.warnings:
-    print("-", message)
+note(f"Weights move by up to {ddo.ambiguity.max_spread:.3f} across {ddo.ambiguity.n_solutions} exact fits."
+     if ddo.ambiguity else "", title="The fit's warnings", items=ddo.warnings or ["none"])
 
 # %% [markdown]
 # ## Substitute domains: the transfer-aware surrogate
@@ -147,9 +149,10 @@ for message in ddo.warnings:
 
 # %%
 transfer_ddo = fit_ddo(ddo_round_.measured, config.objective, min_ratio=config.min_ratio, surrogate="transfer")
-if transfer_ddo.transfer is not None:
-    transfer_next_to_measured(perturbation_effects(ddo_round_.measured, "loss", "up"), transfer_ddo.transfer.matrix(),
-                              title=f"At {fmt.tokens(total)} tokens: measured effects and fitted transfer")
+(transfer_next_to_measured(perturbation_effects(ddo_round_.measured, "loss", "up"), transfer_ddo.transfer.matrix(),
+                           title=f"At {fmt.tokens(total)} tokens: measured effects and fitted transfer")
+ if transfer_ddo.transfer is not None else
+ note("The transfer-aware form fitted no transfer matrix here (it fell back to the separable one)."))
 
 # %%
 weight_bars({"uniform": {d: 1 / len(domains) for d in domains}, "separable DDO": ddo.weights,
@@ -157,8 +160,7 @@ weight_bars({"uniform": {d: 1 / len(domains) for d in domains}, "separable DDO":
              transfer_ddo.weights}, title=f"Optimal weights at {fmt.tokens(total)} tokens")
 
 # %%
-for message in transfer_ddo.warnings:
-    print("-", message)
+note(title="The transfer-aware fit's warnings", items=transfer_ddo.warnings or ["none"])
 
 # %% [markdown]
 # The transfer-aware optimum gets its interval the same way (each draw refits every validation
@@ -171,11 +173,11 @@ from autoscale_kit.fit.uncertainty import ddo_uncertainty
 transfer_unc = ddo_uncertainty(ddo_round_.measured, config.objective, draws=interval_draws("transfer", config.interval_draws),
                                level=config.level, result=transfer_ddo, min_ratio=config.min_ratio,
                                surrogate="transfer")
-print("Transfer-aware DDO:", transfer_unc.verdict(unit=ddo_round_.unit).text)
+display(note(transfer_unc.verdict(unit=ddo_round_.unit).text, title="Transfer-aware DDO"))
 if transfer_unc.interval:
-    weight_bars({"separable DDO": ddo.weights, "transfer-aware DDO": transfer_ddo.weights},
+    display(weight_bars({"separable DDO": ddo.weights, "transfer-aware DDO": transfer_ddo.weights},
                 title=f"Optimal weights at {fmt.tokens(total)} tokens with {100 * config.level:.0f}% intervals",
-                intervals={"separable DDO": uncertainty.interval, "transfer-aware DDO": transfer_unc.interval})
+                intervals={"separable DDO": uncertainty.interval, "transfer-aware DDO": transfer_unc.interval}))
 
 # %% [markdown]
 # ## Check the answer before using it
@@ -190,13 +192,12 @@ checks = [ddo_round_] if ddo_round_.verification is not None else []   # the stu
 if verify and (not runs.frozen or retrain):   # the transfer optimum's candidates are not in the shipped study
     checks.append(ddo_round(CorpusLab(config, runs), total, "transfer", verify))
 elif verify:
-    print("The transfer-aware optimum's check trains new runs: set retrain = True to run it here.\n")
+    display(note("The transfer-aware optimum's check trains new runs: set retrain = True to run it here."))
 for checked in checks:
-    print(f"{checked.ddo.surrogate} surrogate:", end=" ")
-    print(checked.verification.summary(checked.unit))
-    if checked.verdict is not None and checked.verdict.measured:
-        print(checked.verdict.measured)
-    for c in checked.verification.candidates:
-        print(f"  t = {c.step:g}: promised {fmt.loss(c.predicted, checked.unit)}, measured "
-              f"{fmt.loss(sum(c.measured) / len(c.measured), checked.unit)}, gain over the base "
-              f"{fmt.loss(c.gain, checked.unit, signed=True)}{'  (accepted)' if c.accepted else ''}")
+    display(note(checked.verification.summary(checked.unit),
+                 checked.verdict.measured if checked.verdict is not None and checked.verdict.measured else "",
+                 title=f"{checked.ddo.surrogate.capitalize()} surrogate, checked",
+                 items=[f"t = {c.step:g}: promised {fmt.loss(c.predicted, checked.unit)}, measured "
+                        f"{fmt.loss(sum(c.measured) / len(c.measured), checked.unit)}, gain over the base "
+                        f"{fmt.loss(c.gain, checked.unit, signed=True)}{' (accepted)' if c.accepted else ''}"
+                        for c in checked.verification.candidates]))

@@ -23,11 +23,14 @@ from autoscale_kit.fit.uncertainty import prediction_uncertainty
 from autoscale_kit.present.plots import weight_trajectory_plotly
 from autoscale_kit.present.widgets import PredictExplorer
 from autoscale_kit.study.pipeline import autoscale_answer, scale_from_env, study_config
-from autoscale_kit.study.shipped import study_runs
+from IPython.display import display
+from autoscale_kit.present.text import note
+from autoscale_kit.study.shipped import shipped_notes, study_runs
 
 scale = scale_from_env(scale)
 config = study_config(scale)
-answer = autoscale_answer(config, study_runs(config, store, retrain=retrain), progress=False)
+runs = study_runs(config, store, retrain=retrain)
+answer = autoscale_answer(config, runs, progress=False)
 rounds = answer.rounds
 
 
@@ -52,9 +55,8 @@ fmt.frame(pd.DataFrame({f"{fmt.tokens(rd.total)}": budget_row(rd) for rd in roun
 
 # %%
 pred = answer.prediction
-print(f"at the target, {fmt.tokens(config.target)} tokens ({pred.method}):", fmt.weights(pred.weights))
-for message in pred.warnings:
-    print("-", message)
+note(f"At the target, {fmt.tokens(config.target)} tokens ({pred.method}): {fmt.weights(pred.weights)}.",
+     items=[*pred.warnings, *shipped_notes(runs)])
 
 # %% [markdown]
 # ## Move the target budget
@@ -97,10 +99,8 @@ weight_trajectory_plotly([m.total for m in optima] + targets,
 
 # %%
 step = predict_optimum(optima[-2:], method="step")
-print(f"step rule: {fmt.tokens(step.optimum.total)} tokens ->", fmt.weights(step.weights))
-for p in predicted:
-    for message in p.warnings:
-        print("-", message)
+note(f"Step rule: {fmt.tokens(step.optimum.total)} tokens → {fmt.weights(step.weights)}.",
+     items=list(dict.fromkeys(m for p in predicted for m in p.warnings)))
 
 # %% [markdown]
 # ## Use the prediction in your trainer
@@ -115,11 +115,8 @@ available, lengths = corpus_facts(config.corpus_ref.load(), config.proxy.tokeniz
 far = predicted[-1]
 total = int(round(far.optimum.total))
 check = feasibility(far.weights, total, available, cap=sum(available.values()) >= total)
-print(f"at {fmt.tokens(total)} tokens:", ", ".join(f"{d} {e:.1f} epochs" for d, e in check.epochs.items()))
-for warning in check.warnings():
-    print(warning)
-if check.over and check.capped is None:
-    print(f"the corpus holds {fmt.tokens(sum(available.values()))} tokens in all, fewer than {fmt.tokens(total)}: "
-          "capping cannot help, "
-          "only more data (or accepting repetition) can")
+display(note(f"At {fmt.tokens(total)} tokens: " + ", ".join(f"{d} {e:.1f} epochs" for d, e in check.epochs.items()),
+             f"The corpus holds {fmt.tokens(sum(available.values()))} tokens in all, fewer than {fmt.tokens(total)}: "
+             "capping cannot help, only more data (or accepting repetition) can."
+             if check.over and check.capped is None else "", items=check.warnings()))
 print(write(Export(far.weights, f"the prediction at {fmt.tokens(total)}", total, {}, lengths, check), "olmo-core"))

@@ -16,15 +16,16 @@ retrain = False      # False: the shipped results; True: train here into `store`
 from autoscale_kit.core import fmt
 from autoscale_kit.study.pipeline import run_study, scale_from_env, study_config, summarize_speedup
 from autoscale_kit.present.plots import loss_change, loss_curves, loss_curves_plotly
+from IPython.display import display
+from autoscale_kit.present.text import note
 from autoscale_kit.study.shipped import describe, study_runs
 
 scale = scale_from_env(scale)
 config = study_config(scale)
 runs = study_runs(config, store, retrain=retrain)
 result = run_study(config, runs)
-print(result.verdict())
-print()
-print(describe(config.name) if runs.frozen else f"Runs read from (or trained into) {runs.root}.")
+note(result.verdict(), describe(config.name) if runs.frozen else f"Runs read from (or trained into) {runs.root}.",
+     items=result.warnings)
 
 # %%
 import pandas as pd
@@ -80,12 +81,12 @@ loss_curves(curves, unit=result.loss_unit, title=f"Validation loss at {fmt.token
 # settle it. Then each budget's verdict: what DDO predicted and what verification measured.
 
 # %%
-for name, v in result.against_uniform().items():
-    print(f"{name}: {v['text']}")
+display(note(title="At the target, against uniform",
+             items=[f"{name}: {v['text']}" for name, v in result.against_uniform().items()]))
 for rd in result.rounds:
     if rd.verdict is not None:
-        print(f"\nDDO at {fmt.tokens(rd.total)}: {rd.verdict.text}"
-              + (f" Then {rd.verdict.measured}." if rd.verdict.measured else ""))
+        display(note(rd.verdict.text + (f" Then {rd.verdict.measured}." if rd.verdict.measured else ""),
+                     title=f"DDO at {fmt.tokens(rd.total)}"))
 
 # %% [markdown]
 # ## Speed-up over uniform (mean and spread over seeds)
@@ -116,6 +117,6 @@ loss_change(result.final_losses(), unit=result.loss_unit)
 # drawing a conclusion.
 
 # %%
-print("The study:", *(result.warnings or ["no warnings"]), sep="\n  - ")
+display(note(title="The study", items=result.warnings or ["no warnings"]))
 for sc in result.rounds:
-    print(f"DDO at {fmt.tokens(sc.total)}:", *(sc.ddo.warnings or ["no warnings"]), sep="\n  - ")
+    display(note(title=f"DDO at {fmt.tokens(sc.total)}", items=sc.ddo.warnings or ["no warnings"]))

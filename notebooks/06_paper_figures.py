@@ -42,9 +42,10 @@ ddo = fit_ddo(runs_csv, "mean-ppl", min_ratio=0.2)
 ddo_fits(ddo.fits, title="GPT-2 Large at 1.2B tokens: fitted law per domain")
 
 # %%
-pd.DataFrame({"fitted a": {d: f.a for d, f in ddo.fits.items()}, "b": {d: f.b for d, f in ddo.fits.items()},
-              "c": {d: f.c for d, f in ddo.fits.items()}, "optimal x": ddo.relative,
-              "weight": ddo.weights}).round(3)
+fmt.frame(pd.DataFrame({"fitted a": {d: f.a for d, f in ddo.fits.items()}, "b": {d: f.b for d, f in ddo.fits.items()},
+                        "c": {d: f.c for d, f in ddo.fits.items()}, "optimal x": ddo.relative,
+                        "weight": ddo.weights}).rename_axis("domain").reset_index(),
+          {"weight": fmt.weight}, caption="the law y = k·(x + a)^(-b) + c per domain; x: quantity / base quantity")
 
 # %%
 weight_bars({"uniform": {d: 1 / 7 for d in ddo.weights}, "DDO at 1.2B": ddo.weights},
@@ -68,7 +69,8 @@ for _ in range(4):
     nxt = predict_optimum([a, b], method="step").optimum
     steps.append(nxt)
     a, b = b, nxt
-pd.DataFrame({fmt.tokens(m.total): m.weights for m in steps}).round(3)
+fmt.frame(pd.DataFrame({fmt.tokens(m.total): m.weights for m in steps}).rename_axis("domain").reset_index(),
+          {fmt.tokens(m.total): fmt.weight for m in steps}, caption="predicted weights at each step (×4 per step)")
 
 # %%
 targets = [3e9, 1e10, 3e10, 1e11, 3.07e11]

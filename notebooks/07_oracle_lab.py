@@ -41,4 +41,4 @@ for kind in ("power", "separable", "transfer"):
     arena = oracle_arena(o, (1e8, 4e8), 6.4e9, ("autoscale", "ddo-reused", "uniform"), ratios=(0.2, 0.5, 2, 3))
     rows.append({"oracle": kind, **{m: e.excess for m, e in arena.entries.items()}})
 fmt.frame(pd.DataFrame(rows), {m: fmt.number for m in ("autoscale", "ddo-reused", "uniform")},
-          caption="excess loss over the true optimum at 6.4B tokens (nats); fixed oracles, not the sliders")
+          caption="excess loss over the true optimum at 6.4B tokens (nats, the oracle's unit); fixed oracles, not the sliders")

@@ -36,12 +36,14 @@ from autoscale_kit.methods.oracle import random_oracle
 from autoscale_kit.core import fmt
 from autoscale_kit.study.pipeline import scale_from_env, study_config
 from autoscale_kit.present.plots import cost_vs_loss_plotly, loss_curves_plotly, weight_bars_plotly, weights_over_steps
+from IPython.display import display
+from autoscale_kit.present.text import note
 from autoscale_kit.study.shipped import study_runs
 
 scale = scale_from_env(scale)
 config = study_config(scale)
 comparison = compare_methods(config, study_runs(config, store, retrain=retrain), CompareConfig(methods=tuple(methods)))
-print(comparison.study.verdict())
+display(note(comparison.study.verdict(), items=comparison.study.warnings))
 fmt.frame(comparison.table, {"proxy_runs": fmt.number, "proxy_tokens": fmt.tokens, "proxy_flops": fmt.number,
                              "mean_final_loss": fmt.loss, "std_final_loss": fmt.loss, "mean_saving": fmt.percent,
                              "std_saving": fmt.percent},
@@ -72,9 +74,8 @@ loss_curves_plotly(curves, title="Mean validation loss during the target runs", 
 # model most; DoReMi's answer is their running mean.
 
 # %%
-if "doremi" in comparison.study.choices:
-    d = comparison.details("doremi")
-    weights_over_steps(d.trajectory, d.domains)
+doremi = comparison.details("doremi") if "doremi" in comparison.study.choices else None
+weights_over_steps(doremi.trajectory, doremi.domains) if doremi else note("DoReMi is not among `methods`.")
 
 # %% [markdown]
 # ## Can the proxies be trusted?
@@ -85,8 +86,9 @@ if "doremi" in comparison.study.choices:
 # %%
 from autoscale_kit.study.compare import regmix_runs_cv
 
-if {"regmix", "mixing-law"} & set(comparison.study.choices):
-    print(pd.Series(regmix_runs_cv(comparison), name="out-of-fold Spearman"))
+cv = regmix_runs_cv(comparison) if {"regmix", "mixing-law"} & set(comparison.study.choices) else {}
+fmt.frame(pd.Series(cv, name="out-of-fold Spearman").rename_axis("surrogate").reset_index(),
+          {"out-of-fold Spearman": fmt.number}) if cv else note("Neither RegMix nor the mixing law is among `methods`.")
 
 # %% [markdown]
 # ## Surrogates on measured data no one here produced
@@ -118,4 +120,4 @@ for kind in ("separable", "transfer"):
         rows += [{"kind": kind, "seed": seed, "method": m, "excess": r["excess"]} for m, r in res.items()]
 excess = pd.DataFrame(rows).pivot_table(index="method", columns="kind", values="excess", aggfunc="mean")
 fmt.frame(excess.reset_index(), {k: fmt.number for k in excess.columns},
-          caption="mean excess loss over the true optimum at the target, 3 oracles per kind (the oracle's loss units)")
+          caption="mean excess loss over the true optimum at the target (nats, the oracle's unit), 3 oracles per kind")

@@ -97,9 +97,12 @@ pd.DataFrame([{"from": fmt.tokens(m["from"]), "to": fmt.tokens(m["to"]),
 
 # %%
 bt = fit["backtest"]
-pd.DataFrame({"landscape error (nats)": [bt["error_reused"], bt["error_extrapolated"], bt["error_shrunk"]],
-              "regret of its optimum (nats)": [bt["regret_reused"], bt["regret_extrapolated"], bt["regret_shrunk"]]},
-             index=["reuse the middle budget", "extrapolate (λ = 1)", f"shrunk (λ = {bt['shrink']:.2f})"])
+fmt.frame(pd.DataFrame({"predicting the largest budget by": ["reusing the middle budget", "extrapolating (λ = 1)",
+                                                              f"shrinking (λ = {bt['shrink']:.2f})"],
+                        "landscape error": [bt["error_reused"], bt["error_extrapolated"], bt["error_shrunk"]],
+                        "regret of its optimum": [bt["regret_reused"], bt["regret_extrapolated"], bt["regret_shrunk"]]}),
+          {"landscape error": fmt.loss, "regret of its optimum": fmt.loss},
+          caption=f"in {unit} (the objective's unit)")
 
 # %% [markdown]
 # ## Every method, judged at the largest budget
@@ -114,7 +117,7 @@ pd.DataFrame({"landscape error (nats)": [bt["error_reused"], bt["error_extrapola
 
 # %%
 table = pd.DataFrame(arena["table"])
-regret_bars_plotly(table, title=f"Regret at {fmt.tokens(arena['target'])} tokens")
+regret_bars_plotly(table, title=f"Regret at {fmt.tokens(arena['target'])} tokens", unit=unit)
 
 # %% [markdown]
 # **What the arena shows.** The best mixture measured at 2M is the 500k landscape's optimum,
@@ -130,7 +133,13 @@ regret_bars_plotly(table, title=f"Regret at {fmt.tokens(arena['target'])} tokens
 # %%
 cols = ["method", *[f"w:{d}" for d in runs.domains], "proxy_runs", "objective", "regret", "regret_lo", "regret_hi",
         "vs_fitted_optimum", "tokens_to_uniform", "reached"]
-table[cols].sort_values("regret").round(4)
+fmt.frame(table[cols].sort_values("regret"),
+          {**{f"w:{d}": fmt.weight for d in runs.domains}, "proxy_runs": fmt.number, "tokens_to_uniform": fmt.tokens,
+           **{c: (lambda v: fmt.loss(v, None, signed=True)) for c in ("regret", "regret_lo", "regret_hi",
+                                                                        "vs_fitted_optimum")},
+           "objective": (lambda v: fmt.loss(v, None))},
+          missing="a seed never reached uniform's final objective",
+          caption=f"objective and regrets in {unit}; w: the mixture's weights")
 
 # %%
 curves = pd.read_csv(folder / "arena_curves.csv")

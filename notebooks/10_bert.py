@@ -36,6 +36,8 @@ from autoscale_kit.study.pipeline import scale_from_env, study_config
 from autoscale_kit.present.plots import new_figure, perturbation_heatmap, weight_bars
 from autoscale_kit.runs.store import RunStore, token_data
 from autoscale_kit.present.widgets import MixtureSliders, TrainPanel
+from autoscale_kit.fit.uncertainty import paired_text
+from autoscale_kit.present.text import note
 
 scale = scale_from_env(scale)
 configs = {"GPT-2": study_config(scale), "BERT": study_config(scale, family="bert")}
@@ -133,9 +135,7 @@ for name, rd in rounds.items():
     if rd.uncertainty is not None and rd.uncertainty.interval is not None:
         intervals[f"{name} DDO"] = rd.uncertainty.interval
 display(weight_bars(weights, title=f"DDO optima at {fmt.tokens(budget)} tokens", intervals=intervals))
-for name, rd in rounds.items():
-    if rd.verdict is not None:
-        print(f"{name}: {rd.verdict.text}")
+note(items=[f"{name}: {rd.verdict.text}" for name, rd in rounds.items() if rd.verdict is not None])
 
 # %% [markdown]
 # ## What the paper's comparison showed on the bundled corpus
@@ -158,16 +158,16 @@ if shipped.exists():
                          "seeds": len(c["seeds"]),
                          **{d: c["mean_change"][d] for d in c["mean_change"]},
                          "decreased on every seed": f"{len(c['decreased_every_seed'])}/{len(c['change'])}"})
-    print(f"measured in {study['wall_time_s']:.0f} s; predicted at the target:",
-          ", ".join(f"{d} {w:.3f}" for d, w in study["prediction"].items()))
     table = pd.DataFrame(rows)
     bert_unit = loss_unit(study["config"]["proxy"]["tokenizer"], "bert")
     display(fmt.frame(table, {d: (lambda v: fmt.loss(v, None, signed=True)) for d in study["prediction"]},
                       caption=f"mean loss change against uniform ({bert_unit}); negative: the optimum did better"))
-    for name, v in study["against_uniform"].items():   # older results kept only the sentence
-        print(f"at the target, {name} {v['text'] if isinstance(v, dict) else v}")
+    display(note(f"Measured in {study['wall_time_s'] / 60:.0f} min. Predicted at the target: "
+                 f"{fmt.weights(study['prediction'])}.", title="The BERT study",
+                 items=[f"at the target, {name} {paired_text(v, v.get('level', 0.9), bert_unit)}"
+                        for name, v in study["against_uniform"].items()]))
 else:
-    print("benchmarks/results/bert_study.json is not here: run `python benchmarks/bert_study.py`")
+    note("benchmarks/results/bert_study.json is not here: run `python benchmarks/bert_study.py`")
 
 # %% [markdown]
 # ## Downstream evaluation
