@@ -2,13 +2,15 @@
 
 Starts JupyterLab headless on localhost, opens each notebook in Debian's Chromium driven by
 Playwright (no browser download: the system /usr/bin/chromium), dismisses JupyterLab's news
-prompt, runs all cells from the Run menu, waits for the kernel, and saves screenshots: where the
+prompt, waits until the notebook's kernel is started and idle (asked of the server, not read off
+the page), runs all cells from the Run menu, waits for them, and saves screenshots: where the
 notebook ends (its last cell scrolled into view), at its first widget or plotly figure, at its
 top, and each image output on its own (`<notebook>_figure<i>.png`).
 Notebooks run at AUTOSCALE_SCALE=smoke, except those named by --default-scale, which open as a
 user opens them (the shipped results). Fails when a notebook shows an error (an error output or a
-traceback on stderr), shows the same image twice, or shows fewer widgets or plotly figures than
-it should.
+traceback on stderr), leaves a cell unrun, shows the same image twice, shows fewer widgets or
+plotly figures than it should, or shows a plotly figure with empty axes (no trace with data, or
+nothing drawn in its plot area).
 
 Needs: `apt-get install chromium` and `pip install playwright` (the Python package only; its
 browser download is not used).
@@ -55,7 +57,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_lab(port: int, token: str, log, workspaces: Path, scale: str | None = "smoke") -> subprocess.Popen:
+def start_lab(port: int, token: str, log, workspaces: Path, scale: str | None = "smoke",
+              root: Path = REPO / "notebooks") -> subprocess.Popen:
     env = {**os.environ, "TQDM_DISABLE": "1"}
     env.pop("AUTOSCALE_SCALE", None)
     env.pop("MPLBACKEND", None)          # JupyterLab's own inline backend, as a user has it
@@ -63,18 +66,18 @@ def start_lab(port: int, token: str, log, workspaces: Path, scale: str | None = 
         env["AUTOSCALE_SCALE"] = scale
     # Render every cell (no windowing), so that outputs below the fold exist in the page; no news
     # prompt (its toast would cover the notebook).
-    root = workspaces.parent / "settings" / "@jupyterlab"
-    (root / "notebook-extension").mkdir(parents=True, exist_ok=True)
-    (root / "notebook-extension" / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
-    (root / "apputils-extension").mkdir(parents=True, exist_ok=True)
-    (root / "apputils-extension" / "notification.jupyterlab-settings").write_text(
+    settings = workspaces.parent / "settings" / "@jupyterlab"
+    (settings / "notebook-extension").mkdir(parents=True, exist_ok=True)
+    (settings / "notebook-extension" / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+    (settings / "apputils-extension").mkdir(parents=True, exist_ok=True)
+    (settings / "apputils-extension" / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={REPO / 'notebooks'}",
+           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
            "--ServerApp.open_browser=False", "--allow-root", f"--LabApp.workspaces_dir={workspaces}",
            f"--LabApp.user_settings_dir={workspaces.parent / 'settings'}", "--LabApp.news_url=", "--LabApp.check_for_updates_class="
            "jupyterlab.NeverCheckForUpdate"]
-    proc = subprocess.Popen(cmd, cwd=REPO / "notebooks", env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.time() + 120
     while time.time() < deadline:
         try:
@@ -86,6 +89,46 @@ def start_lab(port: int, token: str, log, workspaces: Path, scale: str | None = 
             time.sleep(1)
     proc.terminate()
     raise SystemExit("JupyterLab did not start within 120 s")
+
+
+def kernel_ready(port: int, token: str, name: str, timeout_s: float = 120) -> str:
+    """Wait until the server has a session for `name` whose kernel is idle (started, connected,
+    not busy); returns the kernel's id. The page's own indicator can read idle before the kernel
+    exists, and a Run All clicked then runs nothing."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/sessions?token={token}", timeout=5) as r:
+                sessions = json.load(r)
+            for sess in sessions:
+                if Path(sess.get("path", "")).stem == name and sess.get("kernel"):
+                    kid = sess["kernel"]["id"]
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/kernels/{kid}?token={token}",
+                                                timeout=5) as r:
+                        if json.load(r).get("execution_state") == "idle":
+                            return kid
+        except OSError:
+            pass
+        time.sleep(1)
+    raise SystemExit(f"{name}: its kernel was not ready after {timeout_s:.0f} s")
+
+
+# Per plotly figure on the page: how many traces carry data, and how many marks its plot area drew.
+PLOT_CONTENT = """els => els.map(e => {
+    const size = v => (v && typeof v.length === 'number') ? v.length : 0;
+    const withData = (e.data || []).filter(t => Math.max(size(t.x), size(t.y), size(t.a), size(t.z),
+                                                          size(t.values), size(t.lat)) > 0).length;
+    const drawn = e.querySelectorAll('g.trace, g.hm, .ternarylayer path.point, .barlayer path').length;
+    return {traces: (e.data || []).length, withData: withData, drawn: drawn,
+            title: (e.layout && e.layout.title && (e.layout.title.text || e.layout.title)) || ''};
+})"""
+
+
+def empty_plots(page) -> list[str]:
+    """The plotly figures on the page with empty axes: no trace with data, or nothing drawn."""
+    found = page.eval_on_selector_all(".jp-Notebook .js-plotly-plot", PLOT_CONTENT)
+    return [f"{i + 1}: {p['title'] or 'untitled'} ({p['withData']} traces with data, {p['drawn']} drawn)"
+            for i, p in enumerate(found) if p["withData"] == 0 or p["drawn"] == 0]
 
 
 def check_notebook(browser, port: int, token: str, name: str, out: Path, timeout_s: int) -> dict:
@@ -100,6 +143,8 @@ def check_notebook(browser, port: int, token: str, name: str, out: Path, timeout
     except Exception:
         pass
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000, state="attached")
+    kernel_ready(port, token, name)
+    time.sleep(1)      # the page connects to the kernel the server reports
     dismiss_news(page)
     page.click("div.lm-MenuBar-itemLabel:text-is('Run')")
     page.click("li.lm-Menu-item:has-text('Run All Cells')")
@@ -118,6 +163,9 @@ def check_notebook(browser, port: int, token: str, name: str, out: Path, timeout
         ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']", "els => els.map(e => e.innerText)")
     errors = sum("Traceback" in t or "Error" in t for t in stderr)
     errors += page.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.error']").count()
+    prompts = page.eval_on_selector_all(".jp-CodeCell .jp-InputArea-prompt", "els => els.map(e => e.innerText)")
+    unrun = sum(p.strip() in ("[ ]:", "") for p in prompts)
+    empty = empty_plots(page)
     widgets = page.locator(".jp-OutputArea-output .widget-box, .jp-OutputArea-output .jupyter-widgets").count()
     plots = page.locator(".jp-Notebook .js-plotly-plot").count()
     mimes = page.eval_on_selector_all(".jp-OutputArea-output", "els => els.map(e => e.getAttribute('data-mime-type'))")
@@ -146,7 +194,8 @@ def check_notebook(browser, port: int, token: str, name: str, out: Path, timeout
     time.sleep(1)
     page.screenshot(path=str(out / f"{name}_top.png"))
     page.close()
-    return {"notebook": name, "errors": errors, "widgets": widgets, "plotly": plots, "images": len(sources),
+    return {"notebook": name, "errors": errors, "unrun_cells": unrun, "empty_plots": empty,
+            "widgets": widgets, "plotly": plots, "images": len(sources),
             "duplicated_images": duplicates, "outputs": {m: mimes.count(m) for m in sorted(set(mimes), key=str)},
             "screenshot": str(path)}
 
@@ -167,6 +216,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(REPO / "reports" / "browser"))
     ap.add_argument("--notebooks", default=",".join(EXPECT))
     ap.add_argument("--timeout", type=int, default=600, help="seconds per notebook")
+    ap.add_argument("--root", default=str(REPO / "notebooks"), help="the folder of the notebooks (default: the toolkit's)")
     ap.add_argument("--default-scale", default="",
                     help="notebooks to open at their default scale, as a user does (the shipped results), "
                          "comma-separated; the rest run at the smoke scale")
@@ -185,7 +235,7 @@ def main(argv=None) -> int:
             continue
         port, token = _free_port(), secrets.token_hex(16)
         with open(out / f"jupyterlab-{scale or 'default'}.log", "w") as log:
-            lab = start_lab(port, token, log, out / f"workspaces-{scale or 'default'}", scale)
+            lab = start_lab(port, token, log, out / f"workspaces-{scale or 'default'}", scale, Path(args.root))
             try:
                 with sync_playwright() as pw:
                     browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
@@ -195,11 +245,12 @@ def main(argv=None) -> int:
                         r = check_notebook(browser, port, token, name, out, args.timeout)
                         want = EXPECT.get(name, {"plots": 0, "widgets": 0})
                         ok = (r["errors"] == 0 and r["duplicated_images"] == 0 and r["plotly"] >= want["plots"]
-                              and r["widgets"] >= want["widgets"])
+                              and r["widgets"] >= want["widgets"] and r["unrun_cells"] == 0 and not r["empty_plots"])
                         results.append({**r, "scale": scale or "default", "ok": ok})
                         print(f"{'ok  ' if ok else 'FAIL'} {name} ({scale or 'default scale'}): {r['widgets']} widget "
                               f"views, {r['plotly']} plotly figures, {r['images']} images "
-                              f"({r['duplicated_images']} duplicated), {r['errors']} errors -> {r['screenshot']}",
+                              f"({r['duplicated_images']} duplicated), {r['errors']} errors, {r['unrun_cells']} "
+                              f"cells not run, empty plots: {', '.join(r['empty_plots']) or 'none'} -> {r['screenshot']}",
                               flush=True)
                         if not ok:
                             failed.append(name)
