@@ -67,3 +67,11 @@ def test_a_frame_formats_its_number_columns_alike_and_scrolls_sideways():
     html = styled.to_html()
     assert "1.51e-6" not in html and "0.000002" in html and "0.000000" in html
     assert styled._repr_html_().startswith('<div style="overflow-x: auto')
+
+
+def test_whole_numbers_stay_whole_beside_decimals():
+    import pandas as pd
+
+    html = fmt.frame(pd.DataFrame({"seeds": [2, 3], "x": [0.25, 0.5]})).to_html()
+    assert ">2<" in html and "2.00" not in html and "0.250" in html
+    assert fmt.alike([2.0, 3.0])(2.0) == "2"

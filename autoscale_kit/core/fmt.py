@@ -111,7 +111,7 @@ def alike(values, digits: int = 3) -> Callable:
     give the smallest nonzero magnitude below 1000 `digits` significant digits (at most 6), so
     1.51e-6 never stands beside 0.00131 nor 0 beside 0.000742; thousands and more as k/M/B."""
     small = [abs(float(v)) for v in values if not is_missing(v) and 0 < abs(float(v)) < 1000]
-    if not small:
+    if not small or all(float(v).is_integer() for v in small):    # counts stay whole numbers
         return number
     places = min(6, max(0, digits - 1 - math.floor(math.log10(min(small)))))
 
@@ -133,7 +133,8 @@ def frame(df, formats: Mapping[str, Callable] | None = None, *, missing: str | N
     for c in df.columns:
         if c not in formats and pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]):
             formats[c] = number
-    plain = [c for c, f in formats.items() if f is number and c in df.columns]
+    plain = [c for c, f in formats.items() if f is number and c in df.columns
+             and not pd.api.types.is_integer_dtype(df[c])]                       # counts stay whole numbers
     if plain:
         shared = alike(pd.to_numeric(df[plain].stack(), errors="coerce").dropna().tolist())
         formats.update({c: shared for c in plain})

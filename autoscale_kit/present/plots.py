@@ -187,10 +187,10 @@ def loss_curves(curves: Mapping[str, Sequence[pd.DataFrame]], column: str = "val
 
 
 def _plain_log_ticks(ax, lo: float, hi: float) -> None:
-    """Tick labels of a log loss axis as plain numbers (1.8, 2, 2.5, 3, …), about six of them."""
-    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+    """Tick labels of a log loss axis as plain round numbers (1.9, 2, 2.1, …), about six of them."""
+    from matplotlib.ticker import FixedLocator, MaxNLocator, NullFormatter, NullLocator
 
-    ticks = np.unique(np.round(np.geomspace(lo, hi, 7), 2 if hi < 10 else 1))
+    ticks = [t for t in MaxNLocator(6, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi) if lo <= t <= hi]
     ax.yaxis.set_major_locator(FixedLocator(ticks))
     ax.yaxis.set_major_formatter(lambda v, _: f"{v:g}")
     ax.yaxis.set_minor_locator(NullLocator())
