@@ -167,7 +167,7 @@ if shipped.exists():
                  items=[f"at the target, {name} {paired_text(v, v.get('level', 0.9), bert_unit)}"
                         for name, v in study["against_uniform"].items()]))
 else:
-    note("benchmarks/results/bert_study.json is not here: run `python benchmarks/bert_study.py`")
+    display(note("benchmarks/results/bert_study.json is not here: run `python benchmarks/bert_study.py`"))
 
 # %% [markdown]
 # ## Downstream evaluation

@@ -148,9 +148,11 @@ def test_weight_bars_draw_one_mixture_under_two_names_once_in_its_own_colour():
         "autoscale", "uniform", "ddo-reused", "regmix"]
 
 
-def test_a_mixture_has_one_colour_in_matplotlib_and_plotly():
+def test_a_mixture_has_one_colour_in_matplotlib_and_plotly(monkeypatch):
     """03 once drew the same mixture blue in plotly and orange in matplotlib (colours by position)."""
     from autoscale_kit.present import plots
+
+    monkeypatch.setattr(plots, "_ASSIGNED", {})      # a fresh session: no name has a colour yet
 
     a = {"uniform": {"x": 0.5, "y": 0.5}, "separable DDO": {"x": 0.2, "y": 0.8}}
     b = {"separable DDO": {"x": 0.2, "y": 0.8}, "transfer-aware DDO": {"x": 0.3, "y": 0.7}}
@@ -161,3 +163,13 @@ def test_a_mixture_has_one_colour_in_matplotlib_and_plotly():
     assert to_hex(mpl[2].get_facecolor()) == ply[0].marker.color.lower() == plots.mixture_color("separable DDO").lower()
     assert plots.mixture_color("uniform") != plots.mixture_color("separable DDO") != plots.mixture_color("transfer-aware DDO")
     assert plots.mixture_color("autoscale") == plots.MIXTURE_COLORS["autoscale"]
+
+
+def test_names_beyond_the_palette_take_the_least_used_colour(monkeypatch):
+    from autoscale_kit.present import plots
+
+    monkeypatch.setattr(plots, "_ASSIGNED", {})
+    colours = [plots.mixture_color(f"mixture {i}") for i in range(12)]
+    assert plots.MIXTURE_COLORS["uniform"] not in colours
+    assert len(set(colours[:9])) == 9 and colours[9] == colours[0] and colours[10] == colours[1]
+    assert [plots.mixture_color(f"mixture {i}") for i in range(12)] == colours      # kept for the session

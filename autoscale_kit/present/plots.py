@@ -104,9 +104,9 @@ def mixture_color(name: str) -> str:
     if name in MIXTURE_COLORS:
         return MIXTURE_COLORS[name]
     if name not in _ASSIGNED:
-        taken = set(_ASSIGNED.values())
-        free = [c for c in PALETTE if c not in taken and c not in (MIXTURE_COLORS["uniform"],)]
-        _ASSIGNED[name] = free[0] if free else PALETTE[len(_ASSIGNED) % len(PALETTE)]
+        usable = [c for c in PALETTE if c != MIXTURE_COLORS["uniform"]]
+        # the first colour no name has yet; once all are taken, the least taken (the earliest on a tie)
+        _ASSIGNED[name] = min(usable, key=lambda c: (list(_ASSIGNED.values()).count(c), usable.index(c)))
     return _ASSIGNED[name]
 
 
