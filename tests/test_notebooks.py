@@ -105,8 +105,9 @@ def texts(nb) -> str:
 
 
 # Injected as a notebook's first cell: every figure a cell builds by calling a plotting function
-# of the toolkit must be shown by the end of the notebook (a figure built inside an `if` block and
-# dropped is the defect). Shown: drawn as an image (matplotlib) or rendered (plotly).
+# of the toolkit, and every note (`present.text.note`), must be shown by the end of the notebook
+# (one built inside an `if` block and dropped is the defect). Shown: drawn as an image
+# (matplotlib), rendered (plotly), or rendered as Markdown (a note).
 TRACK_FIGURES = """
 import functools as _ft, sys as _sys, weakref as _wr
 import autoscale_kit.present.plots as _plots
@@ -149,6 +150,14 @@ def _track(fn):
         return fig
     return built
 
+import autoscale_kit.present.text as _text
+_note_md = _text.Note._repr_markdown_
+def _note_shown(self):
+    _mark(self)
+    return _note_md(self)
+_text.Note._repr_markdown_ = _note_shown
+_text.note = _track(_text.note)        # a note built in a block and dropped is the same defect
+
 for _name in dir(_plots):
     _fn = getattr(_plots, _name)
     if callable(_fn) and getattr(_fn, "__module__", "") == _plots.__name__ and not _name.startswith("_") \
@@ -158,7 +167,7 @@ for _name in dir(_plots):
 
 CHECK_FIGURES = """
 _unshown = sorted(name for key, (name, fig) in _BUILT.items() if key not in _SHOWN)
-assert not _unshown, f"figures built but never shown: {_unshown}"
+assert not _unshown, f"figures built but never shown: {_unshown}"   # notes count as figures here
 """
 
 
@@ -199,15 +208,18 @@ def test_a_figure_built_but_not_shown_is_caught(tmp_path, monkeypatch):
     cells = ["from autoscale_kit.present.plots import weight_bars, weight_bars_plotly\n"
              "from IPython.display import display\nw = {'m': {'a': 0.3, 'b': 0.7}}",
              "weight_bars(w)", "display(weight_bars_plotly(w))", "weight_bars_plotly(w).show()",
-             "if True:\n    display(weight_bars(w))"]
+             "if True:\n    display(weight_bars(w))",
+             "from autoscale_kit.present.text import note\nnote('shown')"]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     track_figures(nb)
     execute(nb, tmp_path)
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells[:1] + ["if True:\n    weight_bars(w)"]])
-    track_figures(nb)
-    with pytest.raises(nbclient.exceptions.CellExecutionError, match="figures built but never shown") as caught:
-        execute(nb, tmp_path)
-    assert "weight_bars" in str(caught.value)
+    for dropped, name in (("if True:\n    weight_bars(w)", "weight_bars"),
+                          ("from autoscale_kit.present.text import note\nif True:\n    note('dropped')", "note")):
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells[:1] + [dropped]])
+        track_figures(nb)
+        with pytest.raises(nbclient.exceptions.CellExecutionError, match="figures built but never shown") as caught:
+            execute(nb, tmp_path)
+        assert f"['{name}']" in str(caught.value)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

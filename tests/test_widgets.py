@@ -217,17 +217,20 @@ def test_ddo_plan_panel_trains_the_picked_plan(tmp_path, monkeypatch):
     cfg = study_config("smoke")
     panel = DDOPlanPanel("smoke", tmp_path / "runs", ratios=(0.2, 3.0))
     n = (1 + 2 * len(cfg.domains)) * len(cfg.ddo_seeds)
-    assert f"{n} of {n} to train" in panel.plan_view.value and "×0.2, ×3" in panel.plan_view.value
+    assert f"All {n} to train</b> into" in panel.plan_view.value and "none is finished there yet" in panel.plan_view.value
+    assert "×0.2, ×3" in panel.plan_view.value
     panel.picker.value = (0.2, 0.5, 3.0)             # the preview follows the picker
     m = (1 + 3 * len(cfg.domains)) * len(cfg.ddo_seeds)
-    assert f"{m} of {m} to train" in panel.plan_view.value
+    assert f"All {m} to train" in panel.plan_view.value
     panel.picker.value = (0.2, 3.0)
     rd = panel.train()
     assert rd is panel.round and panel.config.ratios == (0.2, 3.0) and len(rd.records) == n
     assert list(panel.figure.data[1].y) == [rd.ddo.weights[d] for d in rd.ddo.weights]
     assert f"All {n} are finished" in panel.plan_view.value
     panel.picker.value = (0.2, 0.5, 3.0)            # the shared runs are read, only the new ratio trains
-    assert f"{len(cfg.domains) * len(cfg.ddo_seeds)} of {m} to train" in panel.plan_view.value
+    new = len(cfg.domains) * len(cfg.ddo_seeds)
+    assert f"{new} of {m} to train" in panel.plan_view.value
+    assert f"the other {m - new} are finished there and are read" in panel.plan_view.value
 
 
 def test_mixture_sliders_refuse_an_unknown_domain_or_a_bad_weight_before_moving():
