@@ -154,7 +154,7 @@ def test_a_shipped_store_answers_a_run_a_few_tokens_off_and_no_further(smoke_stu
     assert spec.key == record.key and store.find(spec) == record.key and store.notes() == []
 
     def moved(tokens):
-        m = dict(record.mixture.items())
+        m = record.mixture.tokens
         a, b = list(m)[:2]
         m[a], m[b] = m[a] - tokens, m[b] + tokens
         return RunSpec(Mixture(m), spec.config, spec.corpus, label="probe/moved")

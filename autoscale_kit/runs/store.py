@@ -154,7 +154,7 @@ class RunSpec:
 
 def describe_spec(spec: RunSpec) -> str:
     """A run for a person: its label (who asked for it), budget, seed and mixture in tokens."""
-    total = sum(n for _, n in spec.mixture.items())
+    total = spec.mixture.total
     parts = ", ".join(f"{d} {int(round(n)):,}" for d, n in spec.mixture.items())
     return f"{spec.label or 'an unlabelled run'} ({fmt.tokens(total)} tokens, seed {spec.config.seed}: {parts})"
 

@@ -37,7 +37,7 @@ from autoscale_kit.proxy.families import loss_unit
 from autoscale_kit.runs.store import RunRecord, RunSpec, RunStore
 from autoscale_kit.study.config import SCALES, StudyConfig, available_tokens, scale_from_env, study_config
 from autoscale_kit.study.lab import CorpusLab
-from autoscale_kit.study.shipped import ShippedStore
+from autoscale_kit.study.shipped import ShippedStore, shipped_notes
 
 __all__ = ["DDORound", "SCALES", "StudyConfig", "StudyResult", "available_tokens", "capped_mixture", "run_ddo",
            "run_study", "scale_from_env", "speedup_table", "study_config", "summarize_speedup", "tokens_to_reach",
@@ -325,8 +325,7 @@ def run_study(config: StudyConfig, store: RunStore | str = "runs", *, methods: S
     flat = [s for v in specs.values() for s in v]
     records = iter(lab.train(flat))
     validation = {name: tuple(next(records) for _ in v) for name, v in specs.items()}
-    if isinstance(lab.store, ShippedStore):
-        messages += lab.store.notes()
+    messages += shipped_notes(lab.store)
     return StudyResult(config, rounds, prediction, mixtures, validation, speedup_table(validation),
                        tuple(messages) + tuple(prediction.warnings), by_name, tuple(lab.store.trained))
 
@@ -336,7 +335,7 @@ def recorded_difference(name: str, here: Mixture, shipped: Mixture) -> str:
     that made the study: by how much, where, and what retraining would do."""
     domain = max(shipped.domains, key=lambda d: abs(here[d] - shipped[d]))
     off = int(round(abs(here[domain] - shipped[domain])))
-    return (f"{name}: the mixture this machine computes at {fmt.tokens(sum(n for _, n in shipped.items()))} tokens differs from "
+    return (f"{name}: the mixture this machine computes at {fmt.tokens(shipped.total)} tokens differs from "
             f"the one recorded with the shipped study by up to {off:,} tokens ({domain}: {int(round(here[domain])):,} "
             f"here, {int(round(shipped[domain])):,} shipped); the shipped runs of the recorded mixture are shown, "
             f"and retraining (retrain = True) would train this machine's mixture")
