@@ -12,6 +12,7 @@ from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.mixture import parse_pairs, parse_tokens
 from autoscale_kit.fit.forms import SURROGATE_FORMS
 from autoscale_kit.proxy.families import FAMILIES
+from autoscale_kit.data.store import cached_store, is_store
 from autoscale_kit.runs.store import check_writable_folder
 
 
@@ -49,6 +50,28 @@ def domain_list(text: str, flag: str) -> tuple[str, ...]:
 def check_output_folder(path: str, flag: str) -> None:
     """An output folder that will be written after long work: refused now if it cannot be."""
     check_writable_folder(path, f"{flag} folder")
+
+
+def add_corpus(p) -> None:
+    """--corpus (any source, or a token store) and --token-store (build the store on first use)."""
+    p.add_argument("--corpus", default=None, help="corpus source: a folder of domains, a .jsonl/.parquet file, "
+                                                  "hf:<dataset>, or a token store (autoscale-kit tokenize); "
+                                                  "default: the bundled corpus")
+    p.add_argument("--token-store", action="store_true",
+                   help="tokenise the corpus once into a token store (cached in $AUTOSCALE_STORES, default "
+                        "~/.cache/autoscale_kit/stores) and train from it through memory maps: for corpora "
+                        "larger than memory")
+    p.add_argument("--tokenize-workers", type=int, default=1, help="processes that build the token store")
+
+
+def corpus_source(args, tokenizer: str = "bytes") -> str | None:
+    """The corpus source a command trains from: --corpus as given, or with --token-store the store
+    of that source (built now if the cache has none)."""
+    if not getattr(args, "token_store", False) or is_store(args.corpus):
+        return args.corpus
+    store = cached_store(args.corpus, tokenizer, workers=args.tokenize_workers,
+                         progress=not getattr(args, "quiet", False))
+    return str(store.path)
 
 
 def print_warnings(messages) -> None:

@@ -6,6 +6,7 @@ import argparse
 
 from autoscale_kit.cli.common import print_json
 from autoscale_kit.data import corpus as corpus_mod
+from autoscale_kit.data.store import cached_store, is_store, open_store
 from autoscale_kit.data.tokenize import load_tokenizer
 
 NAME = "corpus"
@@ -22,12 +23,26 @@ def add(sub) -> None:
                         "default: the bundled corpus")
     p.add_argument("--domains", default=None, help="comma-separated subset of domains")
     p.add_argument("--tokenizer", default="bytes", help="'bytes' (default) or the path of a local Hugging Face tokenizer")
+    p.add_argument("--token-store", action="store_true", help="count from the source's token store (built now if "
+                                                              "the cache has none): streams, never the whole text")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.set_defaults(command="corpus")
 
 
 def run(args: argparse.Namespace) -> int:
     domains = [d.strip() for d in args.domains.split(",")] if args.domains else None
+    if is_store(args.source) or args.token_store:
+        store = open_store(args.source) if is_store(args.source) else cached_store(args.source, args.tokenizer)
+        table = store.table()
+        if domains:
+            store.select(domains)
+            table = table[table["domain"].isin(domains)]
+        if args.json:
+            print_json({"name": str(store.path), "domains": table.to_dict(orient="records")})
+        else:
+            print(f"token store: {store.path} ({store.manifest['source']['description']}, {store.manifest['tokenizer']['name']})")
+            print(table.to_string(index=False))
+        return 0
     corpus = corpus_mod.load(args.source, domains=domains)
     stats = corpus_mod.statistics(corpus, tokenizer=load_tokenizer(args.tokenizer))
     if args.json:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from autoscale_kit.cli.common import (add_ddo_options, add_family, check_output_folder, ddo_overrides, domain_list,
-                                      int_list, print_verdicts)
+from autoscale_kit.cli.common import (add_corpus, add_ddo_options, add_family, check_output_folder, corpus_source,
+                                      ddo_overrides, domain_list, int_list, print_verdicts)
 from autoscale_kit.core import fmt
 from autoscale_kit.present.report import write_report
 from autoscale_kit.study.config import SCALES, study_config
@@ -25,7 +25,7 @@ def add(sub) -> None:
     p.add_argument("--store", default="runs", help="run store folder (default: runs)")
     p.add_argument("--seeds", default=None, help="validation seeds, e.g. 0,1,2 (default: the preset's)")
     p.add_argument("--domains", default=None, help="comma-separated domains (default: the preset's)")
-    p.add_argument("--corpus", default=None, help="corpus source (default: the bundled corpus)")
+    add_corpus(p)
     add_family(p)
     add_ddo_options(p)
     p.add_argument("--workers", type=int, default=None, help="local worker processes")
@@ -41,8 +41,9 @@ def run(args: argparse.Namespace) -> int:
         overrides["seeds"] = int_list(args.seeds, "--seeds")
     if args.domains:
         overrides["domains"] = domain_list(args.domains, "--domains")
-    if args.corpus:
-        overrides["corpus"] = args.corpus
+    source = corpus_source(args, study_config(args.scale, family=args.family).proxy.tokenizer)
+    if source:
+        overrides["corpus"] = source
     if args.workers is not None:
         overrides["workers"] = args.workers
     overrides.update(ddo_overrides(args))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from autoscale_kit.cli.common import (Parser, check_output_folder, domain_list, fraction, int_list, print_json,
-                                      print_warnings, tokens_arg)
+from autoscale_kit.cli.common import (Parser, add_corpus, check_output_folder, corpus_source, domain_list, fraction,
+                                      int_list, print_json, print_warnings, tokens_arg)
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.jsonio import json_safe
 from autoscale_kit.core.mixture import parse_tokens
@@ -39,7 +39,7 @@ def add(sub) -> None:
     r.add_argument("--random-points", type=int, default=None, help="extra Dirichlet(1) mixtures")
     r.add_argument("--model", default=None, help=f"the proxy model of a study scale ({', '.join(SCALES)}) instead "
                                                  f"of the preset's")
-    r.add_argument("--corpus", default=None, help="corpus source (default: the bundled corpus)")
+    add_corpus(r)
     r.add_argument("--store", default="runs", help="run store folder (default: runs)")
     r.add_argument("--out", default="reports/landscape", help="folder for runs.csv, curves.csv, landscape.json "
                                                              "(default: reports/landscape)")
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     if args.landscape_command == "run":
-        changes = {"corpus": args.corpus, "workers": args.workers}
+        changes = {"corpus": corpus_source(args), "workers": args.workers}
         if args.domains is not None:
             changes["domains"] = domain_list(args.domains, "--domains")
         if args.scales is not None:

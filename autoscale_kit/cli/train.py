@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from autoscale_kit.cli.common import add_family, domain_list, parse_number_pairs, print_json
+from autoscale_kit.cli.common import add_corpus, add_family, corpus_source, domain_list, parse_number_pairs, print_json
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.mixture import Mixture, parse_tokens
 from autoscale_kit.proxy.config import ProxyConfig, preset, resolve_device
@@ -20,7 +20,7 @@ def add(sub) -> None:
                        description="Train one proxy (GPT-2 causal LM, or BERT masked LM with --family bert) on a "
                                    "mixture (through the run store: a finished run is loaded, not retrained) and "
                                    "print per-domain validation losses.")
-    p.add_argument("--corpus", default=None, help="corpus source (default: the bundled corpus)")
+    add_corpus(p)
     p.add_argument("--domains", default=None, help="comma-separated domains to load and evaluate (default: all)")
     mix = p.add_mutually_exclusive_group()
     mix.add_argument("--weights", default=None, help="domain=weight pairs, e.g. code=0.5,books=0.5 (with --total)")
@@ -65,8 +65,7 @@ def run(args: argparse.Namespace) -> int:
     resolve_device(config)            # a device that does not exist: refused before anything else
     store = RunStore(args.store)
     store.check_writable()
-    ref = CorpusRef(args.corpus, domains)
-    corpus = ref.load()
+    ref = CorpusRef(corpus_source(args, config.tokenizer), domains)
     if args.tokens:
         if args.total:
             raise UserError("give --tokens or --total, not both")
@@ -75,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.total:
             raise UserError("give --total (e.g. --total 500k) with --weights, or --tokens")
         total = parse_tokens(args.total)
-        weights = parse_number_pairs(args.weights, "--weights") if args.weights else {d: 1.0 for d in corpus.domains}
+        weights = parse_number_pairs(args.weights, "--weights") if args.weights else {d: 1.0 for d in ref.domain_names()}
         mixture = Mixture.from_weights(weights, total).rounded()
     spec = RunSpec(mixture, config, ref, label="cli/train")
     rec = run_many([spec], store, progress=not args.quiet)[0]

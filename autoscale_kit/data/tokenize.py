@@ -29,6 +29,9 @@ class ByteTokenizer:
     def encode(self, text: str) -> np.ndarray:
         return np.frombuffer(text.encode("utf-8"), dtype=np.uint8).astype(np.int64)
 
+    def encode_batch(self, texts: list[str]) -> list[np.ndarray]:
+        return [np.frombuffer(t.encode("utf-8"), dtype=np.uint8) for t in texts]
+
     def decode(self, ids) -> str:
         data = bytes(int(i) for i in ids if 0 <= int(i) < 256)
         return data.decode("utf-8", errors="replace")
@@ -64,6 +67,10 @@ class HFTokenizer:
 
     def encode(self, text: str) -> np.ndarray:
         return np.asarray(self._tok(text, add_special_tokens=False)["input_ids"], dtype=np.int64)
+
+    def encode_batch(self, texts: list[str]) -> list[np.ndarray]:
+        """Many texts in one call (the fast tokenizers work through a batch in parallel)."""
+        return [np.asarray(i, dtype=np.int64) for i in self._tok(list(texts), add_special_tokens=False)["input_ids"]]
 
     def decode(self, ids) -> str:
         return self._tok.decode([int(i) for i in ids])

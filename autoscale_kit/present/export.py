@@ -33,6 +33,7 @@ from autoscale_kit.core import fmt
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.mixture import cap_and_redistribute, parse_pairs, parse_tokens
 from autoscale_kit.data import corpus as corpus_mod
+from autoscale_kit.data.store import TokenStore
 from autoscale_kit.data.tokenize import load_tokenizer
 
 FORMATS = ("megatron", "megatron-bridge", "olmo-core", "nemo", "litgpt", "hf-datasets", "json", "csv")
@@ -205,8 +206,11 @@ def feasibility(weights: Mapping[str, float], total: int, available: Mapping[str
 
 
 def corpus_facts(corpus, tokenizer: str = "bytes") -> tuple[dict[str, int], dict[str, float]]:
-    """(available training tokens, mean document length in tokens) per domain of a corpus: the
-    length is the domain's train tokens over the documents that contributed to its train split."""
+    """(available training tokens, mean document length in tokens) per domain of a corpus (or of a
+    token store, which counted both when it was built): the length is the domain's train tokens
+    over the documents that contributed to its train split."""
+    if isinstance(corpus, TokenStore):
+        return corpus.facts()
     tok = load_tokenizer(tokenizer)
     available, lengths = {}, {}
     for d in corpus:

@@ -144,7 +144,8 @@ def write_exports(result: StudyResult, folder: Path) -> list[Path]:
     target, with the corpus's sizes and document lengths; a README says which is which and what
     the target runs measured."""
     cfg = result.config
-    available, lengths = corpus_facts(cfg.corpus_ref.load(), cfg.proxy.tokenizer)
+    available, lengths = corpus_facts(cfg.corpus_ref.token_store() if cfg.corpus_ref.is_store else cfg.corpus_ref.load(),
+                                    cfg.proxy.tokenizer)
     written = []
     for name, mix in result.mixtures.items():
         weights = mix.weights

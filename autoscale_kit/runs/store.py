@@ -39,6 +39,7 @@ from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.mixture import Mixture
 from autoscale_kit.core.tables import RunsTable, runs_frame
 from autoscale_kit.data import corpus as corpus_mod
+from autoscale_kit.data.store import TokenStore, is_store, opened
 from autoscale_kit.data.tokendata import TokenData, check_mixture, prepare_tokens
 from autoscale_kit.proxy.config import ProxyConfig, resolve_device
 from autoscale_kit.proxy.train import train_proxy
@@ -51,11 +52,28 @@ MARKER = "COMPLETE"
 class CorpusRef:
     """Where a run's corpus comes from, small enough to send to a worker process."""
 
-    source: str | None = None                 # None: the bundled corpus; else a folder or .jsonl path
+    source: str | None = None                 # None: the bundled corpus; else a folder, a .jsonl path or
+    #                                           a token store (`data.store`: read through memory maps)
     domains: tuple[str, ...] | None = None    # the domains loaded (and evaluated); None: all
 
+    @property
+    def is_store(self) -> bool:
+        return is_store(self.source)
+
     def load(self) -> corpus_mod.Corpus:
+        if self.is_store:
+            raise UserError(f"{self.source!r} is a token store: it holds tokens, not text; use the source it was "
+                            f"built from where text is needed")
         return _load_corpus(self)
+
+    def token_store(self) -> TokenStore:
+        if not self.is_store:
+            raise UserError(f"{self.source!r} is not a token store; build one with autoscale-kit tokenize")
+        return opened(self.source)
+
+    def domain_names(self) -> tuple[str, ...]:
+        """The domains a run of this corpus trains on and evaluates, in order."""
+        return self.token_store().select(self.domains) if self.is_store else self.load().domains
 
 
 @functools.lru_cache(maxsize=4)
@@ -65,7 +83,11 @@ def _load_corpus(ref: CorpusRef) -> corpus_mod.Corpus:
 
 @functools.lru_cache(maxsize=16)
 def corpus_fingerprint(ref: CorpusRef) -> str:
-    """sha256 over the domains' names and texts: the identity of the data, wherever it lives."""
+    """sha256 over the domains' names and texts: the identity of the data, wherever it lives. A
+    token store of the same text (the bundled corpus stored with the bytes tokenizer) has the same
+    fingerprint, so its runs have the same keys."""
+    if ref.is_store:
+        return ref.token_store().fingerprint(ref.domains)
     h = hashlib.sha256()
     for d in ref.load():
         h.update(d.name.encode())
@@ -76,12 +98,17 @@ def corpus_fingerprint(ref: CorpusRef) -> str:
 
 @functools.lru_cache(maxsize=4)
 def _token_data(ref: CorpusRef, tokenizer: str, seq_len: int, val_tokens: int) -> TokenData:
+    if ref.is_store:
+        store = ref.token_store()
+        store.check_tokenizer(tokenizer)
+        return store.token_data(ref.domains, seq_len, val_tokens)
     cfg = ProxyConfig(tokenizer=tokenizer, seq_len=seq_len, val_tokens=val_tokens)
     return prepare_tokens(ref.load(), cfg)
 
 
 def token_data(ref: CorpusRef, config: ProxyConfig) -> TokenData:
-    """The corpus's token streams as runs of `config` read them (cached per process)."""
+    """The corpus's token streams as runs of `config` read them (cached per process; from a token
+    store, the training streams are memory-mapped, not read)."""
     return _token_data(ref, config.tokenizer, config.seq_len, config.val_tokens)
 
 
@@ -138,7 +165,7 @@ class RunSpec:
         out = {
             "training_version": TRAINING_VERSION,
             "corpus": {"fingerprint": corpus_fingerprint(self.corpus),
-                       "domains": list(self.corpus.load().domains)},
+                       "domains": list(self.corpus.domain_names())},
             "mixture": {d: int(round(v)) for d, v in self.mixture.items()},
             "proxy": proxy,
         }

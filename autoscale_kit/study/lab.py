@@ -31,7 +31,7 @@ class CorpusLab:
         self.options = options
         self.executor = executor
         self.progress = progress
-        self.domains = config.corpus_ref.load().domains
+        self.domains = config.corpus_ref.domain_names()
         self._check(config)
         self.budgets, self.target = config.budgets, config.target
         self.ratios, self.min_ratio = config.ratios, config.min_ratio
