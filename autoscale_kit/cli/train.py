@@ -8,7 +8,7 @@ import json
 from autoscale_kit.cli.common import add_corpus, add_family, corpus_source, domain_list, parse_number_pairs, print_json
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.mixture import Mixture, parse_tokens
-from autoscale_kit.proxy.config import ProxyConfig, preset, resolve_device
+from autoscale_kit.proxy.config import PRESETS, ProxyConfig, preset, resolve_device
 from autoscale_kit.proxy.families import family_class
 from autoscale_kit.runs.store import CorpusRef, RunSpec, RunStore, run_many
 
@@ -26,7 +26,7 @@ def add(sub) -> None:
     mix.add_argument("--weights", default=None, help="domain=weight pairs, e.g. code=0.5,books=0.5 (with --total)")
     mix.add_argument("--tokens", default=None, help="domain=tokens pairs, e.g. code=200k,books=100k")
     p.add_argument("--total", default=None, help="total tokens for --weights or uniform weights, e.g. 1M")
-    p.add_argument("--preset", default="tiny", help="proxy size preset: tiny, mini, small, medium, gpt2-small")
+    p.add_argument("--preset", default="tiny", help=f"proxy size preset: {', '.join(PRESETS)}")
     add_family(p)
     p.add_argument("--config", default=None, help="a JSON file of ProxyConfig fields (over the preset)")
     p.add_argument("--seed", type=int, default=None)

@@ -18,6 +18,9 @@ import numpy as np
 from autoscale_kit.core.errors import UserError
 
 
+EOS_NAMES = ("<|endoftext|>", "</s>", "<eos>", "[SEP]")
+
+
 @dataclass(frozen=True)
 class ByteTokenizer:
     """UTF-8 bytes as tokens; id 256 marks the end of a text."""
@@ -51,8 +54,11 @@ class HFTokenizer:
         try:
             from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
-            if path.is_file():
+            if path.is_file():   # a bare tokenizer.json: its end-of-text token, if it has one, ends documents
                 tok = PreTrainedTokenizerFast(tokenizer_file=str(path))
+                eos = next((t for t in EOS_NAMES if t in tok.get_vocab()), None)
+                if eos is not None and tok.eos_token is None:
+                    tok.eos_token = eos
             else:
                 tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
         except UserError:

@@ -25,6 +25,7 @@ from autoscale_kit.present import plots
 from autoscale_kit.present.export import Export, corpus_facts, feasibility, write_all
 from autoscale_kit.proxy.families import family_class
 from autoscale_kit.runs.store import check_writable_folder, runs_table
+from autoscale_kit.study.config import StudyFile
 from autoscale_kit.study.pipeline import StudyResult, summarize_speedup
 
 
@@ -97,8 +98,9 @@ def _remove_dead_leftovers(out: Path) -> None:
             continue   # alive, another user's
 
 
-def write_report(result: StudyResult, out: str | Path) -> Path:
-    """Write the report folder; returns the path of report.md.
+def write_report(result: StudyResult, out: str | Path, *, study_file: StudyFile | None = None) -> Path:
+    """Write the report folder; returns the path of report.md. With the study file the study was
+    defined by, its text is kept beside the report (`study.toml`) and the page names it.
 
     Everything is written into a temporary folder beside `out` and swapped into place at the
     end, so a kill or a full disk leaves the previous report (or none), never half of one."""
@@ -122,7 +124,12 @@ def write_report(result: StudyResult, out: str | Path) -> Path:
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
         result.speedup.to_csv(tmp / "speedup.csv", index=False)
         write_exports(result, tmp / "export")
-        (tmp / "report.md").write_text(_page(result, summary))
+        page = _page(result, summary)
+        if study_file is not None:
+            (tmp / "study.toml").write_text(study_file.text)
+            page += (f"\nThe study was defined by the study file `{study_file.path}`; its text is kept beside this "
+                     f"report as `study.toml`.\n")
+        (tmp / "report.md").write_text(page)
         if out.exists():
             old = out.parent / f".old-{out.name}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
             os.rename(out, old)

@@ -112,6 +112,10 @@ PRESETS: dict[str, ProxyConfig] = {
     "mini": ProxyConfig(n_layer=3, n_head=3, n_embd=96, seq_len=128, batch_size=16, lr=3e-3),
     "small": ProxyConfig(n_layer=4, n_head=4, n_embd=128, seq_len=256, batch_size=16, lr=2e-3),
     "medium": ProxyConfig(n_layer=6, n_head=6, n_embd=384, seq_len=256, batch_size=32, lr=1e-3),
+    # About 19M parameters, GPT-2 shape: the size from which proxies are known to rank mixtures as
+    # their targets do (published: 15M+ parameters, Spearman > 0.89 against 1B targets); a GPU size.
+    "proxy-20m": ProxyConfig(n_layer=6, n_head=8, n_embd=512, seq_len=512, batch_size=32, lr=1e-3,
+                             val_tokens=262_144, eval_batch_size=16),
     "gpt2-small": ProxyConfig(n_layer=12, n_head=12, n_embd=768, seq_len=1024, batch_size=16, lr=6e-4,
                               val_tokens=262_144, eval_batch_size=16),
 }

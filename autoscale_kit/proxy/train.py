@@ -52,6 +52,25 @@ def _device_and_dtype(config: ProxyConfig):
     return device, (torch.bfloat16 if dtype == "bfloat16" else None)
 
 
+def _prepare_device(device: str) -> None:
+    """On CUDA, TensorFloat-32 matmuls (the float32 parts of a bfloat16-autocast step)."""
+    import torch
+
+    if device.startswith("cuda"):
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+
+def _to_device(array: np.ndarray, device: str):
+    """A batch on the training device: through pinned memory and an asynchronous copy on CUDA."""
+    import torch
+
+    t = torch.from_numpy(array)
+    if device.startswith("cuda"):
+        return t.pin_memory().to(device, non_blocking=True)
+    return t if device == "cpu" else t.to(device)
+
+
 def _lr_at(step: int, total: int, config: ProxyConfig) -> float:
     warm = int(config.warmup_frac * total)
     if step < warm:
@@ -87,7 +106,7 @@ def evaluate(model, data: TokenData, config: ProxyConfig, device: str, amp, max_
             total, count = 0.0, 0
             for i in range(0, len(windows), config.eval_batch_size):
                 x, y = family.eval_batch(windows[i: i + config.eval_batch_size], d, i)
-                x, y = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
+                x, y = _to_device(x, device), _to_device(y, device)
                 with torch.autocast(device_type=device.split(":")[0], dtype=amp, enabled=amp is not None):
                     logits = family.logits(model, x)
                 loss, n = summed_loss(logits, y)
@@ -194,6 +213,7 @@ def _train(data, tokens, mixture, config, progress, callbacks: Callbacks, return
 
     family = get_family(config.family, data.vocab_size, data.eos_id)
     device, amp = _device_and_dtype(config)
+    _prepare_device(device)
     windows = plan_windows(tokens, data, config.seq_len, config.seed)
     B = config.batch_size
     n_steps = math.ceil(len(windows) / B)
@@ -226,7 +246,7 @@ def _train(data, tokens, mixture, config, progress, callbacks: Callbacks, return
     for step in range(n_steps):
         batch = windows[step * B: (step + 1) * B]
         x, y = family.train_batch(*segments(batch, data, config.seq_len), step, config.seed)
-        x, y = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
+        x, y = _to_device(x, device), _to_device(y, device)
         lr = _lr_at(step, n_steps, config)
         for g in opt.param_groups:
             g["lr"] = lr

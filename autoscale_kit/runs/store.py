@@ -413,9 +413,10 @@ class RunStore:
             if _tmp_owner(p) == key:
                 shutil.rmtree(p, ignore_errors=True)
 
-    def run(self, spec: RunSpec, *, progress: bool = True, checked: bool = False) -> RunRecord:
+    def run(self, spec: RunSpec, *, progress: bool = True, checked: bool = False, slot: str | None = None) -> RunRecord:
         """The stored run for `spec`, training it first if needed (once, whoever else asks);
-        `checked`: its mixture was checked against the data already (by `run_many`)."""
+        `checked`: its mixture was checked against the data already (by `run_many`); `slot`: the
+        device this process is pinned to (`placed`), which changes where the run trains, not its key."""
         found = self.find(spec)
         if found is not None:
             return self.load(found)
@@ -430,7 +431,7 @@ class RunStore:
             if self.is_done(key):   # another process finished it while this one waited
                 return self.load(key)
             self._remove_stale(key)
-            result = train_proxy(data, spec.mixture, spec.train_config, progress=progress)
+            result = train_proxy(data, spec.mixture, placed(spec.train_config, slot), progress=progress)
             config = {"key": key, "label": spec.label, **spec.identity(), "corpus_source": ref.source}
             metrics = {
                 "val_loss": result.val_loss, "mean_val_loss": result.mean_val_loss, "tokens": result.tokens,
@@ -465,36 +466,106 @@ def runs_table(records: Iterable[RunRecord]) -> pd.DataFrame:
 
 # --- many runs -----------------------------------------------------------------------------
 
-def _worker_init(threads: int) -> None:
+_SLOT: str | None = None   # the device this worker process is pinned to (set by _worker_init)
+
+
+def visible_devices() -> list[str]:
+    """The accelerators runs are placed on: every visible CUDA device (cuda:0, cuda:1, …); none
+    elsewhere (CPU runs share the cores through threads instead)."""
+    import torch
+
+    return [f"cuda:{i}" for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+
+
+def device_slots(devices: Sequence[str], per_device: int = 1) -> list[str]:
+    """One device per worker process: every device `per_device` times, interleaved, so that the
+    first workers to start spread over all devices."""
+    if isinstance(per_device, bool) or not isinstance(per_device, int) or per_device < 1:
+        raise UserError(f"per_device must be a positive integer (worker processes per device), got {per_device!r}")
+    devices = list(devices)
+    if not devices or any(not isinstance(d, str) or not d for d in devices):
+        raise UserError(f"devices must be a non-empty list of device names (cuda:0, …), got {devices!r}")
+    return [d for _ in range(per_device) for d in devices]
+
+
+def placed(config: ProxyConfig, slot: str | None) -> ProxyConfig:
+    """The config a run trains with in a process pinned to `slot`: a run that resolved to the
+    slot's kind of device without naming one (`cuda`) trains on the slot (`cuda:3`); a run that
+    names its device (`cuda:1`), or of another kind, trains as it is. The run's key is made from
+    the spec before placement, so it does not depend on which device the run landed on."""
+    if slot is None or config.device != slot.split(":")[0]:
+        return config
+    return config.with_(device=slot)
+
+
+def _worker_init(threads: int, slots=None) -> None:
+    """A pool worker: its torch threads and, when runs are placed, the one device it trains on
+    (taken from the shared queue of slots, one per worker)."""
+    global _SLOT
     import torch
 
     torch.set_num_threads(threads)
+    if slots is not None:
+        _SLOT = slots.get()
+        if _SLOT.startswith("cuda") and torch.cuda.is_available():
+            torch.cuda.set_device(_SLOT)
 
 
 def _train_in_worker(root: str, spec: RunSpec) -> bool:
     """Train (or load) one run in a worker; True when this worker trained it."""
     store = RunStore(root)
-    store.run(spec, progress=False, checked=True)
+    store.run(spec, progress=False, checked=True, slot=_SLOT)
     return bool(store.trained)
 
 
-def process_pool(workers: int = 2) -> ProcessPoolExecutor:
-    """A local pool of `workers` processes sharing the CPU cores (spawned: safe with torch)."""
+def process_pool(workers: int = 2, slots: Sequence[str] | None = None) -> ProcessPoolExecutor:
+    """A local pool of `workers` processes sharing the CPU cores (spawned: safe with torch); with
+    `slots` (one device per worker, `device_slots`), each worker is pinned to its device."""
     import multiprocessing
 
+    ctx = multiprocessing.get_context("spawn")
+    queue = None
+    if slots is not None:
+        slots = list(slots)
+        if len(slots) != workers:
+            raise UserError(f"{len(slots)} device slots for {workers} workers; give one slot per worker")
+        queue = ctx.Queue()
+        for s in slots:
+            queue.put(s)
     threads = max(1, (os.cpu_count() or 1) // workers)
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_worker_init, initargs=(threads,))
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
+                               initargs=(threads, queue))
+
+
+def placement(specs: Sequence[RunSpec], devices, per_device: int = 1) -> list[str] | None:
+    """The device slots `run_many` pins its workers to, or None to train as before: `devices`
+    None or [] places nothing; "auto" places runs that resolved to `cuda` on every visible CUDA
+    device when there is more than one slot to fill; a list (["cuda:0", "cuda:1"]) is taken as given."""
+    if devices is None or (not isinstance(devices, str) and not list(devices)):
+        return None
+    if devices == "auto":
+        found = visible_devices()
+        if not found or not any(s.resolved[0] == "cuda" for s in specs):
+            return None
+        slots = device_slots(found, per_device)
+        return slots if len(slots) > 1 else None
+    if isinstance(devices, str):
+        raise UserError(f"devices must be 'auto', None or a list of device names, got {devices!r}")
+    return device_slots(devices, per_device)
 
 
 def run_many(specs: Sequence[RunSpec], store: RunStore | str | Path = "runs", *,
-             executor: Executor | str | None = "auto", workers: int = 1, progress: bool = True) -> list[RunRecord]:
+             executor: Executor | str | None = "auto", workers: int = 1, progress: bool = True,
+             devices="auto", per_device: int = 1) -> list[RunRecord]:
     """Every spec's run, in order: loaded when finished, trained otherwise (the one route; see the
     module docstring).
 
     executor: None trains here one after another; "process" uses a local pool of `workers`
     processes; "auto" (the default) is a pool when `workers` > 1, else here; any object with
     `submit(fn, *args)` returning a future (concurrent.futures, submitit) runs them there.
+    devices, per_device: on a machine with several accelerators, a local pool of `per_device`
+    workers per device, each pinned to its device (`placement`); each run's `device` says where it
+    trained. Not used with an executor of your own (a SLURM job gets its GPU from SLURM).
     """
     if executor == "auto":
         executor = "process" if workers > 1 else None
@@ -512,6 +583,9 @@ def run_many(specs: Sequence[RunSpec], store: RunStore | str | Path = "runs", *,
         store.check_writable()
         for s in todo.values():   # a run that cannot train is refused before any of them trains
             check_mixture(s.mixture, token_data(s.corpus, s.config), s.config)
+        slots = placement(list(todo.values()), devices, per_device) if executor in (None, "process") else None
+        if slots is not None:
+            executor, workers = "process", len(slots)
         if executor is None:
             bar = tqdm(list(todo.values()), desc="runs", unit="run", disable=not progress)
             for s in bar:
@@ -519,7 +593,7 @@ def run_many(specs: Sequence[RunSpec], store: RunStore | str | Path = "runs", *,
                 store.run(s, progress=progress, checked=True)
         else:
             own = executor == "process"
-            ex = process_pool(workers) if own else executor
+            ex = process_pool(workers, slots) if own else executor
             try:
                 batch = getattr(ex, "batch", None)  # submitit: submit as one job array
                 if callable(batch):

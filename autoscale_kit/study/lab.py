@@ -31,7 +31,7 @@ class CorpusLab:
         self.options = options
         self.executor = executor
         self.progress = progress
-        self.domains = config.corpus_ref.domain_names()
+        self.domains = config.training_domains()
         self._check(config)
         self.budgets, self.target = config.budgets, config.target
         self.ratios, self.min_ratio = config.ratios, config.min_ratio
@@ -50,7 +50,7 @@ class CorpusLab:
             self.store.check_writable()
         if len(self.domains) < 2:
             raise UserError(f"a study needs at least two domains to mix; the corpus gives {', '.join(self.domains)}")
-        check_objective(config.objective, self.domains)
+        check_objective(config.objective, self.domains + tuple(config.eval_domains))
         if config.proxy.repetition == "refuse":
             have = available_tokens(config)
             if config.target > sum(have.values()):
