@@ -61,6 +61,18 @@ RetrainButton(lambda s: run_study(config, s), store, source=runs, on_result=use,
 fmt.frame(config_table(config))
 
 # %% [markdown]
+# Each named scale is a study file shipped with the toolkit; a study of your own is a file like it
+# (its corpus or token store, training and evaluation-only domains, budgets, proxy, seeds, methods),
+# run with `autoscale-kit demo --study FILE` or, here, `run_study(read_study_file(path).config, store)`.
+
+# %%
+from autoscale_kit.study.config import SCALES_DIR, read_study_file
+
+study_file = SCALES_DIR / f"{scale}.toml"
+print(study_file.read_text())
+assert read_study_file(study_file).config == config
+
+# %% [markdown]
 # ## The speed-up over uniform
 # `mean_saving` is the paper's speed-up metric: the share of tokens a mixture saves in reaching
 # the loss that uniform weights reach at the end of training (read off each validation curve).

@@ -14,10 +14,12 @@ source = None          # None: the bundled corpus; or a folder of domains, or a 
 import numpy as np
 
 from autoscale_kit.data import corpus as corpus_mod
+from autoscale_kit.data.store import cached_store
 from autoscale_kit.core import fmt
 from autoscale_kit.study.pipeline import scale_from_env
 from autoscale_kit.present.plots import weight_bars_plotly
 from autoscale_kit.present.widgets import DomainPicker
+from autoscale_kit.runs.store import CorpusRef, corpus_fingerprint
 
 scale = scale_from_env(scale)
 corpus = corpus_mod.load(source)
@@ -59,3 +61,22 @@ fig
 
 # %%
 (train.tokens / train.characters).rename("bytes per character").round(3)
+
+# %% [markdown]
+# ## The corpus as a token store
+# A corpus larger than memory is tokenised once into per-domain token files that every run reads
+# through memory maps (`autoscale-kit tokenize SOURCE`, or `--token-store` on `train`, `demo` and
+# `landscape run`); it is kept in a cache and found again by the source's fingerprint. The bundled
+# corpus through a store is the same data token for token: the same fingerprint, so the same run keys.
+
+# %%
+token_store = cached_store(source, progress=False)
+fmt.frame(token_store.table(), {"documents": "{:,}".format, "train tokens": fmt.tokens, "val tokens": fmt.tokens},
+          caption=f"token store {token_store.path.name} ({token_store.manifest['tokenizer']['dtype']} token files)")
+
+# %%
+if source is None:
+    same = token_store.fingerprint(None) == corpus_fingerprint(CorpusRef())
+    print("the store holds the same data as the corpus in memory:", same)
+else:
+    print("a folder read through a store keeps each file's documents in file order: its runs have keys of their own")

@@ -21,6 +21,9 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 # the bootstrap memo of this test session, not the user's ~/.cache (shipped studies' memos are still read)
 os.environ["AUTOSCALE_CACHE"] = tempfile.mkdtemp(prefix="autoscale-kit-tests-")
 atexit.register(shutil.rmtree, os.environ["AUTOSCALE_CACHE"], ignore_errors=True)
+# token stores built on first use go to this session's folder, not the user's cache
+os.environ["AUTOSCALE_STORES"] = tempfile.mkdtemp(prefix="autoscale-kit-stores-")
+atexit.register(shutil.rmtree, os.environ["AUTOSCALE_STORES"], ignore_errors=True)
 
 
 class CliResult:

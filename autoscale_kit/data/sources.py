@@ -48,6 +48,7 @@ class Unit:
     doc: str             # document id
     offset: int          # character offset in the document
     text: str
+    split_key: float = 0.0   # the split rule's "split" hash (validation below val_fraction)
 
 
 @dataclass(frozen=True)
@@ -141,8 +142,9 @@ def _units(domain: str, doc: str, chunks: Iterator[str], seed: str, val_fraction
 
 
 def _unit(domain, doc, offset, text, seed, val_fraction) -> Unit:
-    split = "val" if unit_hash(seed, "split", domain, doc, offset) < val_fraction else "train"
-    return Unit(domain, split, unit_hash(seed, "order", domain, doc, offset), doc, offset, text)
+    key = unit_hash(seed, "split", domain, doc, offset)
+    split = "val" if key < val_fraction else "train"
+    return Unit(domain, split, unit_hash(seed, "order", domain, doc, offset), doc, offset, text, key)
 
 
 def _file_chunks(path: Path) -> Iterator[str]:

@@ -136,10 +136,11 @@ class TokenStore:
     def dtype(self) -> np.dtype:
         return np.dtype(self.manifest["tokenizer"]["dtype"])
 
-    def _map(self, rel: str, n: int) -> np.ndarray:
+    def _map(self, rel: str, n: int, offset: int = 0) -> np.ndarray:
+        """`n` tokens of a token file from `offset` on, memory-mapped."""
         if n == 0:
             return np.zeros(0, dtype=self.dtype)
-        return np.memmap(self.path / rel, dtype=self.dtype, mode="r", shape=(n,))
+        return np.memmap(self.path / rel, dtype=self.dtype, mode="r", shape=(n,), offset=offset * self.dtype.itemsize)
 
     def _entry(self, domain: str) -> dict:
         if domain not in self.manifest["streams"]:
@@ -147,7 +148,7 @@ class TokenStore:
         return self.manifest["streams"][domain]
 
     def train(self, domain: str) -> ConcatTokens:
-        return ConcatTokens([self._map(f, n) for f, n in self._entry(domain)["train"]])
+        return ConcatTokens([self._map(*part) for part in self._entry(domain)["train"]])
 
     def val(self, domain: str) -> np.ndarray:
         e = self._entry(domain)["val"]
@@ -203,7 +204,7 @@ class TokenStore:
         available, lengths = {}, {}
         for d in self.domains:
             e = self._entry(d)
-            n = sum(k for _, k in e["train"])
+            n = sum(part[1] for part in e["train"])
             available[d] = n
             lengths[d] = n / e["train_documents"] if e.get("train_documents") else float(n)
         return available, lengths
@@ -213,7 +214,7 @@ class TokenStore:
         rows = []
         for d in self.domains:
             e = self._entry(d)
-            rows.append({"domain": d, "documents": e["documents"], "train tokens": sum(n for _, n in e["train"]),
+            rows.append({"domain": d, "documents": e["documents"], "train tokens": sum(part[1] for part in e["train"]),
                          "val tokens": e["val"]["tokens"], "val capped": e["val"]["capped"],
                          "shards": len(e["train"])})
         return pd.DataFrame(rows)
@@ -263,6 +264,7 @@ class _Stream:
         self.tokens = 0
         self.starts: list[int] = []
         self.hashes: list[float] = []
+        self.split_keys: list[float] = []
         self.documents = 0
         self.last: tuple[str, int] | None = None
         self.sha = hashlib.sha256()
@@ -273,6 +275,7 @@ class _Stream:
             self.documents += 1
         self.starts.append(self.tokens)
         self.hashes.append(unit.hash)
+        self.split_keys.append(unit.split_key)
         if self.last is not None and not continues:
             ids = np.concatenate([separator, ids])
         data = np.ascontiguousarray(ids, dtype=self.dtype).tobytes()
@@ -299,6 +302,8 @@ def tokenise_shard(shard: Shard, shards_dir: str, tokenizer: str, seed: str = SP
     separator = np.asarray([tok.eos_id] if use_eos else tok.encode(SEPARATOR), dtype=np.int64)
     streams: dict[tuple[str, str], _Stream] = {}
     chars = 0
+    documents: dict[str, int] = {}        # per domain: a document's units come one after another
+    last_doc: dict[str, str] = {}
     batch, batch_chars = [], 0
 
     def flush():
@@ -317,16 +322,21 @@ def tokenise_shard(shard: Shard, shards_dir: str, tokenizer: str, seed: str = SP
             batch.append(unit)
             batch_chars += len(unit.text)
             chars += len(unit.text)
+            if last_doc.get(unit.domain) != unit.doc:
+                documents[unit.domain] = documents.get(unit.domain, 0) + 1
+                last_doc[unit.domain] = unit.doc
             if batch_chars >= BATCH_CHARS:
                 flush()
         flush()
-        meta = {"shard": shard.id, "source": shard.path, "bytes": shard.size(), "chars": chars, "streams": []}
+        meta = {"shard": shard.id, "source": shard.path, "bytes": shard.size(), "chars": chars, "streams": [],
+                "documents": {} if shard.kind == "split-text" else documents}
         for (domain, split), s in streams.items():
             if shard.kind == "split-text" and shard.documents:
                 s.documents = shard.documents   # one text of many documents: its manifest counted them
             s.fh.close()
             np.save(tmp / f"{_safe(domain)}.{split}.starts.npy", np.asarray(s.starts, dtype=np.int64))
             np.save(tmp / f"{_safe(domain)}.{split}.hashes.npy", np.asarray(s.hashes, dtype=np.float64))
+            np.save(tmp / f"{_safe(domain)}.{split}.splits.npy", np.asarray(s.split_keys, dtype=np.float64))
             meta["streams"].append({"domain": domain, "split": split, "file": s.file, "tokens": s.tokens,
                                     "units": len(s.starts), "documents": s.documents, "sha256": s.sha.hexdigest()})
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
@@ -457,10 +467,13 @@ def _finish(out: Path, shards: list[Shard], described: str, tokenizer: str, key:
     for s in shards:
         folder = out / "shards" / s.id
         meta = json.loads((folder / "meta.json").read_text())
+        for d, n in meta.get("documents", {}).items():
+            streams.setdefault(d, {"train": [], "documents": 0, "train_documents": 0})["documents"] += n
         for st in meta["streams"]:
             d = st["domain"]
             entry = streams.setdefault(d, {"train": [], "documents": 0, "train_documents": 0})
-            entry["documents"] += st["documents"]
+            if d not in meta.get("documents", {}):    # a split text: its manifest's count per split
+                entry["documents"] += st["documents"]
             if st["split"] == "train":
                 entry["train_documents"] += st["documents"]
             rel = f"shards/{s.id}/{st['file']}"
@@ -480,6 +493,8 @@ def _finish(out: Path, shards: list[Shard], described: str, tokenizer: str, key:
     (out / "val").mkdir(exist_ok=True)
     for d, entry in streams.items():
         units = sorted(val_units.get(d, []))
+        if text_digests is None:
+            units = _balance(out, d, entry, units)
         name = f"val/{_safe(d)}.bin"
         written, capped, sha = 0, False, hashlib.sha256()
         with open(out / name, "wb") as fh:
@@ -500,7 +515,8 @@ def _finish(out: Path, shards: list[Shard], described: str, tokenizer: str, key:
         if text_digests is not None:
             entry["digest"] = text_digests[d]
         else:
-            entry["digest"] = {"train": hashlib.sha256("".join(sha_train[d]).encode()).hexdigest(),
+            ranges = json.dumps(entry["train"])     # the files' digests and the ranges read from them
+            entry["digest"] = {"train": hashlib.sha256(("".join(sha_train.get(d, [])) + ranges).encode()).hexdigest(),
                                "val": sha.hexdigest()}
     return {"version": STORE_VERSION, "key": key, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "source": {"description": described, "fingerprint": source_fingerprint(shards)},
@@ -511,6 +527,37 @@ def _finish(out: Path, shards: list[Shard], described: str, tokenizer: str, key:
                       "max_val_tokens": max_val_tokens},
             "digest_kind": "text" if text_digests is not None else "tokens",
             "domains": list(streams), "streams": streams}
+
+
+def _unit_table(out: Path, rel: str, tokens: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(starts, ends, split keys) of the units of one stored stream file."""
+    stem = str(out / rel)[: -len(".bin")]
+    starts = np.load(f"{stem}.starts.npy")
+    return starts, np.append(starts[1:], tokens), np.load(f"{stem}.splits.npy")
+
+
+def _balance(out: Path, domain: str, entry: dict, val: list) -> list:
+    """The corpus's rule for tiny domains (`corpus.split_documents`): with no validation unit and two
+    or more training units, the training unit with the lowest split hash moves to validation; with
+    no training unit and two or more validation units, the last in validation order moves to training.
+    Training files are then listed by ranges ([file, tokens, offset]) that leave the moved unit out."""
+    units = [(float(k), rel, int(a), int(b)) for rel, n, *_ in entry["train"]
+             for a, b, k in zip(*_unit_table(out, rel, n))]
+    if not val and len(units) >= 2:
+        key, rel, a, b = min(units)
+        parts = []
+        for part in entry["train"]:
+            if part[0] != rel:
+                parts.append(part)
+                continue
+            parts += [p for p in ([rel, a, 0], [rel, part[1] - b, b]) if p[1] > 0]
+        entry["train"] = parts
+        return [(key, -1, a, b, rel)]
+    if not entry["train"] and len(val) >= 2:
+        _, _, a, b, rel = val[-1]
+        entry["train"] = [[rel, b - a, a]]
+        return val[:-1]
+    return val
 
 
 def _manifest_digests(shards: list[Shard]) -> dict | None:
