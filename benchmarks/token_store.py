@@ -125,9 +125,9 @@ def tree_rss(proc: psutil.Process) -> int:
     return total
 
 
-def watched(cmd: list[str], *, kill_after: float | None = None, env=None) -> dict:
+def watched(cmd: list[str], *, kill_when=None, env=None) -> dict:
     """Run `cmd`, sampling the resident memory of its process tree; optionally kill it (SIGKILL to
-    the whole group) after `kill_after` seconds."""
+    the whole group) as soon as `kill_when()` is true."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                             start_new_session=True)
@@ -136,14 +136,14 @@ def watched(cmd: list[str], *, kill_after: float | None = None, env=None) -> dic
     killed = False
     while proc.poll() is None:
         peak = max(peak, tree_rss(ps))
-        if kill_after is not None and time.perf_counter() - t0 > kill_after:
+        if kill_when is not None and kill_when():
             os.killpg(proc.pid, signal.SIGKILL)
             killed = True
             break
         time.sleep(0.1)
     out, err = proc.communicate()
-    if proc.returncode not in (0, -9) and not killed:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{err[-3000:]}")
+    if proc.returncode != 0 and not killed:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err[-3000:]}")
     return {"seconds": time.perf_counter() - t0, "peak_rss_mb": peak / 2**20, "stdout": out, "killed": killed}
 
 
@@ -162,14 +162,20 @@ def build(source: Path, out: Path, tokenizer: str, workers: int) -> dict:
             "store_bytes": sum(f.stat().st_size for f in out.rglob("*.bin"))}
 
 
-def resume(source: Path, out: Path, workers: int, kill_after: float) -> dict:
+def resume(source: Path, out: Path, workers: int, shards: int) -> dict:
+    """Kill a build (SIGKILL to its process tree) once a third of its shards are finished, then
+    start it again and count the shards it did not redo."""
     cmd = [PY, "-m", "autoscale_kit", "tokenize", str(source), "--out", str(out), "--workers", str(workers),
            "--quiet", "--json"]
-    first = watched(cmd, kill_after=kill_after)
-    finished = len(list((out / "shards").glob("[0-9]*")))
+
+    def finished() -> int:
+        return len(list((out / "shards").glob("[0-9]*"))) if (out / "shards").is_dir() else 0
+
+    first = watched(cmd, kill_when=lambda: finished() >= max(1, shards // 3))
+    done_before = finished()
     second = watched(cmd)
     b = json.loads(second["stdout"])["build"]
-    return {"killed_after_s": kill_after, "killed": first["killed"], "shards_finished_before_kill": finished,
+    return {"killed_after_s": first["seconds"], "killed": first["killed"], "shards_finished_before_kill": done_before,
             "resumed_shards": b["resumed_shards"], "shards": b["shards"], "resume_seconds": second["seconds"],
             "redone_shards": b["shards"] - b["resumed_shards"]}
 
@@ -242,15 +248,25 @@ def main() -> None:
     ap.add_argument("--skip-bpe-at", default="", help="sizes (GB) at which the BPE build is skipped")
     ap.add_argument("--no-memory-path", action="store_true", help="skip the in-memory contrast at the smallest size")
     ap.add_argument("--train-tokenizer", action="store_true", help="train data/tokenizers/bpe-8k again")
+    ap.add_argument("--runs-only", action="store_true",
+                    help="measure the training runs again on the stores already built (the previous numbers are "
+                         "kept under 'previous_runs' with the note given by --note)")
+    ap.add_argument("--note", default="", help="with --runs-only: what changed since the previous runs")
+    ap.add_argument("--skip-builds", action="store_true",
+                    help="keep the builds recorded in the JSON (their stores must still be in --work) and measure "
+                         "everything else again")
     args = ap.parse_args()
+    if args.runs_only:
+        return runs_again(args)
     t_all = time.perf_counter()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     sizes = sorted(float(s) for s in args.sizes.split(","))
     skip_bpe = {float(s) for s in args.skip_bpe_at.split(",") if s}
-    result = {"benchmark": "token_store", "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                                                      "memory_gb": psutil.virtual_memory().total / 1e9},
-              "workers": args.workers, "sizes": {}}
+    machine = {"cpus": os.cpu_count(), "platform": platform.platform(), "memory_gb": psutil.virtual_memory().total / 1e9}
+    result = {"benchmark": "token_store", "machine": machine, "workers": args.workers, "sizes": {}}
+    if args.skip_builds:
+        result = {**json.loads(RESULTS.read_text()), "machine": machine}
     if args.train_tokenizer or not TOKENIZER.exists():
         result["bpe_tokenizer"] = train_tokenizer(TOKENIZER)
     big = work / f"corpus-{sizes[-1]:g}gb"
@@ -262,10 +278,11 @@ def main() -> None:
         if src != big:
             link_subset(big, src, size / sizes[-1])
         text_bytes = sum(f.stat().st_size for f in src.rglob("*.jsonl"))
-        entry = {"source_bytes": text_bytes, "builds": []}
+        entry = result["sizes"].get(f"{size:g}GB") if args.skip_builds else None
+        entry = entry or {"source_bytes": text_bytes, "builds": []}
         print(f"== {size:g} GB ({text_bytes / 1e9:.2f} GB of JSONL)", flush=True)
         for tok in ("bytes", str(TOKENIZER)):
-            if tok != "bytes" and size in skip_bpe:
+            if args.skip_builds or (tok != "bytes" and size in skip_bpe):
                 continue
             out = work / f"store-{size:g}gb-{'bytes' if tok == 'bytes' else 'bpe'}"
             if out.exists():
@@ -276,14 +293,16 @@ def main() -> None:
         store = str(work / f"store-{size:g}gb-bytes")
         entry["warm_store_run"] = training_run(store, args.train_tokens)
         print("run", json.dumps(entry["warm_store_run"]), flush=True)
+        result["sizes"][f"{size:g}GB"] = entry
         entry["two_runs_one_store"] = two_runs(store, args.train_tokens)
         print("two", json.dumps(entry["two_runs_one_store"]), flush=True)
         result["sizes"][f"{size:g}GB"] = entry
+        RESULTS.write_text(json.dumps(result, indent=2) + "\n")      # so far, in case a later stage fails
     smallest = work / f"corpus-{sizes[0]:g}gb" if len(sizes) > 1 else big
     out = work / "store-resume"
     subprocess.run(["rm", "-rf", str(out)], check=True)
     full = next(b for b in result["sizes"][f"{sizes[0]:g}GB"]["builds"] if b["tokenizer"] == "bytes")
-    result["resume"] = resume(smallest, out, args.workers, kill_after=max(3.0, full["wall_seconds"] / 2))
+    result["resume"] = resume(smallest, out, args.workers, full["shards"])
     print("resume", json.dumps(result["resume"]), flush=True)
     subprocess.run(["rm", "-rf", str(out)], check=True)
     if not args.no_memory_path:
@@ -296,6 +315,23 @@ def main() -> None:
     result["wall_seconds"] = time.perf_counter() - t_all
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {RESULTS} ({result['wall_seconds']:.0f} s)")
+
+
+def runs_again(args) -> None:
+    t0 = time.perf_counter()
+    result = json.loads(RESULTS.read_text())
+    work = Path(args.work)
+    for size, entry in result["sizes"].items():
+        store = str(work / f"store-{size[:-2]}gb-bytes")
+        entry.setdefault("previous_runs", []).append({"note": args.note, "warm_store_run": entry["warm_store_run"],
+                                                       "two_runs_one_store": entry["two_runs_one_store"]})
+        entry["warm_store_run"] = training_run(store, args.train_tokens)
+        print(size, "run", json.dumps(entry["warm_store_run"]), flush=True)
+        entry["two_runs_one_store"] = two_runs(store, args.train_tokens)
+        print(size, "two", json.dumps(entry["two_runs_one_store"]), flush=True)
+    result["runs_again_wall_seconds"] = time.perf_counter() - t0
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {RESULTS} ({result['runs_again_wall_seconds']:.0f} s)")
 
 
 if __name__ == "__main__":

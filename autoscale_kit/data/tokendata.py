@@ -96,6 +96,36 @@ class Window:
     targets: int     # predicted tokens in this window (seq_len, or fewer for a domain's last)
 
 
+PERMUTED_WINDOWS = 1 << 20   # a domain with more windows than this is sampled as a stream (`stream_draw`)
+
+
+def window_sampler(n_windows: int) -> str:
+    """How a domain of `n_windows` training windows is drawn: 'permutation' (a whole permutation of
+    its windows, as every run made so far) or 'stream' (distinct windows drawn one after another,
+    so that memory and time follow the run's tokens, not the domain's size)."""
+    return "permutation" if n_windows <= PERMUTED_WINDOWS else "stream"
+
+
+def stream_draw(rng: np.random.Generator, n_avail: int, take: int, chunk: int = 1 << 16) -> tuple[np.ndarray, np.ndarray]:
+    """`take` distinct window indices of `n_avail`, uniformly at random, in the order they were first
+    drawn, and a random time key for each: a run that takes more windows of the domain takes the
+    same ones first (common random numbers). Memory: one byte per window of the domain (1/258 of its
+    uint16 token file at seq_len 128) and the run's own windows, against 16 bytes per window for a
+    whole permutation and its keys."""
+    key_rng = np.random.default_rng(rng.integers(0, 2**63))   # seeded first: the keys do not depend on `take`
+    seen = np.zeros(n_avail, dtype=bool)
+    parts, have = [], 0
+    while have < take:
+        draw = rng.integers(0, n_avail, size=chunk)
+        _, first = np.unique(draw, return_index=True)
+        fresh = draw[np.sort(first)]                                    # first occurrences, in draw order
+        fresh = fresh[~seen[fresh]][: take - have]
+        seen[fresh] = True
+        parts.append(fresh)
+        have += len(fresh)
+    return np.concatenate(parts), key_rng.random(take)          # one key per window, in the same order
+
+
 def plan_windows(tokens: Mapping[str, int], data: TokenData, seq_len: int, seed: int) -> list[Window]:
     """The training order: each domain's windows drawn without replacement, merged by time keys."""
     out = []
@@ -108,11 +138,16 @@ def plan_windows(tokens: Mapping[str, int], data: TokenData, seq_len: int, seed:
         starts, keys, epoch = [], [], 0
         while len(starts) < needed:  # more than one epoch only under repetition='repeat'
             rng = np.random.default_rng(domain_seed(seed, d, epoch))
-            perm = rng.permutation(n_avail)
-            key = rng.random(n_avail)
             take = min(needed - len(starts), n_avail)
-            starts.extend(perm[:take] * seq_len)
-            keys.extend(key[perm[:take]] + epoch)  # epoch e lives in [e, e+1): repeats come after
+            if window_sampler(n_avail) == "stream":
+                chosen, key = stream_draw(rng, n_avail, take)
+                starts.extend(chosen * seq_len)
+                keys.extend(key + epoch)
+            else:
+                perm = rng.permutation(n_avail)
+                key = rng.random(n_avail)
+                starts.extend(perm[:take] * seq_len)
+                keys.extend(key[perm[:take]] + epoch)  # epoch e lives in [e, e+1): repeats come after
             epoch += 1
         for j, (s, k) in enumerate(zip(starts, keys)):
             t = seq_len if j < needed - 1 or n % seq_len == 0 else n % seq_len

@@ -40,7 +40,7 @@ from autoscale_kit.core.mixture import Mixture
 from autoscale_kit.core.tables import RunsTable, runs_frame
 from autoscale_kit.data import corpus as corpus_mod
 from autoscale_kit.data.store import TokenStore, is_store, opened
-from autoscale_kit.data.tokendata import TokenData, check_mixture, prepare_tokens
+from autoscale_kit.data.tokendata import TokenData, check_mixture, prepare_tokens, window_sampler
 from autoscale_kit.proxy.config import ProxyConfig, resolve_device
 from autoscale_kit.proxy.train import train_proxy
 
@@ -171,7 +171,16 @@ class RunSpec:
         }
         if resolved:
             out["resolved"] = resolved
+        if self._streamed_domains():    # drawn by `tokendata.stream_draw`: other windows than a permutation's
+            out["window_sampler"] = "stream"
         return out
+
+    def _streamed_domains(self) -> list[str]:
+        """The mixture's domains with more than `PERMUTED_WINDOWS` windows, which are sampled as a
+        stream (none in any run made before the stream sampler, so their keys stay as they were)."""
+        data = token_data(self.corpus, self.config)
+        return [d for d, n in self.mixture.items() if n > 0 and d in data.domains
+                and window_sampler(data.train_windows(d, self.config.seq_len)) == "stream"]
 
     @property
     def key(self) -> str:
