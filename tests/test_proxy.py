@@ -173,3 +173,19 @@ def test_a_batch_of_one_partial_window_keeps_its_inputs():
     assert (x >= 0).all() and x.tolist() == [list(range(1, 9))]
     assert y.tolist() == [[2, 3, 4] + [IGNORE] * 5]
     assert seg.tolist() == [list(range(1, 10))]               # the segments themselves untouched
+
+
+@pytest.mark.slow
+def test_torch_compile_trains_on_the_cpu_too():
+    """The opt-in torch.compile (for long GPU runs) works on the CPU and gives the same losses."""
+    from autoscale_kit.data import corpus as corpus_mod
+
+    cfg = ProxyConfig(n_layer=1, n_head=2, n_embd=32, seq_len=64, batch_size=8, eval_points=1, val_tokens=1024,
+                      curve_val_tokens=1024, threads=1)
+    data = prepare_tokens(corpus_mod.load(None, domains=["code", "books"]), cfg)
+    mix = Mixture({"code": 3000, "books": 2000})
+    plain = train_proxy(data, mix, cfg, progress=False)
+    compiled = train_proxy(data, mix, cfg.with_(compile=True), progress=False)
+    assert compiled.tokens == plain.tokens
+    for d in plain.val_loss:
+        assert compiled.val_loss[d] == pytest.approx(plain.val_loss[d], abs=1e-3)

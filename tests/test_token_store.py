@@ -261,3 +261,39 @@ def test_redpajama_jsonl_file(tmp_path):
                     + "\n")
     store = build_store(str(path), tmp_path / "store", progress=False)
     assert set(store.domains) == {"books", "c4"}
+
+
+def test_a_large_domain_is_sampled_as_a_stream_with_common_random_numbers():
+    """Above PERMUTED_WINDOWS windows a domain is drawn without building a permutation of it: still
+    without replacement, still the same windows first when a mixture asks for more of it, the
+    other domains untouched; below it, the permutation every run so far used."""
+    from autoscale_kit.data import tokendata
+    from autoscale_kit.data.tokendata import TokenData, plan_windows, window_sampler
+
+    seq = 4
+    big_n = (tokendata.PERMUTED_WINDOWS + 1000) * seq + 1
+    data = TokenData(("big", "small"), {"big": np.zeros(big_n, np.uint16), "small": np.zeros(4001, np.uint16)},
+                     {}, 257, 256)
+    assert window_sampler(data.train_windows("big", seq)) == "stream"
+    assert window_sampler(data.train_windows("small", seq)) == "permutation"
+    a = plan_windows({"big": 4 * 3000, "small": 4 * 500}, data, seq, seed=1)
+    b = plan_windows({"big": 4 * 9000, "small": 4 * 500}, data, seq, seed=1)
+    big_a = [w.start for w in a if w.domain == 0]
+    big_b = [w.start for w in b if w.domain == 0]
+    assert len(set(big_b)) == len(big_b) == 9000 and max(big_b) < big_n - seq
+    assert set(big_a) <= set(big_b)
+    keyed_a = sorted((w.key, w.start) for w in a if w.domain == 0)
+    assert all(k in {(w.key, w.start) for w in b} for k in keyed_a)       # same windows, same time keys
+    assert [w.start for w in a if w.domain == 1] == [w.start for w in b if w.domain == 1]
+    spread = np.histogram(big_b, bins=4, range=(0, big_n))[0]
+    assert spread.min() > 0.2 * len(big_b)                               # drawn over the whole domain
+
+
+def test_a_run_over_a_streamed_domain_says_so_in_its_key(monkeypatch, bundled_store):
+    from autoscale_kit.data import tokendata
+
+    ref = CorpusRef(str(bundled_store.path), ("code", "books"))
+    spec = RunSpec(Mixture({"code": 2000, "books": 1000}), TINY, ref)
+    assert "window_sampler" not in spec.identity()
+    monkeypatch.setattr(tokendata, "PERMUTED_WINDOWS", 1000)      # code and books now count as large
+    assert spec.identity()["window_sampler"] == "stream"

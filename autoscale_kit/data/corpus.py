@@ -298,8 +298,10 @@ def _strip_suffixes(name: str) -> tuple[str, str] | None:
     return None
 
 
-def _jsonl_texts(path: Path) -> Iterator[tuple[int, dict]]:
-    for lineno, line in enumerate(_read_text_file(path).splitlines(), start=1):
+def jsonl_objects(path, lines: Iterable[str]) -> Iterator[tuple[int, dict]]:
+    """(line number, record) for each non-blank line of a JSONL file; a line that is not a JSON
+    object is an error naming the file and line. The one JSONL parser, in memory and streamed."""
+    for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
@@ -311,7 +313,11 @@ def _jsonl_texts(path: Path) -> Iterator[tuple[int, dict]]:
         yield lineno, record
 
 
-def _record_text(record: Mapping, where: str, text_field: str) -> str:
+def _jsonl_texts(path: Path) -> Iterator[tuple[int, dict]]:
+    return jsonl_objects(path, _read_text_file(path).splitlines())
+
+
+def record_text(record: Mapping, where: str, text_field: str) -> str:
     if text_field not in record:
         raise UserError(f"{where} has no {text_field!r} field (fields: {', '.join(map(str, record)) or 'none'})")
     text = record[text_field]
@@ -325,7 +331,7 @@ def _file_documents(path: Path, rel_id: str, kind: str, text_field: str) -> Iter
         yield rel_id, _read_text_file(path)
     else:
         for lineno, record in _jsonl_texts(path):
-            yield f"{rel_id}:{lineno}", _record_text(record, f"{path}:{lineno}", text_field)
+            yield f"{rel_id}:{lineno}", record_text(record, f"{path}:{lineno}", text_field)
 
 
 def _domain_files(folder: Path) -> list[Path]:
@@ -379,7 +385,7 @@ def folder_documents(folder: Path, text_field: str = "text") -> dict[str, list[t
     return docs
 
 
-def _lookup(record: Mapping, dotted: str, where: str):
+def lookup_field(record: Mapping, dotted: str, where: str):
     value = record
     for i, key in enumerate(dotted.split(".")):
         if isinstance(value, str) and i > 0:
@@ -424,8 +430,8 @@ def record_documents(
     docs: dict[str, list[tuple[str, str]]] = {}
     chars: dict[str, int] = {}
     for where, record in records:
-        text = _record_text(record, where, text_field)
-        domain = redpajama_domain_name(_lookup(record, domain_field, where))
+        text = record_text(record, where, text_field)
+        domain = redpajama_domain_name(lookup_field(record, domain_field, where))
         if max_chars_per_domain is not None and chars.get(domain, 0) >= max_chars_per_domain:
             continue
         docs.setdefault(domain, []).append((where, text))
@@ -447,7 +453,7 @@ def hf_records(name: str, *, split: str = "train", max_records: int | None = 100
         import datasets
     except ImportError:
         raise UserError("reading a Hugging Face dataset needs the 'datasets' package: pip install datasets") from None
-    _check_hub_reachable(name)
+    check_hub_reachable(name)
     try:
         ds = datasets.load_dataset(name, split=split, streaming=True, **kwargs)
     except Exception as exc:  # network, missing dataset, bad files: all user-fixable
@@ -458,7 +464,7 @@ def hf_records(name: str, *, split: str = "train", max_records: int | None = 100
         yield f"{name}[{i}]", record
 
 
-def _check_hub_reachable(name: str) -> None:
+def check_hub_reachable(name: str) -> None:
     """Fail at once, in one line, when a Hub dataset is asked for and the Hub cannot be reached
     (offline mode, or its host does not resolve), instead of the client's minute of retries."""
     import os

@@ -29,8 +29,8 @@ from typing import Iterator
 
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.data.corpus import (
-    SPLIT_SEED, UNIT_CHARS, VAL_FRACTION, _check_hub_reachable, _lookup, _record_text, bundled_dir,
-    read_manifest, redpajama_domain_name, unit_hash,
+    SPLIT_SEED, UNIT_CHARS, VAL_FRACTION, bundled_dir, check_hub_reachable, jsonl_objects, lookup_field,
+    read_manifest, record_text, redpajama_domain_name, unit_hash,
 )
 
 TEXT_KINDS = (".txt", ".jsonl", ".parquet")
@@ -154,16 +154,7 @@ def _file_chunks(path: Path) -> Iterator[str]:
 
 def _jsonl(path: Path) -> Iterator[tuple[int, dict]]:
     with open_text(path) as f:
-        for lineno, line in enumerate(_reading(path, f), start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{path}:{lineno} is not valid JSON ({exc.msg})") from None
-            if not isinstance(record, dict):
-                raise UserError(f"{path}:{lineno} is not a JSON object")
-            yield lineno, record
+        yield from jsonl_objects(path, _reading(path, f))
 
 
 def _parquet(path: Path, columns: list[str]) -> Iterator[tuple[int, dict]]:
@@ -208,7 +199,7 @@ def shard_units(shard: Shard, seed: str = SPLIT_SEED, val_fraction: float = VAL_
         rows = _jsonl(path) if kind == ".jsonl" else _parquet(path, [shard.text_field])
         for n, record in rows:
             doc = f"{shard.doc_id}:{n}"
-            text = _record_text(record, f"{path}:{n}", shard.text_field)
+            text = record_text(record, f"{path}:{n}", shard.text_field)
             yield from _units(shard.domain, doc, iter((text,)), seed, val_fraction)
         return
     if shard.kind == "records":
@@ -224,8 +215,8 @@ def shard_units(shard: Shard, seed: str = SPLIT_SEED, val_fraction: float = VAL_
 
 def _record_units(rows, shard: Shard, seed, val_fraction) -> Iterator[Unit]:
     for where, record in rows:
-        text = _record_text(record, where, shard.text_field)
-        domain = redpajama_domain_name(_lookup(record, shard.domain_field, where))
+        text = record_text(record, where, shard.text_field)
+        domain = redpajama_domain_name(lookup_field(record, shard.domain_field, where))
         yield from _units(domain, where, iter((text,)), seed, val_fraction)
 
 
@@ -248,7 +239,7 @@ def _hf_rows(shard: Shard) -> Iterator[tuple[str, dict]]:
     else:
         options = dict(shard.options)
         split = options.pop("split", "train")
-        _check_hub_reachable(shard.path)
+        check_hub_reachable(shard.path)
         try:
             ds = datasets.load_dataset(shard.path, split=split, streaming=True, **options)
         except Exception as exc:

@@ -29,6 +29,7 @@ import math
 import mmap
 import os
 import shutil
+import sys
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -440,8 +441,8 @@ def _tokenise(todo: list[Shard], shards_dir: Path, tokenizer: str, workers: int,
 
     size = sum(s.size() for s in todo)
     bar = tqdm(total=size, unit="B", unit_scale=True, desc="tokenize", disable=not progress or not todo)
-    if resumed:
-        bar.write(f"resuming: {resumed} of {total} shards were finished before")
+    if resumed and progress:     # to stderr: stdout may be carrying JSON (tokenize --json)
+        bar.write(f"resuming: {resumed} of {total} shards were finished before", file=sys.stderr)
     t0 = time.perf_counter()
     tokens = nbytes = 0
 
