@@ -126,8 +126,14 @@ def stream_draw(rng: np.random.Generator, n_avail: int, take: int, chunk: int = 
     return np.concatenate(parts), key_rng.random(take)          # one key per window, in the same order
 
 
-def plan_windows(tokens: Mapping[str, int], data: TokenData, seq_len: int, seed: int) -> list[Window]:
-    """The training order: each domain's windows drawn without replacement, merged by time keys."""
+def plan_windows(tokens: Mapping[str, int], data: TokenData, seq_len: int, seed: int, *,
+                 nested: bool = False) -> list[Window]:
+    """The training order: each domain's windows drawn without replacement, merged by time keys.
+
+    nested: the domains take turns by the largest deficit (`_interleaved`), so that every prefix of
+    the order holds each domain's share of the mixture to within one window (the plan that budgets
+    branched off one run share); each domain's windows keep their drawn order. Else each window's
+    time key is uniform at random."""
     out = []
     for di, d in enumerate(data.domains):
         n = tokens.get(d, 0)
@@ -152,10 +158,37 @@ def plan_windows(tokens: Mapping[str, int], data: TokenData, seq_len: int, seed:
         for j, (s, k) in enumerate(zip(starts, keys)):
             t = seq_len if j < needed - 1 or n % seq_len == 0 else n % seq_len
             out.append(Window(float(k), di, int(s), t))
+    if nested:
+        out = _interleaved(out)
     if any(w.key >= 1 for w in out):  # repetition: spread all keys back over [0, 1)
         top = max(w.key for w in out)
         out = [replace(w, key=w.key / math.ceil(top + 1e-12)) for w in out]
     out.sort(key=lambda w: (w.key, w.domain, w.start))
+    return out
+
+
+def _interleaved(windows: list[Window]) -> list[Window]:
+    """The windows re-timed so that at every prefix of k windows each domain has had its share of
+    them to within one (|count_d - share_d * k| < 1: smooth weighted round robin, which at each step
+    picks the domain furthest behind its share). A domain's windows keep their order by key."""
+    by_domain: dict[int, list[Window]] = {}
+    for w in sorted(windows, key=lambda w: (w.key, w.domain, w.start)):
+        by_domain.setdefault(w.domain, []).append(w)
+    domains = sorted(by_domain)
+    n = [len(by_domain[d]) for d in domains]
+    total = sum(n)
+    current = [0] * len(n)
+    taken = [0] * len(n)
+    out = []
+    for k in range(total):
+        best = 0
+        for i in range(len(n)):
+            current[i] += n[i]
+            if current[i] > current[best]:
+                best = i
+        current[best] -= total
+        out.append(replace(by_domain[domains[best]][taken[best]], key=k / total))
+        taken[best] += 1
     return out
 
 

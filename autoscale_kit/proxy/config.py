@@ -13,6 +13,11 @@ from autoscale_kit.core.errors import UserError
 from autoscale_kit.proxy.families import FAMILIES, family_class
 
 
+SCHEDULES = ("cosine", "wsd")
+COOLDOWN_SHAPES = ("1-sqrt", "linear")
+WSD_FIELDS = ("schedule", "cooldown_frac", "cooldown_shape", "warmup_tokens")
+
+
 @dataclass(frozen=True)
 class ProxyConfig:
     """Everything that decides the numbers of one proxy run (the mixture aside)."""
@@ -42,6 +47,11 @@ class ProxyConfig:
     #                                  numbers independent of where the run executes
     compile: bool = False            # torch.compile the model (pays on GPU for long runs)
     family: str = "gpt2"             # model family (proxy.families.FAMILIES)
+    schedule: str = "cosine"         # cosine (warm-up, cosine decay: the paper's) | wsd (warm-up, stable, decay)
+    cooldown_frac: float = 0.2       # wsd: the share of the run's steps spent decaying to zero
+    cooldown_shape: str = "1-sqrt"   # wsd: 1-sqrt (Hägele et al. 2024) | linear
+    warmup_tokens: int | None = None  # wsd: warm-up length in tokens (fixed, so that runs of any length share
+    #                                   it); None: warmup_frac of the run's own steps
 
     def __post_init__(self):
         def integer(name: str, low: int) -> None:
@@ -85,11 +95,29 @@ class ProxyConfig:
             raise UserError(f"ProxyConfig.repetition must be 'refuse' or 'repeat', got {self.repetition!r}")
         if self.dtype not in ("auto", "float32", "bfloat16"):
             raise UserError(f"ProxyConfig.dtype must be auto, float32 or bfloat16, got {self.dtype!r}")
+        if self.schedule not in SCHEDULES:
+            raise UserError(f"ProxyConfig.schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        number("cooldown_frac", 0, 1, low_open=True)
+        if self.cooldown_shape not in COOLDOWN_SHAPES:
+            raise UserError(f"ProxyConfig.cooldown_shape must be one of {', '.join(COOLDOWN_SHAPES)}, "
+                            f"got {self.cooldown_shape!r}")
+        if self.warmup_tokens is not None:
+            integer("warmup_tokens", 0)
+        if self.schedule == "cosine" and (self.cooldown_frac, self.cooldown_shape, self.warmup_tokens) != \
+                (0.2, "1-sqrt", None):
+            raise UserError("ProxyConfig.cooldown_frac, cooldown_shape and warmup_tokens are the wsd schedule's; "
+                            "set schedule='wsd' to use them")
         if self.family not in FAMILIES:
             raise UserError(f"ProxyConfig.family must be one of {', '.join(FAMILIES)}, got {self.family!r}")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Every field; the wsd schedule's only under schedule='wsd', so that a cosine config reads
+        (and keys, and compares with shipped records) as it did before the schedule existed."""
+        out = asdict(self)
+        if self.schedule == "cosine":
+            for name in WSD_FIELDS:
+                del out[name]
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "ProxyConfig":

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
@@ -71,10 +71,33 @@ def _to_device(array: np.ndarray, device: str):
     return t if device == "cpu" else t.to(device)
 
 
-def _lr_at(step: int, total: int, config: ProxyConfig) -> float:
-    warm = int(config.warmup_frac * total)
+def warmup_steps(total: int, config: ProxyConfig) -> int:
+    """Warm-up steps of a run of `total` steps: warmup_frac of them, or (wsd) a fixed number of tokens."""
+    if config.schedule == "wsd" and config.warmup_tokens is not None:
+        return math.ceil(config.warmup_tokens / (config.batch_size * config.seq_len))
+    return int(config.warmup_frac * total)
+
+
+def cooldown_start(total: int, config: ProxyConfig) -> int:
+    """The first step of a wsd run's decay (its last cooldown_frac of steps), after any warm-up."""
+    return max(warmup_steps(total, config), total - math.ceil(config.cooldown_frac * total))
+
+
+def lr_at(step: int, total: int, config: ProxyConfig) -> float:
+    """The learning rate of 0-based `step` of a run of `total` steps: linear warm-up, then cosine
+    decay to lr × min_lr_ratio (cosine), or constant then a decay to zero over the last
+    cooldown_frac of the steps (wsd: 1 − sqrt or linear in the decay's progress). A wsd run's rate
+    before its cooldown does not depend on its length: a longer run passes through the same states."""
+    warm = warmup_steps(total, config)
     if step < warm:
         return config.lr * (step + 1) / warm
+    if config.schedule == "wsd":
+        start = cooldown_start(total, config)
+        if step < start:
+            return config.lr
+        progress = (step - start + 1) / max(1, total - start)      # the last step decays to zero
+        shape = 1 - math.sqrt(progress) if config.cooldown_shape == "1-sqrt" else 1 - progress
+        return config.lr * max(shape, 0.0)
     progress = (step - warm) / max(1, total - warm)
     ratio = config.min_lr_ratio + (1 - config.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
     return config.lr * ratio
@@ -181,9 +204,17 @@ def train_proxy(
     progress: bool = True,
     callbacks: Callbacks = Callbacks(),
     return_model: bool = False,
+    stop: int | None = None,
+    branches: Sequence[int] = (),
 ):
     """Train a fresh model of `config.family` on exactly `mixture`'s tokens; evaluate every
-    domain of the corpus. Returns a TrainResult (and the model if asked)."""
+    domain of the corpus. Returns a TrainResult (and the model if asked).
+
+    With the wsd schedule (and its warm-up fixed in tokens), `mixture` is a plan that smaller
+    budgets share: `stop=B` trains only its first B tokens, decaying to B (a dedicated run at B), and
+    `branches=(B1, B2, …)` trains the whole plan once and, at the start of each B's cooldown, copies
+    the state and decays the copy to B — the same computation as `stop=B`, for the price of its
+    cooldown. Then the result is {budget: TrainResult} for every branch and the whole plan."""
     import torch
 
     if not isinstance(callbacks, Callbacks):
@@ -198,60 +229,112 @@ def train_proxy(
         raise UserError(f"train_proxy's config must be a ProxyConfig, got {type(config).__name__}")
     data = corpus if isinstance(corpus, TokenData) else prepare_tokens(corpus, config)
     tokens = check_mixture(mixture, data, config)
+    check_stops(config, sum(tokens.values()), stop, branches)
+    if branches and (callbacks.on_batch or callbacks.on_end or return_model):
+        raise UserError("branches train several runs in one pass: give no on_batch or on_end callback and no "
+                        "return_model with them")
     threads_before = torch.get_num_threads()
     if config.threads:
         torch.set_num_threads(config.threads)
     try:
-        return _train(data, tokens, mixture, config, progress, callbacks, return_model)
+        return _train(data, tokens, mixture, config, progress, callbacks, return_model, tuple(branches), stop)
     finally:
         torch.set_num_threads(threads_before)
 
 
-def _train(data, tokens, mixture, config, progress, callbacks: Callbacks, return_model):
-    import torch
-    from tqdm.auto import tqdm
+def check_stops(config: ProxyConfig, total: int, stop, branches) -> None:
+    """A stop or branch budgets need the wsd schedule with its warm-up in fixed tokens (else a run's
+    rate before its cooldown would depend on its length) and budgets within the plan."""
+    budgets = list(branches) + ([stop] if stop is not None else [])
+    if not budgets:
+        return
+    if config.schedule != "wsd" or config.warmup_tokens is None:
+        raise UserError("stopping a plan early or branching it needs schedule='wsd' with warmup_tokens set (a "
+                        "fixed warm-up, so that runs of every length pass through the same states)")
+    for b in budgets:
+        if isinstance(b, bool) or not isinstance(b, int) or not 0 < b <= total:
+            raise UserError(f"a stop or branch budget must be a whole number of tokens in (0, {total:,}] (the "
+                            f"plan's total), got {b!r}")
+    if stop is not None and branches:
+        raise UserError("give stop (one run at a budget) or branches (several from one pass), not both")
 
-    family = get_family(config.family, data.vocab_size, data.eos_id)
-    device, amp = _device_and_dtype(config)
-    _prepare_device(device)
-    windows = plan_windows(tokens, data, config.seq_len, config.seed)
-    B = config.batch_size
-    n_steps = math.ceil(len(windows) / B)
 
-    torch.manual_seed(config.seed)
-    model = family.build(config).to(device)
-    model.train()
-    step_model = torch.compile(model) if config.compile else model
-    opt = _make_optimizer(model, config, device)
-    eval_at = {max(1, round(n_steps * (k + 1) / (config.eval_points + 1))) for k in range(config.eval_points)}
-    eval_at.discard(n_steps)
+def eval_steps(n_steps: int, config: ProxyConfig) -> set[int]:
+    """The 1-based steps after which a run of `n_steps` validates along the way (the last one apart)."""
+    out = {max(1, round(n_steps * (k + 1) / (config.eval_points + 1))) for k in range(config.eval_points)}
+    out.discard(n_steps)
+    return out
 
-    curve, seen, consumed = [], 0, {d: 0 for d in data.domains}
-    run_loss, run_count = 0.0, 0
-    t0 = time.perf_counter()
-    bar = tqdm(total=n_steps, desc="proxy", unit="step", disable=not progress, leave=False)
 
-    def record(step: int) -> None:
-        nonlocal run_loss, run_count
-        val = evaluate(step_model, data, config, device, amp, max_tokens=config.curve_val_tokens, family=family)
-        row = {"tokens_seen": seen, "step": step, "lr": _lr_at(step - 1, n_steps, config),
-               "train_loss": run_loss / run_count if run_count else float("nan"),
-               **{f"val:{d}": v for d, v in val.items()}, "val_mean": float(np.mean(list(val.values())))}
-        curve.append(row)
-        run_loss, run_count = 0.0, 0
-        if callbacks.on_eval:
-            callbacks.on_eval(row)
+@dataclass
+class _Track:
+    """One run's bookkeeping in a training pass: its windows, its schedule's length, its curve and
+    counts (a trunk and each of its branches has one)."""
 
-    first_loss = None
-    for step in range(n_steps):
-        batch = windows[step * B: (step + 1) * B]
+    windows: list
+    n_steps: int
+    eval_at: set
+    domains: tuple
+    curve: list = field(default_factory=list)
+    seen: int = 0
+    run_loss: float = 0.0
+    run_count: int = 0
+    consumed: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.consumed = {d: 0 for d in self.domains}
+
+    def batch(self, step: int, size: int):
+        return self.windows[step * size: (step + 1) * size]
+
+    def count(self, batch, value: float) -> None:
+        for w in batch:
+            self.consumed[self.domains[w.domain]] += w.targets
+        self.seen += sum(w.targets for w in batch)
+        self.run_loss, self.run_count = self.run_loss + value, self.run_count + 1
+
+
+class _Engine:
+    """A model, its optimizer and the step both runs and branches take (the same code, so that a
+    branch and a dedicated run at its budget compute the same numbers)."""
+
+    def __init__(self, data, config: ProxyConfig, callbacks: Callbacks, *, model=None, opt=None, first_loss=None):
+        import torch
+
+        self.data, self.config, self.callbacks = data, config, callbacks
+        self.family = get_family(config.family, data.vocab_size, data.eos_id)
+        self.device, self.amp = _device_and_dtype(config)
+        _prepare_device(self.device)
+        if model is None:
+            torch.manual_seed(config.seed)
+            model = self.family.build(config).to(self.device)
+            model.train()
+            opt = _make_optimizer(model, config, self.device)
+        self.model, self.opt = model, opt
+        self.step_model = torch.compile(model) if config.compile else model
+        self.first_loss = first_loss
+
+    def fork(self) -> "_Engine":
+        """A copy of this model and optimizer state, to train on without touching this one."""
+        import copy
+
+        model = copy.deepcopy(self.model)
+        opt = _make_optimizer(model, self.config, self.device)
+        opt.load_state_dict(copy.deepcopy(self.opt.state_dict()))   # its own moments, not the trunk's tensors
+        return _Engine(self.data, self.config, self.callbacks, model=model, opt=opt, first_loss=self.first_loss)
+
+    def step(self, batch, step: int, lr: float, n_steps: int) -> float:
+        """One update on `batch` (0-based `step`) at learning rate `lr`; returns the batch's loss."""
+        import torch
+
+        data, config, device, amp, family = self.data, self.config, self.device, self.amp, self.family
+        callbacks = self.callbacks
         x, y = family.train_batch(*segments(batch, data, config.seq_len), step, config.seed)
         x, y = _to_device(x, device), _to_device(y, device)
-        lr = _lr_at(step, n_steps, config)
-        for g in opt.param_groups:
+        for g in self.opt.param_groups:
             g["lr"] = lr
         with torch.autocast(device_type=device.split(":")[0], dtype=amp, enabled=amp is not None):
-            logits = family.logits(step_model, x)
+            logits = family.logits(self.step_model, x)
         if callbacks.on_batch is None:
             loss = mean_loss(logits, y)
         else:
@@ -264,48 +347,131 @@ def _train(data, tokens, mixture, config, progress, callbacks: Callbacks, return
             else:
                 loss = (torch.as_tensor(weights, dtype=per_window.dtype, device=device) * per_window).sum()
         value = float(loss.detach())
-        if first_loss is None:
-            first_loss = value
-        if not math.isfinite(value) or value > max(2.0 * first_loss, first_loss + 5.0):
-            bar.close()
+        if self.first_loss is None:
+            self.first_loss = value
+        first = self.first_loss
+        if not math.isfinite(value) or value > max(2.0 * first, first + 5.0):
             raise TrainingDiverged(
-                f"training diverged at step {step + 1} of {n_steps} (loss {value:.4g}, first loss {first_loss:.4g}); "
+                f"training diverged at step {step + 1} of {n_steps} (loss {value:.4g}, first loss {first:.4g}); "
                 f"lower the learning rate (now {config.lr:g}), lengthen warm-up (warmup_frac {config.warmup_frac:g}) "
                 f"or keep gradient clipping on (grad_clip {config.grad_clip:g})")
-        opt.zero_grad(set_to_none=True)
+        self.opt.zero_grad(set_to_none=True)
         loss.backward()
         if config.grad_clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        opt.step()
-        for w in batch:
-            consumed[data.domains[w.domain]] += w.targets
-        seen += sum(w.targets for w in batch)
-        run_loss, run_count = run_loss + value, run_count + 1
-        if callbacks.on_step:
-            callbacks.on_step(step + 1, value)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
+        self.opt.step()
+        return value
+
+    def validate(self, max_tokens: int | None = None) -> dict[str, float]:
+        return evaluate(self.step_model, self.data, self.config, self.device, self.amp, max_tokens=max_tokens,
+                        family=self.family)
+
+    def record(self, track: _Track, step: int) -> None:
+        """A point of `track`'s loss curve after 1-based `step`."""
+        val = self.validate(self.config.curve_val_tokens)
+        row = {"tokens_seen": track.seen, "step": step, "lr": lr_at(step - 1, track.n_steps, self.config),
+               "train_loss": track.run_loss / track.run_count if track.run_count else float("nan"),
+               **{f"val:{d}": v for d, v in val.items()}, "val_mean": float(np.mean(list(val.values())))}
+        track.curve.append(row)
+        track.run_loss, track.run_count = 0.0, 0
+        if self.callbacks.on_eval:
+            self.callbacks.on_eval(row)
+
+    def finish(self, track: _Track, mixture_domains, t0: float) -> TrainResult:
+        """The last curve point, the final validation and the run's result."""
+        config = self.config
+        self.record(track, track.n_steps)
+        if config.curve_val_tokens >= config.val_tokens:  # the curve's last point already saw every window
+            final = {d: track.curve[-1][f"val:{d}"] for d in self.data.domains}
+        else:
+            final = self.validate()
+        wall = time.perf_counter() - t0
+        downstream = {}
+        if self.callbacks.on_end:
+            self.model.eval()
+            metrics = self.callbacks.on_end(self.model)
+            self.model.train()
+            if metrics is not None and not isinstance(metrics, Mapping):
+                raise UserError(f"Callbacks.on_end must return a mapping of metric names to numbers or None, "
+                                f"got {type(metrics).__name__}")
+            downstream = {str(k): float(v) for k, v in (metrics or {}).items()}
+        return TrainResult(
+            val_loss=final, tokens={d: track.consumed[d] for d in mixture_domains}, curve=track.curve,
+            steps=track.n_steps, n_params=count_parameters(self.model), wall_time=wall, device=self.device,
+            tokens_per_second=track.seen / wall if wall > 0 else 0.0, downstream=downstream,
+        )
+
+
+def prefix_windows(windows: Sequence[Window], total: int) -> list[Window]:
+    """The first `total` training tokens of a plan: whole windows, the last one cut short."""
+    out, seen = [], 0
+    for w in windows:
+        if seen >= total:
+            break
+        take = min(w.targets, total - seen)
+        out.append(w if take == w.targets else replace(w, targets=take))
+        seen += take
+    return out
+
+
+def _train(data, tokens, mixture, config, progress, callbacks: Callbacks, return_model, stops=(), stop=None):
+    from tqdm.auto import tqdm
+
+    B = config.batch_size
+    windows = plan_windows(tokens, data, config.seq_len, config.seed, nested=config.schedule == "wsd")
+    if stop is not None:
+        windows = prefix_windows(windows, stop)
+    total = sum(w.targets for w in windows)
+    engine = _Engine(data, config, callbacks)
+    n_steps = math.ceil(len(windows) / B)
+    trunk = _Track(windows, n_steps, eval_steps(n_steps, config), data.domains)
+    # branches: each smaller budget's run, followed in the trunk until its cooldown starts
+    branches = []
+    for b in sorted(set(stops)):
+        if b >= total:
+            continue
+        w = prefix_windows(windows, b)
+        n = math.ceil(len(w) / B)
+        branches.append((cooldown_start(n, config), b, _Track(w, n, eval_steps(n, config), data.domains)))
+    t0 = time.perf_counter()
+    bar = tqdm(total=n_steps + sum(t.n_steps - s for s, _, t in branches), desc="proxy", unit="step",
+               disable=not progress, leave=False)
+    results = {}
+    try:
+        for step in range(n_steps):
+            for start, budget, track in branches:
+                if start == step:          # the branch leaves the trunk here and decays to its budget
+                    results[budget] = _branch(engine.fork(), track, start, mixture.domains, t0, bar)
+            batch = trunk.batch(step, B)
+            value = engine.step(batch, step, lr_at(step, n_steps, config), n_steps)
+            trunk.count(batch, value)
+            for start, _, track in branches:  # the branches still on the trunk see the same step
+                if step < start:
+                    track.count(track.batch(step, B), value)
+                    if step + 1 in track.eval_at:
+                        engine.record(track, step + 1)
+            if callbacks.on_step:
+                callbacks.on_step(step + 1, value)
+            bar.update(1)
+            bar.set_postfix(loss=f"{value:.3f}", refresh=False)
+            if step + 1 in trunk.eval_at:
+                engine.record(trunk, step + 1)
+        result = engine.finish(trunk, mixture.domains, t0)
+    finally:
+        bar.close()
+    if not branches:
+        return (result, engine.model) if return_model else result
+    results[total] = result
+    return dict(sorted(results.items()))
+
+
+def _branch(engine: _Engine, track: _Track, start: int, domains, t0: float, bar) -> TrainResult:
+    B = engine.config.batch_size
+    for step in range(start, track.n_steps):
+        batch = track.batch(step, B)
+        value = engine.step(batch, step, lr_at(step, track.n_steps, engine.config), track.n_steps)
+        track.count(batch, value)
         bar.update(1)
-        bar.set_postfix(loss=f"{value:.3f}", refresh=False)
-        if step + 1 in eval_at:
-            record(step + 1)
-    record(n_steps)
-    if config.curve_val_tokens >= config.val_tokens:  # the curve's last point already saw every window
-        final = {d: curve[-1][f"val:{d}"] for d in data.domains}
-    else:
-        final = evaluate(step_model, data, config, device, amp, family=family)
-    bar.close()
-    wall = time.perf_counter() - t0
-    downstream = {}
-    if callbacks.on_end:
-        model.eval()
-        metrics = callbacks.on_end(model)
-        model.train()
-        if metrics is not None and not isinstance(metrics, Mapping):
-            raise UserError(f"Callbacks.on_end must return a mapping of metric names to numbers or None, "
-                            f"got {type(metrics).__name__}")
-        downstream = {str(k): float(v) for k, v in (metrics or {}).items()}
-    result = TrainResult(
-        val_loss=final, tokens={d: consumed[d] for d in mixture.domains}, curve=curve, steps=n_steps,
-        n_params=count_parameters(model), wall_time=wall, device=device,
-        tokens_per_second=seen / wall if wall > 0 else 0.0, downstream=downstream,
-    )
-    return (result, model) if return_model else result
+        if step + 1 in track.eval_at:
+            engine.record(track, step + 1)
+    return engine.finish(track, domains, t0)

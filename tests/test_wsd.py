@@ -1,0 +1,94 @@
+"""Warmup-stable-decay proxies: the schedule, the nested data plan, and branches that are the same
+computation as dedicated runs at their budgets."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from autoscale_kit.core.errors import UserError
+from autoscale_kit.core.mixture import Mixture
+from autoscale_kit.data import corpus as corpus_mod
+from autoscale_kit.data.tokendata import plan_windows, prepare_tokens
+from autoscale_kit.proxy.config import ProxyConfig
+from autoscale_kit.proxy.train import cooldown_start, lr_at, train_proxy
+
+BASE = ProxyConfig(n_layer=1, n_head=2, n_embd=32, seq_len=64, batch_size=8, eval_points=2, val_tokens=2048,
+                   curve_val_tokens=1024, threads=1)
+WSD = BASE.with_(schedule="wsd", warmup_tokens=2048)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return prepare_tokens(corpus_mod.load(None, domains=["code", "books", "wikipedia"]), BASE)
+
+
+def test_the_wsd_schedule():
+    total = 100
+    lrs = [lr_at(s, total, WSD) for s in range(total)]
+    warm = math.ceil(2048 / (8 * 64))
+    assert lrs[:warm] == pytest.approx([WSD.lr * (s + 1) / warm for s in range(warm)])
+    start = cooldown_start(total, WSD)
+    assert start == 80
+    assert all(lr == WSD.lr for lr in lrs[warm:start])                      # stable
+    assert lrs[-1] == 0 and all(a > b for a, b in zip(lrs[start - 1:], lrs[start:]))   # decays to zero
+    assert lrs[start] == pytest.approx(WSD.lr * (1 - math.sqrt(1 / 20)))    # 1 - sqrt shape
+    linear = WSD.with_(cooldown_shape="linear")
+    assert lr_at(start, total, linear) == pytest.approx(WSD.lr * (1 - 1 / 20))
+    # before its cooldown a run's rate does not depend on its length
+    assert [lr_at(s, 50, WSD) for s in range(cooldown_start(50, WSD))] == lrs[:cooldown_start(50, WSD)]
+
+
+def test_cosine_configs_read_as_before():
+    assert "schedule" not in BASE.to_dict() and "cooldown_frac" not in BASE.to_dict()
+    assert WSD.to_dict()["schedule"] == "wsd" and WSD.to_dict()["warmup_tokens"] == 2048
+    assert ProxyConfig.from_dict(WSD.to_dict()) == WSD and ProxyConfig.from_dict(BASE.to_dict()) == BASE
+    with pytest.raises(UserError, match="set schedule='wsd'"):
+        BASE.with_(cooldown_frac=0.1)
+    with pytest.raises(UserError, match="schedule must be one of"):
+        BASE.with_(schedule="step")
+    with pytest.raises(UserError, match="cooldown_frac must be a number in"):
+        WSD.with_(cooldown_frac=0)
+
+
+def test_the_nested_plan_keeps_every_prefix_at_the_mixtures_shares(data):
+    tokens = {"code": 64 * 300, "books": 64 * 150, "wikipedia": 64 * 75}
+    plan = plan_windows(tokens, data, 64, seed=2, nested=True)
+    share = {d: n / sum(tokens.values()) for d, n in tokens.items()}
+    counts = dict.fromkeys(tokens, 0)
+    for k, w in enumerate(plan, start=1):
+        counts[data.domains[w.domain]] += 1
+        for d in tokens:
+            assert abs(counts[d] - share[d] * k) <= 1.0 + 1e-9, (k, d, counts)
+    random = plan_windows(tokens, data, 64, seed=2)
+    # the same windows of each domain; only their times differ
+    for di in range(3):
+        assert sorted(w.start for w in plan if w.domain == di) == sorted(w.start for w in random if w.domain == di)
+
+
+def test_a_branch_is_the_same_computation_as_a_dedicated_run(data):
+    plan = Mixture({"code": 24000, "books": 12000, "wikipedia": 12000})
+    runs = train_proxy(data, plan, WSD, progress=False, branches=(12000, 24000))
+    assert list(runs) == [12000, 24000, 48000]
+    for budget in (12000, 24000):
+        alone = train_proxy(data, plan, WSD, progress=False, stop=budget)
+        assert runs[budget].val_loss == alone.val_loss          # identical, not close
+        assert runs[budget].curve == alone.curve
+        assert runs[budget].tokens == alone.tokens and sum(alone.tokens.values()) == budget
+        for d, n in alone.tokens.items():                         # each domain's share, to within a window
+            assert abs(n - plan[d] * budget / plan.total) <= 64
+    whole = train_proxy(data, plan, WSD, progress=False)
+    assert runs[48000].val_loss == whole.val_loss and runs[48000].curve == whole.curve
+
+
+def test_stops_and_branches_are_refused_where_they_cannot_hold(data):
+    plan = Mixture({"code": 6000, "books": 6000})
+    with pytest.raises(UserError, match="needs schedule='wsd' with warmup_tokens"):
+        train_proxy(data, plan, BASE, progress=False, stop=3000)
+    with pytest.raises(UserError, match="needs schedule='wsd' with warmup_tokens"):
+        train_proxy(data, plan, BASE.with_(schedule="wsd"), progress=False, branches=(3000,))
+    with pytest.raises(UserError, match="must be a whole number of tokens in"):
+        train_proxy(data, plan, WSD, progress=False, stop=20000)
+    with pytest.raises(UserError, match="not both"):
+        train_proxy(data, plan, WSD, progress=False, stop=3000, branches=(2000,))
