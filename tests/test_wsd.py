@@ -92,3 +92,28 @@ def test_stops_and_branches_are_refused_where_they_cannot_hold(data):
         train_proxy(data, plan, WSD, progress=False, stop=20000)
     with pytest.raises(UserError, match="not both"):
         train_proxy(data, plan, WSD, progress=False, stop=3000, branches=(2000,))
+
+
+def test_runs_of_one_plan_are_trained_in_one_pass_and_stored_as_ordinary_runs(data, tmp_path):
+    import json
+
+    from autoscale_kit.runs.store import CorpusRef, RunSpec, RunStore, run_many
+
+    ref = CorpusRef(None, ("code", "books", "wikipedia"))
+    plan = Mixture({"code": 24000, "books": 12000, "wikipedia": 12000})
+    specs = [RunSpec(plan, WSD, ref, label=f"b{b}", stop=b) for b in (12000, 24000)] + [RunSpec(plan, WSD, ref)]
+    assert len({s.key for s in specs}) == 3 and specs[0].plan.key == specs[2].key
+    store = RunStore(tmp_path / "runs")
+    records = run_many(specs, store, progress=False)
+    assert sorted(store.trained) == sorted(s.key for s in specs)
+    assert [r.total_tokens for r in records] == [12000, 24000, 48000]
+    parents = [json.loads((r.path / "config.json").read_text()).get("parent") for r in records]
+    assert parents == [specs[2].key, specs[2].key, None]
+    alone = train_proxy(data, plan, WSD.with_(threads=1), progress=False, stop=24000)
+    assert records[1].val_loss == alone.val_loss
+    again = RunStore(tmp_path / "runs")
+    assert [r.key for r in run_many(specs, again, progress=False)] == [s.key for s in specs] and not again.trained
+    pooled = RunStore(tmp_path / "pooled")
+    assert [r.val_loss for r in run_many(specs, pooled, workers=2, progress=False)] == [r.val_loss for r in records]
+    with pytest.raises(UserError, match="RunSpec.stop must be a positive"):
+        RunSpec(plan, WSD, ref, stop=0)

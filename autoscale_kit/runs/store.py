@@ -28,7 +28,7 @@ import shutil
 import time
 import uuid
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -127,6 +127,7 @@ class RunSpec:
     config: ProxyConfig = ProxyConfig()
     corpus: CorpusRef = CorpusRef()
     label: str = ""
+    stop: int | None = None          # wsd: train the first `stop` tokens of the mixture's plan (a branch's budget)
     resolved: tuple = field(init=False, compare=False, repr=False)   # (device, dtype, threads)
 
     def __post_init__(self):
@@ -134,6 +135,8 @@ class RunSpec:
             raise UserError(f"RunSpec.mixture must be a Mixture, got {type(self.mixture).__name__}")
         if not isinstance(self.config, ProxyConfig):
             raise UserError(f"RunSpec.config must be a ProxyConfig, got {type(self.config).__name__}")
+        if self.stop is not None and (isinstance(self.stop, bool) or not isinstance(self.stop, int) or self.stop < 1):
+            raise UserError(f"RunSpec.stop must be a positive whole number of tokens or None, got {self.stop!r}")
         import torch
 
         device, dtype = resolve_device(self.config, check=False)
@@ -173,7 +176,14 @@ class RunSpec:
             out["resolved"] = resolved
         if self._streamed_domains():    # drawn by `tokendata.stream_draw`: other windows than a permutation's
             out["window_sampler"] = "stream"
+        if self.stop is not None:
+            out["stop"] = int(self.stop)
         return out
+
+    @property
+    def plan(self) -> "RunSpec":
+        """The whole plan this run is a prefix of (itself when it has no stop): its trunk."""
+        return self if self.stop is None else replace(self, stop=None)
 
     def _streamed_domains(self) -> list[str]:
         """The mixture's domains with more than `PERMUTED_WINDOWS` windows, which are sampled as a
@@ -440,22 +450,57 @@ class RunStore:
             if self.is_done(key):   # another process finished it while this one waited
                 return self.load(key)
             self._remove_stale(key)
-            result = train_proxy(data, spec.mixture, placed(spec.train_config, slot), progress=progress)
-            config = {"key": key, "label": spec.label, **spec.identity(), "corpus_source": ref.source}
-            metrics = {
-                "val_loss": result.val_loss, "mean_val_loss": result.mean_val_loss, "tokens": result.tokens,
-                "total_tokens": int(sum(result.tokens.values())), "steps": result.steps,
-                "n_params": result.n_params, "wall_time": result.wall_time, "device": result.device,
-                "tokens_per_second": result.tokens_per_second, "finished_at": time.time(),
-            }
-            write_folder(self.path(key), {
-                "config.json": json.dumps(config, indent=2),
-                "metrics.json": json.dumps(metrics, indent=2),
-                "curve.csv": pd.DataFrame(result.curve).to_csv(index=False),
-                MARKER: time.strftime("%Y-%m-%dT%H:%M:%S") + "\n",  # written last
-            })
-            self.trained.append(key)
+            result = train_proxy(data, spec.mixture, placed(spec.train_config, slot), progress=progress,
+                                 stop=spec.stop)
+            self._write(spec, result)
         return self.load(key)
+
+    def _write(self, spec: RunSpec, result, parent: str | None = None) -> None:
+        key = spec.key
+        config = {"key": key, "label": spec.label, **spec.identity(), "corpus_source": spec.corpus.source}
+        if parent is not None:
+            config["parent"] = parent     # branched off this run's trunk at the start of its cooldown
+        metrics = {
+            "val_loss": result.val_loss, "mean_val_loss": result.mean_val_loss, "tokens": result.tokens,
+            "total_tokens": int(sum(result.tokens.values())), "steps": result.steps,
+            "n_params": result.n_params, "wall_time": result.wall_time, "device": result.device,
+            "tokens_per_second": result.tokens_per_second, "finished_at": time.time(),
+        }
+        write_folder(self.path(key), {
+            "config.json": json.dumps(config, indent=2),
+            "metrics.json": json.dumps(metrics, indent=2),
+            "curve.csv": pd.DataFrame(result.curve).to_csv(index=False),
+            MARKER: time.strftime("%Y-%m-%dT%H:%M:%S") + "\n",  # written last
+        })
+        self.trained.append(key)
+
+    def run_branched(self, specs: Sequence[RunSpec], *, progress: bool = True, slot: str | None = None) -> None:
+        """Runs of one wsd plan at several budgets (`RunSpec.stop`), trained in one pass: the plan to
+        its end, each smaller budget branched off at the start of its cooldown. Every run is stored
+        as an ordinary finished run under its own key, the branches naming the plan's run as parent;
+        the plan's own run is stored too (it was trained anyway)."""
+        trunk = specs[0].plan
+        if any(s.plan.key != trunk.key for s in specs):
+            raise UserError("run_branched takes runs of one plan (the same mixture, config and corpus)")
+        data = token_data(trunk.corpus, trunk.config)
+        total = int(sum(check_mixture(trunk.mixture, data, trunk.config).values()))
+        stops = sorted({s.stop for s in specs if s.stop is not None and s.stop < total})
+        with _locked(self.lock_path(trunk.key)):
+            wanted = [s for s in specs if not self.is_done(s.key)]
+            if not wanted:
+                return
+            for s in wanted:
+                self._remove_stale(s.key)
+            results = train_proxy(data, trunk.mixture, placed(trunk.train_config, slot), progress=progress,
+                                  branches=stops) if stops else {total: train_proxy(
+                                      data, trunk.mixture, placed(trunk.train_config, slot), progress=progress)}
+            by_budget = {s.stop if s.stop is not None and s.stop < total else total: s for s in specs}
+            if total not in by_budget:
+                by_budget[total] = trunk
+            for budget, result in results.items():
+                spec = by_budget.get(budget)
+                if spec is not None and not self.is_done(spec.key):
+                    self._write(spec, result, parent=None if budget == total else trunk.key)
 
     def table(self, records: Iterable[RunRecord] | None = None) -> pd.DataFrame:
         return runs_table(self.records() if records is None else records)
@@ -527,6 +572,26 @@ def _train_in_worker(root: str, spec: RunSpec) -> bool:
     return bool(store.trained)
 
 
+def _train_plan_in_worker(root: str, specs: list[RunSpec]) -> list[str]:
+    """Train one wsd plan's runs in one pass in a worker; the keys it trained."""
+    store = RunStore(root)
+    store.run_branched(specs, progress=False, slot=_SLOT)
+    return list(store.trained)
+
+
+def branch_groups(specs: Sequence[RunSpec]) -> tuple[list[list[RunSpec]], list[RunSpec]]:
+    """The runs that share a wsd plan (warm-up fixed in tokens), grouped to train in one pass, and
+    the rest, each trained on its own."""
+    groups: dict[str, list[RunSpec]] = {}
+    alone = []
+    for s in specs:
+        if s.config.schedule == "wsd" and s.config.warmup_tokens is not None:
+            groups.setdefault(s.plan.key, []).append(s)
+        else:
+            alone.append(s)
+    return list(groups.values()), alone
+
+
 def process_pool(workers: int = 2, slots: Sequence[str] | None = None) -> ProcessPoolExecutor:
     """A local pool of `workers` processes sharing the CPU cores (spawned: safe with torch); with
     `slots` (one device per worker, `device_slots`), each worker is pinned to its device."""
@@ -595,8 +660,11 @@ def run_many(specs: Sequence[RunSpec], store: RunStore | str | Path = "runs", *,
         slots = placement(list(todo.values()), devices, per_device) if executor in (None, "process") else None
         if slots is not None:
             executor, workers = "process", len(slots)
+        plans, alone = branch_groups(list(todo.values()))
         if executor is None:
-            bar = tqdm(list(todo.values()), desc="runs", unit="run", disable=not progress)
+            for group in plans:
+                store.run_branched(group, progress=progress)
+            bar = tqdm(alone, desc="runs", unit="run", disable=not progress)
             for s in bar:
                 bar.set_postfix_str(s.label or s.key, refresh=False)
                 store.run(s, progress=progress, checked=True)
@@ -605,12 +673,17 @@ def run_many(specs: Sequence[RunSpec], store: RunStore | str | Path = "runs", *,
             ex = process_pool(workers, slots) if own else executor
             try:
                 batch = getattr(ex, "batch", None)  # submitit: submit as one job array
+                def submit_all():
+                    return ([ex.submit(_train_plan_in_worker, str(store.root), g) for g in plans],
+                            [ex.submit(_train_in_worker, str(store.root), s) for s in alone])
                 if callable(batch):
                     with batch():
-                        futures = [ex.submit(_train_in_worker, str(store.root), s) for s in todo.values()]
+                        plan_futures, futures = submit_all()
                 else:
-                    futures = [ex.submit(_train_in_worker, str(store.root), s) for s in todo.values()]
-                for s, f in zip(list(todo.values()), tqdm(futures, desc="runs", unit="run", disable=not progress)):
+                    plan_futures, futures = submit_all()
+                for f in plan_futures:
+                    store.trained.extend(f.result())
+                for s, f in zip(alone, tqdm(futures, desc="runs", unit="run", disable=not progress)):
                     if f.result():
                         store.trained.append(s.key)
             finally:
