@@ -117,3 +117,23 @@ def test_runs_of_one_plan_are_trained_in_one_pass_and_stored_as_ordinary_runs(da
     assert [r.val_loss for r in run_many(specs, pooled, workers=2, progress=False)] == [r.val_loss for r in records]
     with pytest.raises(UserError, match="RunSpec.stop must be a positive"):
         RunSpec(plan, WSD, ref, stop=0)
+
+
+def test_a_wsd_landscape_branches_its_budgets(run_cli, tmp_path):
+    import json
+
+    out = tmp_path / "landscape"
+    r = run_cli("landscape", "run", "--preset", "smoke", "--seeds", "0", "--schedule", "wsd", "--store",
+                tmp_path / "runs", "--out", out, "--quiet")
+    assert r.code == 0, r.err
+    assert "21 runs (7 mixtures × 3 budgets × 1 seeds)" in r.out and "branching:" in r.out
+    trained, separate = r.out.split("branching: ")[1].split(" proxy tokens trained where separate runs would train ")
+    ratio = int(trained.replace(",", "")) / int(separate.split(" ")[0].replace(",", ""))
+    assert 0.62 < ratio < 0.70       # 3 budgets at 2x spacing, 20% cooldowns: (1 + 0.2/2 + 0.2/4) / 1.75 = 0.657
+    configs = [json.loads(p.read_text()) for p in (tmp_path / "runs").glob("*/config.json")]
+    assert len(configs) == 21 and sum("parent" in c for c in configs) == 14
+    assert all(c["proxy"]["schedule"] == "wsd" for c in configs)
+    runs = (out / "runs.csv").read_text().splitlines()
+    assert len(runs) == 22
+    r = run_cli("landscape", "run", "--preset", "smoke", "--schedule", "wsd", "--cooldown", "1.5", "--out", out)
+    assert r.code == 2 and "--cooldown must be in (0, 1)" in r.err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 from autoscale_kit.cli.common import (Parser, add_corpus, check_output_folder, corpus_source, domain_list, fraction,
                                       int_list, print_json, print_warnings, tokens_arg)
@@ -10,7 +11,7 @@ from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.jsonio import json_safe
 from autoscale_kit.core.mixture import parse_tokens
 from autoscale_kit.fit.surrogates import SURFACE_FORMS
-from autoscale_kit.landscape.design import train_landscape
+from autoscale_kit.landscape.design import branching_tokens, train_landscape, with_wsd
 from autoscale_kit.landscape.fit import describe, fit_landscape, read_query
 from autoscale_kit.landscape.folder import write_landscape_folder
 from autoscale_kit.landscape.runs import read_landscape
@@ -44,6 +45,10 @@ def add(sub) -> None:
     r.add_argument("--out", default="reports/landscape", help="folder for runs.csv, curves.csv, landscape.json "
                                                              "(default: reports/landscape)")
     r.add_argument("--workers", type=int, default=2, help="local worker processes (default 2)")
+    r.add_argument("--schedule", choices=["cosine", "wsd"], default="cosine",
+                   help="cosine (default: every budget its own run) or wsd (one run per point and seed to the "
+                        "largest budget, the smaller ones branched off it at the start of their cooldowns)")
+    r.add_argument("--cooldown", type=float, default=0.2, help="wsd: the share of a run spent decaying (default 0.2)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     f = ls.add_parser("fit", help="fit a landscape from any runs table (ours, a sweep, RegMix's released runs)")
     f.add_argument("runs", help="a runs table CSV (tokens:<d>, loss:<d>, optional scale), a `landscape run` folder, "
@@ -81,15 +86,24 @@ def run(args: argparse.Namespace) -> int:
         if args.model is not None:
             changes["proxy"] = study_config(args.model).proxy
         config = landscape_config(args.preset, **changes)
+        if args.schedule == "wsd":
+            if not 0 < args.cooldown < 1:
+                raise UserError(f"--cooldown must be in (0, 1), got {args.cooldown}")
+            config = replace(config, proxy=with_wsd(config.proxy, config.budgets[0], args.cooldown))
         check_output_folder(args.out, "--out")
         records = train_landscape(config, args.store, progress=not args.quiet)
         how = (f"autoscale-kit landscape run --domains {','.join(config.domains)} --scales "
                f"{','.join(str(b) for b in config.budgets)} --step {config.step:.6g} --seeds "
                f"{','.join(str(s) for s in config.seeds)} --random-points {config.random_points}"
+               + (f" --schedule wsd --cooldown {args.cooldown:g}" if args.schedule == "wsd" else "")
                + (f" --model {args.model}" if args.model else f" (proxy of the {args.preset} preset)"))
         out = write_landscape_folder(config, records, args.out, how=how)
         print(f"{len(records)} runs ({len(config.points)} mixtures × {len(config.budgets)} budgets × "
               f"{len(config.seeds)} seeds); runs table: {out / 'runs.csv'}")
+        if args.schedule == "wsd":
+            trained, separate = branching_tokens(records, config.proxy)
+            print(f"branching: {trained:,} proxy tokens trained where separate runs would train {separate:,} "
+                  f"({trained / separate:.2f}x)")
         print(f"next: autoscale-kit landscape fit {out} --target {4 * config.budgets[-1]:,}".replace(",", ""))
         return 0
     source = Path(args.runs)

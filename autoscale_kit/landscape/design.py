@@ -14,6 +14,7 @@ import numpy as np
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.mixture import Mixture
 from autoscale_kit.proxy.config import ProxyConfig
+from autoscale_kit.proxy.train import cooldown_start
 from autoscale_kit.runs.store import CorpusRef, RunRecord, RunSpec, RunStore, run_many
 
 MAX_GRID_DOMAINS = 4
@@ -132,15 +133,41 @@ class LandscapeConfig:
 def landscape_specs(config: LandscapeConfig) -> list[RunSpec]:
     """One run per budget × design point × seed, smaller budgets first (an interrupted landscape
     has whole budgets done). A point's mixture is `Mixture.from_weights(point, budget).rounded()`,
-    the same whole tokens a study's validation trains for the same weights."""
+    the same whole tokens a study's validation trains for the same weights. With the wsd schedule,
+    a point's runs are prefixes of one plan at the largest budget (`RunSpec.stop`): `run_many`
+    trains each point and seed once, branching the smaller budgets off it."""
     specs = []
+    wsd = config.proxy.schedule == "wsd"
     for total in config.budgets:
         for point in config.points:
-            mix = Mixture.from_weights(point, total).rounded()
+            mix = Mixture.from_weights(point, config.budgets[-1] if wsd else total).rounded()
+            stop = total if wsd and total < config.budgets[-1] else None
             for seed in config.seeds:
                 specs.append(RunSpec(mix, config.proxy.with_(seed=seed), config.corpus_ref,
-                                     label=f"landscape/{total}/{point_name(point)}/seed{seed}"))
+                                     label=f"landscape/{total}/{point_name(point)}/seed{seed}", stop=stop))
     return specs
+
+
+def branching_tokens(records: Sequence[RunRecord], proxy: ProxyConfig) -> tuple[int, int]:
+    """(proxy tokens the wsd runs trained, tokens separate runs at the same budgets would train): a
+    plan's whole run counts in full, a branch only from the start of its cooldown."""
+    separate = sum(r.total_tokens for r in records)
+    per_step = proxy.batch_size * proxy.seq_len
+    trained = 0
+    for r in records:
+        if r.stop is None or r.stop >= r.mixture.total:
+            trained += r.total_tokens
+        else:
+            trained += min(r.total_tokens, (r.steps - cooldown_start(r.steps, r.proxy)) * per_step)
+    return int(trained), int(separate)
+
+
+def with_wsd(proxy: ProxyConfig, smallest: int, cooldown_frac: float = 0.2) -> ProxyConfig:
+    """`proxy` on the wsd schedule, its warm-up fixed at the tokens a cosine run of the `smallest`
+    budget warms up over (warmup_frac of it), so that every budget shares it."""
+    return proxy.with_(schedule="wsd", cooldown_frac=cooldown_frac,
+                       warmup_tokens=proxy.warmup_tokens if proxy.warmup_tokens is not None
+                       else int(proxy.warmup_frac * smallest))
 
 
 def train_landscape(config: LandscapeConfig, store: RunStore | str = "runs", *, executor=None,

@@ -225,6 +225,8 @@ class RunRecord:
     tokens_per_second: float
     finished_at: float
     curve: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+    stop: int | None = None          # a wsd run's budget within its plan (`mixture` is then the plan)
+    parent: str | None = None        # the key of the plan's run it was branched off, if it was
 
     @property
     def seed(self) -> int:
@@ -255,7 +257,8 @@ class RunRecord:
                        total_tokens=int(metrics["total_tokens"]), steps=int(metrics["steps"]),
                        n_params=int(metrics["n_params"]), wall_time=float(metrics["wall_time"]),
                        device=str(metrics["device"]), tokens_per_second=float(metrics["tokens_per_second"]),
-                       finished_at=float(metrics.get("finished_at", 0.0)), curve=curve)
+                       finished_at=float(metrics.get("finished_at", 0.0)), curve=curve,
+                       stop=None if config.get("stop") is None else int(config["stop"]), parent=config.get("parent"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError,
                 KeyError, TypeError, ValueError, AttributeError) as exc:
             what = f"missing {exc}" if isinstance(exc, KeyError) else " ".join(str(exc).split())
