@@ -137,3 +137,30 @@ def test_a_wsd_landscape_branches_its_budgets(run_cli, tmp_path):
     assert len(runs) == 22
     r = run_cli("landscape", "run", "--preset", "smoke", "--schedule", "wsd", "--cooldown", "1.5", "--out", out)
     assert r.code == 2 and "--cooldown must be in (0, 1)" in r.err
+
+
+def test_a_killed_trunk_keeps_the_branches_it_made(data, tmp_path, monkeypatch):
+    from autoscale_kit.proxy import train as train_mod
+    from autoscale_kit.runs.store import CorpusRef, RunSpec, RunStore, run_many
+
+    ref = CorpusRef(None, ("code", "books", "wikipedia"))
+    plan = Mixture({"code": 24000, "books": 12000, "wikipedia": 12000})
+    specs = [RunSpec(plan, WSD, ref, stop=b) for b in (12000, 24000)] + [RunSpec(plan, WSD, ref)]
+    real = train_mod._Engine.finish
+    calls = []
+
+    def killed_after_the_first_branch(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(train_mod._Engine, "finish", killed_after_the_first_branch)
+    store = RunStore(tmp_path / "runs")
+    with pytest.raises(KeyboardInterrupt):
+        run_many(specs, store, progress=False)
+    assert store.is_done(specs[0].key) and not store.is_done(specs[1].key) and not store.is_done(specs[2].key)
+    monkeypatch.setattr(train_mod._Engine, "finish", real)
+    again = RunStore(tmp_path / "runs")
+    run_many(specs, again, progress=False)
+    assert sorted(again.trained) == sorted([specs[1].key, specs[2].key])

@@ -206,6 +206,7 @@ def train_proxy(
     return_model: bool = False,
     stop: int | None = None,
     branches: Sequence[int] = (),
+    on_branch: Callable[[int, "TrainResult"], None] | None = None,
 ):
     """Train a fresh model of `config.family` on exactly `mixture`'s tokens; evaluate every
     domain of the corpus. Returns a TrainResult (and the model if asked).
@@ -214,7 +215,8 @@ def train_proxy(
     budgets share: `stop=B` trains only its first B tokens, decaying to B (a dedicated run at B), and
     `branches=(B1, B2, …)` trains the whole plan once and, at the start of each B's cooldown, copies
     the state and decays the copy to B — the same computation as `stop=B`, for the price of its
-    cooldown. Then the result is {budget: TrainResult} for every branch and the whole plan."""
+    cooldown. Then the result is {budget: TrainResult} for every branch and the whole plan, and
+    `on_branch(budget, result)` sees each branch as soon as it is finished (to store it)."""
     import torch
 
     if not isinstance(callbacks, Callbacks):
@@ -237,7 +239,8 @@ def train_proxy(
     if config.threads:
         torch.set_num_threads(config.threads)
     try:
-        return _train(data, tokens, mixture, config, progress, callbacks, return_model, tuple(branches), stop)
+        return _train(data, tokens, mixture, config, progress, callbacks, return_model, tuple(branches), stop,
+                      on_branch)
     finally:
         torch.set_num_threads(threads_before)
 
@@ -414,7 +417,8 @@ def prefix_windows(windows: Sequence[Window], total: int) -> list[Window]:
     return out
 
 
-def _train(data, tokens, mixture, config, progress, callbacks: Callbacks, return_model, stops=(), stop=None):
+def _train(data, tokens, mixture, config, progress, callbacks: Callbacks, return_model, stops=(), stop=None,
+           on_branch=None):
     from tqdm.auto import tqdm
 
     B = config.batch_size
@@ -442,6 +446,8 @@ def _train(data, tokens, mixture, config, progress, callbacks: Callbacks, return
             for start, budget, track in branches:
                 if start == step:          # the branch leaves the trunk here and decays to its budget
                     results[budget] = _branch(engine.fork(), track, start, mixture.domains, t0, bar)
+                    if on_branch is not None:
+                        on_branch(budget, results[budget])
             batch = trunk.batch(step, B)
             value = engine.step(batch, step, lr_at(step, n_steps, config), n_steps)
             trunk.count(batch, value)

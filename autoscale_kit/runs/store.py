@@ -487,23 +487,28 @@ class RunStore:
             raise UserError("run_branched takes runs of one plan (the same mixture, config and corpus)")
         data = token_data(trunk.corpus, trunk.config)
         total = int(sum(check_mixture(trunk.mixture, data, trunk.config).values()))
-        stops = sorted({s.stop for s in specs if s.stop is not None and s.stop < total})
         with _locked(self.lock_path(trunk.key)):
             wanted = [s for s in specs if not self.is_done(s.key)]
             if not wanted:
                 return
             for s in wanted:
                 self._remove_stale(s.key)
-            results = train_proxy(data, trunk.mixture, placed(trunk.train_config, slot), progress=progress,
-                                  branches=stops) if stops else {total: train_proxy(
-                                      data, trunk.mixture, placed(trunk.train_config, slot), progress=progress)}
-            by_budget = {s.stop if s.stop is not None and s.stop < total else total: s for s in specs}
-            if total not in by_budget:
+            by_budget = {s.stop if s.stop is not None and s.stop < total else total: s for s in wanted}
+            if total not in by_budget and not self.is_done(trunk.key):
                 by_budget[total] = trunk
-            for budget, result in results.items():
-                spec = by_budget.get(budget)
+
+            def store(budget: int, result) -> None:   # each branch as soon as it is finished: a killed
+                spec = by_budget.get(budget)           # trunk keeps the branches it had made
                 if spec is not None and not self.is_done(spec.key):
                     self._write(spec, result, parent=None if budget == total else trunk.key)
+
+            stops = sorted(b for b in by_budget if b < total)
+            config = placed(trunk.train_config, slot)
+            if stops:
+                results = train_proxy(data, trunk.mixture, config, progress=progress, branches=stops, on_branch=store)
+            else:
+                results = {total: train_proxy(data, trunk.mixture, config, progress=progress)}
+            store(total, results[total])
 
     def table(self, records: Iterable[RunRecord] | None = None) -> pd.DataFrame:
         return runs_table(self.records() if records is None else records)
