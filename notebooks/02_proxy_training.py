@@ -50,3 +50,15 @@ print("final validation loss:", ", ".join(f"{d} {fmt.loss(v, panel.unit)}" for d
 # %%
 assert sum(r.tokens.values()) == sliders.mixture.total
 r.tokens
+
+# %% [markdown]
+# ## Many budgets from one run
+# With the warmup-stable-decay schedule (`schedule="wsd"`), runs of every length share one path
+# until their cooldowns: a run to the largest budget can branch off each smaller one at the start of
+# its cooldown (`train_proxy(..., branches=(…))`, `landscape run --schedule wsd`), the same
+# computation as a dedicated run at that budget for the price of its cooldown.
+
+# %%
+from autoscale_kit.present.plots import lr_schedules_plotly
+
+lr_schedules_plotly(config.proxy, [t // 4 for t in config.budgets] + list(config.budgets))

@@ -569,3 +569,28 @@ def regret_bars_plotly(table: pd.DataFrame, title: str = "Regret at the target",
                                         arrayminus=(t["regret"] - t["regret_lo"]).tolist())))
     fig.update_layout(title=title, yaxis_title=f"regret ({unit})", height=420)
     return fig
+
+
+def lr_schedules_plotly(config, budgets: Sequence[int], title: str = "Learning rate against tokens: cosine and wsd"):
+    """The learning rate of a run at each budget under the cosine schedule (dashed) and the wsd one
+    (solid): the wsd runs share one path until their cooldowns, so the smaller budgets can be
+    branched off the largest run."""
+    import math
+
+    import plotly.graph_objects as go
+
+    from autoscale_kit.proxy.train import lr_at
+
+    per_step = config.batch_size * config.seq_len
+    wsd = config if config.schedule == "wsd" else config.with_(
+        schedule="wsd", warmup_tokens=int(config.warmup_frac * min(budgets)))
+    cosine = config.with_(schedule="cosine", cooldown_frac=0.2, cooldown_shape="1-sqrt", warmup_tokens=None)
+    fig = go.Figure()
+    for i, budget in enumerate(sorted(budgets)):
+        n = math.ceil(budget / per_step)
+        x = [(s + 1) * per_step for s in range(n)]
+        for cfg, dash, name in ((cosine, "dash", "cosine"), (wsd, "solid", "wsd")):
+            fig.add_scatter(x=x, y=[lr_at(s, n, cfg) for s in range(n)], mode="lines", line=dict(color=color_of(i),
+                            dash=dash), name=f"{name}, {fmt.tokens(budget)}", legendgroup=str(budget))
+    fig.update_layout(title=title, xaxis_title="training tokens", yaxis_title="learning rate", height=380)
+    return fig
