@@ -465,7 +465,7 @@ def _train(data, tokens, mixture, config, progress, callbacks: Callbacks, return
         result = engine.finish(trunk, mixture.domains, t0)
     finally:
         bar.close()
-    if not branches:
+    if not stops:
         return (result, engine.model) if return_model else result
     results[total] = result
     return dict(sorted(results.items()))
