@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from autoscale_kit.core import fmt
+from autoscale_kit.proxy.train import lr_at
 
 PALETTE = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C",
            "#CCB974", "#64B5CD"]
@@ -578,8 +579,6 @@ def lr_schedules_plotly(config, budgets: Sequence[int], title: str = "Learning r
     import math
 
     import plotly.graph_objects as go
-
-    from autoscale_kit.proxy.train import lr_at
 
     per_step = config.batch_size * config.seq_len
     wsd = config if config.schedule == "wsd" else config.with_(
