@@ -21,7 +21,6 @@ Design choices:
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import json
@@ -41,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from autoscale_kit.core.errors import UserError
+from autoscale_kit.core.locks import locked
 from autoscale_kit.data.corpus import SPLIT_SEED, UNIT_CHARS, VAL_FRACTION, read_manifest
 from autoscale_kit.data.sources import Shard, plan_shards, shard_units, source_fingerprint
 from autoscale_kit.data.tokendata import TokenData
@@ -66,20 +66,6 @@ def cache_root() -> Path:
     """Where stores built on first use live: $AUTOSCALE_STORES, else ~/.cache/autoscale_kit/stores."""
     env = os.environ.get("AUTOSCALE_STORES")
     return Path(env) if env else Path.home() / ".cache" / "autoscale_kit" / "stores"
-
-
-@contextlib.contextmanager
-def _locked(lock: Path):
-    """An exclusive lock (fcntl.flock) on a file: one builder of a store at a time."""
-    import fcntl
-
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 # --- reading a store ----------------------------------------------------------------------------
@@ -403,7 +389,7 @@ def build_store(source: str | None, out, *, tokenizer: str = "bytes", workers: i
     _tokenizer(tokenizer)      # a tokenizer that cannot load: refused before anything is written
     if out.exists() and not out.is_dir():
         raise UserError(f"store path {str(out)!r} is a file; give a folder")
-    with _locked(out.parent / f".{out.name}.lock"):
+    with locked(out.parent / f".{out.name}.lock"):
         if is_store(out):
             store = open_store(out)
             if store.manifest["key"] != key:

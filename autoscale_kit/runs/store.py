@@ -19,7 +19,6 @@ Design choices:
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import json
@@ -36,6 +35,7 @@ import pandas as pd
 
 from autoscale_kit.core import fmt
 from autoscale_kit.core.errors import UserError
+from autoscale_kit.core.locks import locked
 from autoscale_kit.core.mixture import Mixture
 from autoscale_kit.core.tables import RunsTable, runs_frame
 from autoscale_kit.data import corpus as corpus_mod
@@ -326,25 +326,6 @@ def check_writable_folder(path: Path, what: str, *, room: int = 1 << 20) -> None
         raise UserError(f"{what} {str(path)!r} has only {free:,} bytes free; free some space first")
 
 
-@contextlib.contextmanager
-def _locked(lock: Path, *, blocking: bool = True):
-    """An exclusive lock on a file (fcntl.flock): held by at most one process of any that share the
-    folder; released when the block ends or the process dies. Yields whether it was taken."""
-    import fcntl
-
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock, "a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 class RunStore:
     """A folder of run folders that many processes can share.
 
@@ -423,7 +404,7 @@ class RunStore:
             owner = _tmp_owner(p)
             if key is not None and owner != key:
                 continue
-            with _locked(self.lock_path(owner), blocking=False) as free:
+            with locked(self.lock_path(owner), blocking=False) as free:
                 if free and p.exists():
                     shutil.rmtree(p, ignore_errors=True)
                     n += 1
@@ -449,7 +430,7 @@ class RunStore:
         data = token_data(ref, spec.config)
         if not checked:
             check_mixture(spec.mixture, data, spec.config)    # refused before anything is claimed or written
-        with _locked(self.lock_path(key)):
+        with locked(self.lock_path(key)):
             if self.is_done(key):   # another process finished it while this one waited
                 return self.load(key)
             self._remove_stale(key)
@@ -487,7 +468,7 @@ class RunStore:
             raise UserError("run_branched takes runs of one plan (the same mixture, config and corpus)")
         data = token_data(trunk.corpus, trunk.config)
         total = int(sum(check_mixture(trunk.mixture, data, trunk.config).values()))
-        with _locked(self.lock_path(trunk.key)):
+        with locked(self.lock_path(trunk.key)):
             wanted = [s for s in specs if not self.is_done(s.key)]
             if not wanted:
                 return
