@@ -63,10 +63,10 @@ def run(args: argparse.Namespace) -> int:
         config = replace(study.config, **overrides, **({"corpus": source} if source else {}))
         study = replace(study, config=config)
     else:
-        source = corpus_source(args, study_config(scale, family=args.family).proxy.tokenizer)
-        if source:
-            overrides["corpus"] = source
         config = study_config(scale, family=args.family, **overrides)
+        source = corpus_source(args, config.proxy.tokenizer)
+        if source:
+            config = replace(config, corpus=source)
     out = args.out or f"reports/{config.name}"
     check_output_folder(out, "--out")
     t0 = time.time()

@@ -11,10 +11,11 @@ from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.jsonio import json_safe
 from autoscale_kit.core.mixture import parse_tokens
 from autoscale_kit.fit.surrogates import SURFACE_FORMS
-from autoscale_kit.landscape.design import branching_tokens, train_landscape, with_wsd
+from autoscale_kit.landscape.design import branching_tokens, train_landscape
 from autoscale_kit.landscape.fit import describe, fit_landscape, read_query
 from autoscale_kit.landscape.folder import write_landscape_folder
 from autoscale_kit.landscape.runs import read_landscape
+from autoscale_kit.proxy.config import wsd_config
 from autoscale_kit.study.config import SCALES, study_config
 from autoscale_kit.study.landscapes import landscape_config
 
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         if args.schedule == "wsd":
             if not 0 < args.cooldown < 1:
                 raise UserError(f"--cooldown must be in (0, 1), got {args.cooldown}")
-            config = replace(config, proxy=with_wsd(config.proxy, config.budgets[0], args.cooldown))
+            config = replace(config, proxy=wsd_config(config.proxy, config.budgets[0], args.cooldown))
         check_output_folder(args.out, "--out")
         records = train_landscape(config, args.store, progress=not args.quiet)
         how = (f"autoscale-kit landscape run --domains {','.join(config.domains)} --scales "
@@ -101,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{len(records)} runs ({len(config.points)} mixtures × {len(config.budgets)} budgets × "
               f"{len(config.seeds)} seeds); runs table: {out / 'runs.csv'}")
         if args.schedule == "wsd":
-            trained, separate = branching_tokens(records, config.proxy)
+            trained, separate = branching_tokens(records)
             print(f"branching: {trained:,} proxy tokens trained where separate runs would train {separate:,} "
                   f"({trained / separate:.2f}x)")
         print(f"next: autoscale-kit landscape fit {out} --target {4 * config.budgets[-1]:,}".replace(",", ""))

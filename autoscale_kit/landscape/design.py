@@ -148,26 +148,18 @@ def landscape_specs(config: LandscapeConfig) -> list[RunSpec]:
     return specs
 
 
-def branching_tokens(records: Sequence[RunRecord], proxy: ProxyConfig) -> tuple[int, int]:
+def branching_tokens(records: Sequence[RunRecord]) -> tuple[int, int]:
     """(proxy tokens the wsd runs trained, tokens separate runs at the same budgets would train): a
     plan's whole run counts in full, a branch only from the start of its cooldown."""
     separate = sum(r.total_tokens for r in records)
-    per_step = proxy.batch_size * proxy.seq_len
     trained = 0
     for r in records:
         if r.stop is None or r.stop >= r.mixture.total:
             trained += r.total_tokens
         else:
+            per_step = r.proxy.batch_size * r.proxy.seq_len
             trained += min(r.total_tokens, (r.steps - cooldown_start(r.steps, r.proxy)) * per_step)
     return int(trained), int(separate)
-
-
-def with_wsd(proxy: ProxyConfig, smallest: int, cooldown_frac: float = 0.2) -> ProxyConfig:
-    """`proxy` on the wsd schedule, its warm-up fixed at the tokens a cosine run of the `smallest`
-    budget warms up over (warmup_frac of it), so that every budget shares it."""
-    return proxy.with_(schedule="wsd", cooldown_frac=cooldown_frac,
-                       warmup_tokens=proxy.warmup_tokens if proxy.warmup_tokens is not None
-                       else int(proxy.warmup_frac * smallest))
 
 
 def train_landscape(config: LandscapeConfig, store: RunStore | str = "runs", *, executor=None,

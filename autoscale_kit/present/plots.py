@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from autoscale_kit.core import fmt
+from autoscale_kit.proxy.config import wsd_config
 from autoscale_kit.proxy.train import lr_at
 
 PALETTE = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C",
@@ -581,8 +582,7 @@ def lr_schedules_plotly(config, budgets: Sequence[int], title: str = "Learning r
     import plotly.graph_objects as go
 
     per_step = config.batch_size * config.seq_len
-    wsd = config if config.schedule == "wsd" else config.with_(
-        schedule="wsd", warmup_tokens=int(config.warmup_frac * min(budgets)))
+    wsd = config if config.schedule == "wsd" else wsd_config(config, min(budgets))
     cosine = config.with_(schedule="cosine", cooldown_frac=0.2, cooldown_shape="1-sqrt", warmup_tokens=None)
     fig = go.Figure()
     for i, budget in enumerate(sorted(budgets)):

@@ -165,6 +165,13 @@ def preset(name: str, family: str = "gpt2", **overrides) -> ProxyConfig:
     return for_family(PRESETS[name], family).with_(**overrides)
 
 
+def wsd_config(config: ProxyConfig, smallest: int, cooldown_frac: float = 0.2) -> ProxyConfig:
+    """`config` on the wsd schedule, its warm-up fixed (unless it is already) at the tokens a cosine
+    run of the `smallest` budget warms up over (warmup_frac of it), so that every budget shares it."""
+    warmup = config.warmup_tokens if config.warmup_tokens is not None else int(config.warmup_frac * smallest)
+    return config.with_(schedule="wsd", cooldown_frac=cooldown_frac, warmup_tokens=warmup)
+
+
 def resolve_device(config: ProxyConfig, *, check: bool = True) -> tuple[str, str]:
     """(device, dtype) a run of `config` trains on here: "auto" resolved, and (with `check`) a
     device that does not exist refused before anything is trained."""

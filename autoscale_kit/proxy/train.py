@@ -448,9 +448,7 @@ def _train(data, tokens, mixture, config, progress, callbacks: Callbacks, return
                     results[budget] = _branch(engine.fork(), track, start, mixture.domains, t0, bar)
                     if on_branch is not None:
                         on_branch(budget, results[budget])
-            batch = trunk.batch(step, B)
-            value = engine.step(batch, step, lr_at(step, n_steps, config), n_steps)
-            trunk.count(batch, value)
+            value = _advance(engine, trunk, step, bar)
             for start, _, track in branches:  # the branches still on the trunk see the same step
                 if step < start:
                     track.count(track.batch(step, B), value)
@@ -458,7 +456,6 @@ def _train(data, tokens, mixture, config, progress, callbacks: Callbacks, return
                         engine.record(track, step + 1)
             if callbacks.on_step:
                 callbacks.on_step(step + 1, value)
-            bar.update(1)
             bar.set_postfix(loss=f"{value:.3f}", refresh=False)
             if step + 1 in trunk.eval_at:
                 engine.record(trunk, step + 1)
@@ -471,13 +468,18 @@ def _train(data, tokens, mixture, config, progress, callbacks: Callbacks, return
     return dict(sorted(results.items()))
 
 
+def _advance(engine: _Engine, track: _Track, step: int, bar) -> float:
+    """`track`'s 0-based `step` on `engine`, at the rate of `track`'s own schedule; its loss."""
+    batch = track.batch(step, engine.config.batch_size)
+    value = engine.step(batch, step, lr_at(step, track.n_steps, engine.config), track.n_steps)
+    track.count(batch, value)
+    bar.update(1)
+    return value
+
+
 def _branch(engine: _Engine, track: _Track, start: int, domains, t0: float, bar) -> TrainResult:
-    B = engine.config.batch_size
     for step in range(start, track.n_steps):
-        batch = track.batch(step, B)
-        value = engine.step(batch, step, lr_at(step, track.n_steps, engine.config), track.n_steps)
-        track.count(batch, value)
-        bar.update(1)
+        _advance(engine, track, step, bar)
         if step + 1 in track.eval_at:
             engine.record(track, step + 1)
     return engine.finish(track, domains, t0)
