@@ -585,7 +585,7 @@ def lr_schedules_plotly(config, budgets: Sequence[int], title: str = "Learning r
     wsd = config if config.schedule == "wsd" else wsd_config(config, min(budgets))
     cosine = config.with_(schedule="cosine", cooldown_frac=0.2, cooldown_shape="1-sqrt", warmup_tokens=None)
     fig = go.Figure()
-    for i, budget in enumerate(sorted(budgets)):
+    for i, budget in enumerate(sorted(set(budgets))):      # a budget named twice is drawn once
         n = math.ceil(budget / per_step)
         x = [(s + 1) * per_step for s in range(n)]
         for cfg, dash, name in ((cosine, "dash", "cosine"), (wsd, "solid", "wsd")):
