@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.landscape.design import LandscapeConfig
+from autoscale_kit.proxy.config import wsd_config
 from autoscale_kit.study.config import SCALES
 
 
@@ -23,11 +24,18 @@ def _named() -> dict[str, LandscapeConfig]:
         "bundled": LandscapeConfig(name="bundled", domains=("code", "books", "wikipedia"),
                                    budgets=(125_000, 500_000, 2_000_000), step=1 / 3, seeds=(0, 1),
                                    proxy=SCALES["small"].proxy.with_(curve_val_tokens=16_384), workers=2),
+        # the same grid, proxy and seeds at five budgets 2× apart on the wsd schedule (warm-up of
+        # 6,250 tokens, 1-sqrt cooldown over the last 20 %): one trunk per point and seed to 2M,
+        # the four smaller budgets branched off it (data/landscape/bundled-wsd)
+        "bundled-wsd": LandscapeConfig(name="bundled-wsd", domains=("code", "books", "wikipedia"),
+                                       budgets=(125_000, 250_000, 500_000, 1_000_000, 2_000_000), step=1 / 3,
+                                       seeds=(0, 1), proxy=wsd_config(SCALES["small"].proxy.with_(
+                                           curve_val_tokens=16_384), 125_000, 0.2), workers=2),
     }
 
 
 def landscape_config(name: str = "bundled", **overrides) -> LandscapeConfig:
-    """A named landscape (smoke, bundled), with fields replaced by `overrides`."""
+    """A named landscape (smoke, bundled, bundled-wsd), with fields replaced by `overrides`."""
     named = _named()
     if name not in named:
         raise UserError(f"unknown landscape {name!r}; choose one of {', '.join(named)}")
