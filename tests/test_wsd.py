@@ -135,6 +135,13 @@ def test_a_wsd_landscape_branches_its_budgets(run_cli, tmp_path):
     assert all(c["proxy"]["schedule"] == "wsd" for c in configs)
     runs = (out / "runs.csv").read_text().splitlines()
     assert len(runs) == 22
+    import pandas as pd
+
+    frame = pd.read_csv(out / "runs.csv")        # a branch belongs to its own budget, not its plan's
+    assert frame["scale"].value_counts().to_dict() == {30000: 7, 60000: 7, 120000: 7}
+    assert (frame["scale"] == frame["total_tokens"]).all()
+    curves = pd.read_csv(out / "curves.csv")
+    assert sorted(curves["scale"].unique()) == [30000, 60000, 120000]
     r = run_cli("landscape", "run", "--preset", "smoke", "--schedule", "wsd", "--cooldown", "1.5", "--out", out)
     assert r.code == 2 and "--cooldown must be in (0, 1)" in r.err
 
@@ -164,3 +171,56 @@ def test_a_killed_trunk_keeps_the_branches_it_made(data, tmp_path, monkeypatch):
     again = RunStore(tmp_path / "runs")
     run_many(specs, again, progress=False)
     assert sorted(again.trained) == sorted([specs[1].key, specs[2].key])
+
+
+def test_a_wsd_study_trains_each_ddo_mixture_once_with_its_budgets_branched(tmp_path):
+    from autoscale_kit.methods.rounds import ddo_round
+    from autoscale_kit.runs.store import RunStore
+    from autoscale_kit.study.config import StudyConfig
+    from autoscale_kit.study.lab import CorpusLab
+
+    proxy = WSD.with_(eval_points=0)
+    study = StudyConfig(name="wsd", domains=("code", "books"), budgets=(12_000, 24_000), target=48_000,
+                        proxy=proxy, ratios=(0.5, 2.0))
+    store = RunStore(tmp_path / "runs")
+    lab = CorpusLab(study, store, progress=False)
+    assert lab.branching and lab.horizon == 24_000
+    small, large = ddo_round(lab, 12_000), ddo_round(lab, 24_000)
+    # five mixtures: five plans to 24k, each with its 12k run branched off, nothing trained twice
+    assert len(store.trained) == 10 == len(set(store.trained))
+    assert all(r.stop == round(r.mixture.total / 2) and r.parent is not None for r in small.records)
+    assert all(r.stop is None for r in large.records)
+    assert [r.parent for r in small.records] == [r.key for r in large.records]
+    data = prepare_tokens(corpus_mod.load(None, domains=["code", "books"]), proxy)
+    for run, record in zip(small.plan, small.records):      # each branch: the wsd run at its own budget
+        assert record.budget == int(round(run.mixture.total)) == record.total_tokens
+        for d in ("code", "books"):
+            assert abs(record.tokens[d] - run.mixture[d]) <= proxy.seq_len
+    alone = train_proxy(data, large.records[1].mixture, proxy, progress=False, stop=small.records[1].stop)
+    assert alone.val_loss == small.records[1].val_loss
+    # cosine studies train every budget on its own, as before
+    cosine = CorpusLab(StudyConfig(name="c", domains=("code", "books"), budgets=(12_000, 24_000), target=48_000,
+                                   proxy=BASE, ratios=(0.5, 2.0)), store, progress=False)
+    assert not cosine.branching
+    assert all(cosine.spec(p).stop is None for p in __import__("autoscale_kit.methods.rounds",
+                                                                 fromlist=["x"]).all_ddo_probes(cosine))
+
+
+def test_the_arena_on_a_wsd_landscape_reads_the_landscapes_own_branches(tmp_path):
+    from dataclasses import replace
+
+    from autoscale_kit.landscape.design import landscape_specs
+    from autoscale_kit.methods.registry import CompareConfig, landscape_probes
+    from autoscale_kit.proxy.config import wsd_config
+    from autoscale_kit.study.landscape_arena import arena_study
+    from autoscale_kit.study.landscapes import landscape_config
+    from autoscale_kit.study.lab import CorpusLab
+
+    smoke = landscape_config("smoke")
+    config = replace(smoke, budgets=(30_000, 60_000, 120_000, 240_000),
+                     proxy=wsd_config(smoke.proxy, 30_000))
+    lab = CorpusLab(arena_study(config), tmp_path / "runs", CompareConfig(landscape_step=config.step), progress=False,
+                    horizon=config.budgets[-1])
+    wanted = {lab.spec(p).key for p in landscape_probes(lab)}
+    landscape = {s.key for s in landscape_specs(config)}
+    assert len(wanted) == len(config.points) * 3 * len(config.seeds) and wanted <= landscape

@@ -154,7 +154,7 @@ def branching_tokens(records: Sequence[RunRecord]) -> tuple[int, int]:
     separate = sum(r.total_tokens for r in records)
     trained = 0
     for r in records:
-        if r.stop is None or r.stop >= r.mixture.total:
+        if r.budget >= r.mixture.total:
             trained += r.total_tokens
         else:
             per_step = r.proxy.batch_size * r.proxy.seq_len

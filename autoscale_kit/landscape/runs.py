@@ -20,7 +20,7 @@ def landscape_frame(records: Sequence[RunRecord]) -> pd.DataFrame:
     """The runs table of a landscape (zero quantities included) with a `scale` column (the
     budget each run was asked for) and the run's label."""
     frame = runs_table(records)
-    frame.insert(1, "scale", [int(round(r.mixture.total)) for r in records])
+    frame.insert(1, "scale", [r.budget for r in records])
     return frame
 
 
@@ -30,7 +30,7 @@ def curves_frame(records: Sequence[RunRecord]) -> pd.DataFrame:
     for r in records:
         c = r.curve.copy()
         c.insert(0, "seed", r.seed)
-        c.insert(0, "scale", int(round(r.mixture.total)))
+        c.insert(0, "scale", r.budget)
         c.insert(0, "run", r.key)
         parts.append(c)
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["run", "scale", "seed"])

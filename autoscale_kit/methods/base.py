@@ -24,6 +24,19 @@ class Probe:
     seed: int
     label: str = ""
     curve: bool = False      # keep the study's loss curve (a landscape's runs, shared with `landscape run`)
+    plan: Mixture | None = None   # under a wsd proxy: the same mixture at the lab's horizon (`wsd_plan`)
+
+
+def wsd_plan(lab, mixture_at: Callable[[float], Mixture], total: float) -> Mixture | None:
+    """The whole plan a probe at `total` is a prefix of, when the lab branches (a wsd proxy with its
+    warm-up fixed in tokens, `lab.horizon` above `total`): `mixture_at(lab.horizon)`, whole tokens.
+    Methods that ask for one mixture at several budgets (DDO's plan, a landscape's grid) pass it so
+    that the lab trains it once, to the horizon, branching the smaller budgets off it; None
+    otherwise (a run on its own)."""
+    horizon = getattr(lab, "horizon", None)
+    if not getattr(lab, "branching", False) or horizon is None or total >= horizon:
+        return None
+    return lab.exact(mixture_at(horizon))
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ from autoscale_kit.fit.surface import minimise_on_simplex
 from autoscale_kit.landscape.design import design_points, grid_divisions, point_name
 from autoscale_kit.landscape.fit import fit_landscape
 from autoscale_kit.landscape.runs import landscape_runs
-from autoscale_kit.methods.base import METHODS, STUDY_METHODS, Choice, Cost, Method, Probe, register, run_objective
+from autoscale_kit.methods.base import (METHODS, STUDY_METHODS, Choice, Cost, Method, Probe, register, run_objective,
+                                        wsd_plan)
 from autoscale_kit.methods.baselines import (MIXTURE_PRESETS, RegMixConfig, mixing_law_optimum, preset_weights,
                                              regmix_optimum, regmix_sample, uniform_weights)
 from autoscale_kit.methods.doremi import DoReMiConfig, run_doremi
@@ -255,7 +256,8 @@ def landscape_probes(lab) -> list[Probe]:
     for total in lab.budgets:
         for point in design_points(lab.domains, lab.options.landscape_step):
             mix = lab.exact(Mixture.from_weights(point, total))
-            out += [Probe(mix, seed, f"landscape/{total}/{point_name(point)}/seed{seed}", curve=True)
+            plan = wsd_plan(lab, lambda h, point=point: Mixture.from_weights(point, h), total)
+            out += [Probe(mix, seed, f"landscape/{total}/{point_name(point)}/seed{seed}", curve=True, plan=plan)
                     for seed in lab.config.seeds]
     return out
 

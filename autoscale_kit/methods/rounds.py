@@ -17,7 +17,7 @@ from autoscale_kit.fit.forms import get_form, interval_draws
 from autoscale_kit.fit.plan import MeasuredPlan, PlannedRun, perturbation_plan, uniform_base
 from autoscale_kit.fit.predict import Prediction, predict_optimum
 from autoscale_kit.fit.uncertainty import WeightsInterval, ddo_uncertainty, prediction_uncertainty
-from autoscale_kit.methods.base import Choice, Probe
+from autoscale_kit.methods.base import Choice, Probe, wsd_plan
 from autoscale_kit.methods.verify import verify_round
 from autoscale_kit.runs.store import runs_table
 
@@ -104,12 +104,18 @@ def ddo_plan(lab, total: float) -> list[tuple[PlannedRun, Probe]]:
     """The DDO plan at one budget (base + each domain × each ratio) for every DDO seed."""
     # On a corpus: round the base first, then perturb one domain of the rounded base, so every run
     # differs from the base in exactly that domain, down to the token.
+    # Under a wsd proxy each run is a prefix of the same run at the lab's horizon (`wsd_plan`): the
+    # plans of every budget are the same mixtures, trained once with the budgets branched off.
     base = lab.exact(uniform_base(lab.domains, total))
+    plans = {}
+    if wsd_plan(lab, lambda h: uniform_base(lab.domains, h), total) is not None:
+        wide = lab.exact(uniform_base(lab.domains, lab.horizon))
+        plans = {run.name: lab.exact(run.mixture) for run in perturbation_plan(wide, lab.ratios)}
     out = []
     for seed in lab.ddo_seeds:
         for run in perturbation_plan(base, lab.ratios):
             run = replace(run, mixture=lab.exact(run.mixture))
-            out.append((run, Probe(run.mixture, seed, f"ddo/{total}/{run.name}/seed{seed}")))
+            out.append((run, Probe(run.mixture, seed, f"ddo/{total}/{run.name}/seed{seed}", plan=plans.get(run.name))))
     return out
 
 
@@ -127,6 +133,9 @@ def ddo_round(lab, total: float, surrogate: str | None = None, verify: int | Non
                              fit_options={"min_ratio": lab.min_ratio})
         lab.cache[key] = replace(rd, verification=check)
         return lab.cache[key]
+    if getattr(lab, "branching", False) and ("ddo-plans",) not in lab.cache:
+        # every budget's runs at once, so each mixture's plan is trained once with all its branches
+        lab.cache[("ddo-plans",)] = lab.measure(all_ddo_probes(lab))
     plan = ddo_plan(lab, total)
     records = lab.measure([p for _, p in plan])
     fitted = fit_ddo(MeasuredPlan.from_runs([r for r, _ in plan], records), lab.objective,

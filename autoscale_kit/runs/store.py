@@ -233,6 +233,12 @@ class RunRecord:
         return self.proxy.seed
 
     @property
+    def budget(self) -> int:
+        """The budget this run was asked for: its stop within a wsd plan, else its mixture's total
+        (a branch's `mixture` is its whole plan)."""
+        return int(self.stop) if self.stop is not None and self.stop < self.mixture.total else int(round(self.mixture.total))
+
+    @property
     def mean_val_loss(self) -> float:
         v = self.val_loss
         return sum(v.values()) / len(v)

@@ -25,7 +25,7 @@ class CorpusLab:
     seed = 0             # added to the methods' sampling seeds (RegMix); the oracle arena varies it
 
     def __init__(self, config: StudyConfig, store: RunStore | str = "runs", options: CompareConfig = CompareConfig(),
-                 *, executor=None, progress: bool = True):
+                 *, executor=None, progress: bool = True, horizon: int | None = None):
         self.config = config
         self.store = store if isinstance(store, RunStore) else RunStore(store)
         self.options = options
@@ -40,6 +40,12 @@ class CorpusLab:
         self.surrogate, self.verify = config.surrogate, config.verify
         self.interval_draws, self.level = config.interval_draws, config.level
         self.cache: dict = {}
+        # a wsd proxy (warm-up fixed in tokens) trains one mixture once, to the horizon (the largest
+        # budget the methods probe, unless told), and branches its smaller budgets off that run
+        proxy = config.proxy
+        self.branching = proxy.schedule == "wsd" and proxy.warmup_tokens is not None
+        self.horizon = int(horizon) if horizon is not None else int(max(config.budgets))
+        self._have = available_tokens(config) if proxy.repetition == "refuse" else None
         # what the objective's numbers are in, for the sentences that report them
         self.loss_unit = loss_unit(config.proxy.tokenizer, getattr(config.proxy, "family", "gpt2"))
 
@@ -61,8 +67,14 @@ class CorpusLab:
         # methods read only the final losses: no loss curve along the way, unless the probe asks
         # for one (a landscape's runs, shared with `landscape run`)
         config = self.config.proxy.with_(seed=probe.seed)
-        return RunSpec(probe.mixture, config if probe.curve else config.with_(eval_points=0),
-                       self.config.corpus_ref, label=probe.label)
+        config = config if probe.curve else config.with_(eval_points=0)
+        plan = probe.plan
+        if plan is not None and self.branching and plan.total > probe.mixture.total and (
+                self._have is None or all(plan[d] <= self._have.get(d, 0) for d in plan.domains)):
+            # the first `total` tokens of the plan: the same computation as a wsd run at `total`
+            return RunSpec(plan, config, self.config.corpus_ref, label=probe.label,
+                           stop=int(round(probe.mixture.total)))
+        return RunSpec(probe.mixture, config, self.config.corpus_ref, label=probe.label)
 
     def train(self, specs: Sequence[RunSpec]) -> list[RunRecord]:
         """The stored runs of `specs`, training the missing ones (the study's executor and workers)."""

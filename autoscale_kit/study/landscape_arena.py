@@ -118,7 +118,8 @@ def landscape_arena(config: LandscapeConfig, store: RunStore | str = "runs", *,
     truth = fit.scales[-1]
     peers = tuple(m for m in methods if m not in ("autoscale", "uniform", "ddo-reused"))
     options = CompareConfig(methods=peers, landscape_step=config.step, landscape_bootstrap=n_boot)
-    lab = CorpusLab(study, store, options, executor=executor, progress=progress)
+    # under the wsd schedule the methods' grids are the landscape's own branches: plans to its largest budget
+    lab = CorpusLab(study, store, options, executor=executor, progress=progress, horizon=config.budgets[-1])
     choices = choose_all(lab, methods)
     names = mixture_names(choices)
     have = available_tokens(study) if study.proxy.repetition == "refuse" else None
@@ -132,7 +133,7 @@ def landscape_arena(config: LandscapeConfig, store: RunStore | str = "runs", *,
 
     # Second round: every mixture measured at the target is a point of its landscape. Refit with all of
     # them (each run once) and train that optimum too: the grid alone may be too coarse near the optimum.
-    at_target = {r.key: r for r in records if int(round(r.mixture.total)) == config.budgets[-1]}
+    at_target = {r.key: r for r in records if r.budget == config.budgets[-1]}
     at_target.update({r.key: r for rs in target_runs.values() for r in rs})
     refit = fit_budget(landscape_runs(list(at_target.values())), objective, n_boot=n_boot, level=level)
     weights[REFIT] = dict(refit.optimum)
