@@ -131,3 +131,4 @@ def cross_budget(totals: Sequence[float], surfaces: Sequence, K: int, *, full: b
     bt = backtest(totals, surfaces, K, full=full)
     lam = bt["shrink"] if bt else 0.0
     return CrossBudget(totals, surfaces, lam, bt)
+

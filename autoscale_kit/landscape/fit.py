@@ -16,7 +16,7 @@ from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.tables import read_frame
 from autoscale_kit.fit.surface import minimise_on_simplex, objective_domains, point_groups, refit
 from autoscale_kit.landscape.budget import BudgetFit, check_losses, fit_budget, wild_parts
-from autoscale_kit.landscape.cross import CrossBudget, cross_budget
+from autoscale_kit.landscape.cross import CrossBudget, backtest, cross_budget
 from autoscale_kit.landscape.runs import LandscapeRuns
 
 
@@ -48,21 +48,28 @@ class LandscapeFit:
     target: TargetPrediction | None
     level: float
     warnings: tuple[str, ...] = ()
+    backtests: tuple[dict, ...] = ()      # the backtest at each budget from the third on (the last: the model's)
+
+    def _shift(self, a: BudgetFit, b: BudgetFit) -> dict:
+        apart = [d for d in self.domains if a.interval[d][1] < b.interval[d][0] or b.interval[d][1] < a.interval[d][0]]
+        return {"from": a.total, "to": b.total, "shift": {d: b.optimum[d] - a.optimum[d] for d in self.domains},
+                "beyond_interval": apart, "moved": bool(apart)}
 
     def moved(self) -> list[dict]:
         """Between consecutive budgets: did the optimum move beyond its intervals? (per domain:
         the two intervals do not overlap)."""
-        out = []
-        for a, b in zip(self.scales, self.scales[1:]):
-            apart = [d for d in self.domains if a.interval[d][1] < b.interval[d][0] or b.interval[d][1] < a.interval[d][0]]
-            out.append({"from": a.total, "to": b.total, "shift": {d: b.optimum[d] - a.optimum[d] for d in self.domains},
-                        "beyond_interval": apart, "moved": bool(apart)})
-        return out
+        return [self._shift(a, b) for a, b in zip(self.scales, self.scales[1:])]
+
+    def moved_overall(self) -> dict | None:
+        """The same between the smallest and the largest budget (None with one budget): the
+        paper's question over the whole range measured."""
+        return self._shift(self.scales[0], self.scales[-1]) if len(self.scales) > 1 else None
 
     def to_dict(self) -> dict:
         out = {"domains": list(self.domains), "objective": self.objective, "level": self.level,
                "scales": [s.to_dict() for s in self.scales], "moved": self.moved(),
-               "backtest": self.model.backtest if self.model else None,
+               "moved_overall": self.moved_overall(),
+               "backtest": self.model.backtest if self.model else None, "backtests": list(self.backtests),
                "shrink": self.model.shrink if self.model else None, "warnings": list(self.warnings)}
         if self.target is not None:
             out["target"] = self.target.to_dict()
@@ -156,7 +163,10 @@ def fit_landscape(runs: LandscapeRuns, objective: str = "mean-loss", *, target: 
         q = None if query is None else [float(x) for x in model.predict(np.asarray(query, dtype=float), target)]
         pred = TargetPrediction(float(target), dict(zip(runs.domains, map(float, w))), float(v),
                                 {d: (float(a), float(b)) for d, a, b in zip(runs.domains, lo, hi)}, boot.samples, q)
-    return LandscapeFit(runs.domains, objective, scales, model, pred, level, tuple(warnings))
+    # every earlier step of the backtest too (each budget predicted from those below it)
+    steps = [backtest(totals[:k], [s.surface for s in scales[:k]], K) for k in range(3, len(totals))]
+    steps += [model.backtest] if model is not None and model.backtest is not None else []
+    return LandscapeFit(runs.domains, objective, scales, model, pred, level, tuple(warnings), tuple(steps))
 
 
 def describe(fit: LandscapeFit) -> str:
@@ -173,8 +183,12 @@ def describe(fit: LandscapeFit) -> str:
         lines.append(f"{fmt.tokens(m['from'])} → {fmt.tokens(m['to'])}: {shift}; "
                      + (f"moved beyond the intervals in {', '.join(m['beyond_interval'])}" if m["moved"]
                         else "within the intervals"))
-    bt = fit.model.backtest if fit.model else None
-    if bt:
+    overall = fit.moved_overall()
+    if overall is not None and len(fit.scales) > 2:
+        lines.append(f"smallest → largest ({fmt.tokens(overall['from'])} → {fmt.tokens(overall['to'])}): "
+                     + (f"moved beyond the intervals in {', '.join(overall['beyond_interval'])}" if overall["moved"]
+                        else "within the intervals"))
+    for bt in fit.backtests:
         lines.append(f"backtest ({', '.join(fmt.tokens(t) for t in bt['fitted_from'])} → {fmt.tokens(bt['predicted'])}): "
                      f"landscape error reused {bt['error_reused']:.4f}, extrapolated {bt['error_extrapolated']:.4f}; "
                      f"regret of the optimum reused {bt['regret_reused']:.4f}, extrapolated "
