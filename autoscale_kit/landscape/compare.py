@@ -21,21 +21,23 @@ from autoscale_kit.landscape.budget import fit_budget
 from autoscale_kit.landscape.runs import LandscapeRuns
 
 
+POINT_TOLERANCE = 0.01     # weights closer than this are one design point (grid steps are far coarser)
+
+
 def point_table(runs: LandscapeRuns, objective: str = "mean-loss") -> dict[tuple, dict[int, dict]]:
-    """Per design point (its weights to 1e-6) and seed: the objective and each validation loss."""
+    """Per design point (the weights of its first run) and seed: the objective and each validation loss."""
     if runs.seeds is None:
         raise UserError(f"{runs.source}: the runs have no seed column; a paired comparison needs each run's seed")
     names = objective_domains(tuple(runs.losses), objective)
     y = measured_objective(runs.losses, names, objective)
     out: dict[tuple, dict[int, dict]] = {}
     for i, w in enumerate(runs.weights):
-        key = tuple(float(v) for v in np.round(w, 6))
+        # runs within the tolerance are one point: a wsd branch's weights differ by a window between seeds
+        near = [k for k in out if np.abs(np.array(k) - w).max() <= POINT_TOLERANCE]
+        key = near[0] if near else tuple(float(v) for v in np.round(w, 6))
         out.setdefault(key, {})[int(runs.seeds[i])] = {"objective": float(y[i]),
                                                       **{d: float(v[i]) for d, v in runs.losses.items()}}
     return out
-
-
-POINT_TOLERANCE = 0.01
 
 
 def matched_points(pa: dict, pb: dict, tolerance: float = POINT_TOLERANCE) -> list[tuple[tuple, tuple]]:

@@ -14,7 +14,7 @@ import numpy as np
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.jsonio import dumps
 from autoscale_kit.core.tables import write_text_atomically
-from autoscale_kit.landscape.design import LandscapeConfig
+from autoscale_kit.landscape.design import LandscapeConfig, branching_tokens
 from autoscale_kit.landscape.runs import LandscapeRuns, curves_frame, landscape_frame, read_landscape
 from autoscale_kit.runs.store import RunRecord
 
@@ -23,16 +23,18 @@ def write_landscape_folder(config: LandscapeConfig, records: Sequence[RunRecord]
                            *, how: str = "") -> Path:
     """runs.csv, curves.csv and landscape.json (the config and how it was made) in `out`, each
     written atomically."""
-    import json
-
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomically(out / "runs.csv", landscape_frame(records).to_csv(index=False), "the landscape runs table")
     write_text_atomically(out / "curves.csv", curves_frame(records).to_csv(index=False), "the landscape curves")
+    # a branch's wall time runs from its trunk's start, and the trunk's includes its branches: the
+    # compute spent is the runs that were not branched off another
     meta = {"config": config.to_dict(), "runs": len(records), "how": how,
-            "wall_time_s": float(sum(r.wall_time for r in records)),
+            "wall_time_s": float(sum(r.wall_time for r in records if r.parent is None)),
             "keys": [r.key for r in records]}
+    if any(r.stop is not None for r in records):
+        trained, separate = branching_tokens(records)
+        meta["proxy_tokens"] = {"trained": trained, "separate_runs": separate, "ratio": trained / separate}
     write_text_atomically(out / "landscape.json", json.dumps(meta, indent=2) + "\n", "the landscape description")
     return out
 
