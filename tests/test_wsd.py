@@ -142,6 +142,8 @@ def test_a_wsd_landscape_branches_its_budgets(run_cli, tmp_path):
     assert (frame["scale"] == frame["total_tokens"]).all()
     curves = pd.read_csv(out / "curves.csv")
     assert sorted(curves["scale"].unique()) == [30000, 60000, 120000]
+    listed = run_cli("runs", "--store", tmp_path / "runs")
+    assert listed.code == 0 and f"branching: {trained.strip()} proxy tokens trained" in listed.out
     r = run_cli("landscape", "run", "--preset", "smoke", "--schedule", "wsd", "--cooldown", "1.5", "--out", out)
     assert r.code == 2 and "--cooldown must be in (0, 1)" in r.err
 
@@ -224,3 +226,20 @@ def test_the_arena_on_a_wsd_landscape_reads_the_landscapes_own_branches(tmp_path
     wanted = {lab.spec(p).key for p in landscape_probes(lab)}
     landscape = {s.key for s in landscape_specs(config)}
     assert len(wanted) == len(config.points) * 3 * len(config.seeds) and wanted <= landscape
+
+
+def test_a_wsd_study_says_what_branching_saved(tmp_path):
+    from autoscale_kit.present.report import write_report
+    from autoscale_kit.study.config import StudyConfig
+    from autoscale_kit.study.pipeline import run_study
+
+    study = StudyConfig(name="wsd", domains=("code", "books"), budgets=(12_000, 24_000), target=48_000,
+                        proxy=WSD, ratios=(0.5, 2.0), seeds=(0,))
+    result = run_study(study, tmp_path / "runs", progress=False)
+    summary = result.summary()
+    b = summary["branching"]
+    assert b["trained_tokens"] < b["separate_runs_tokens"] <= summary["training_tokens"]
+    page = write_report(result, tmp_path / "report").read_text()
+    assert "Branched off wsd trunks" in page
+    cosine = run_study(study.__class__(**{**study.__dict__, "proxy": BASE}), tmp_path / "runs", progress=False)
+    assert "branching" not in cosine.summary()

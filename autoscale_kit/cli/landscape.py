@@ -11,10 +11,11 @@ from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.jsonio import json_safe
 from autoscale_kit.core.mixture import parse_tokens
 from autoscale_kit.fit.surrogates import SURFACE_FORMS
-from autoscale_kit.landscape.design import branching_tokens, train_landscape
+from autoscale_kit.landscape.design import train_landscape
 from autoscale_kit.landscape.fit import describe, fit_landscape, read_query
 from autoscale_kit.landscape.folder import write_landscape_folder
 from autoscale_kit.landscape.runs import read_landscape
+from autoscale_kit.runs.store import branching_tokens
 from autoscale_kit.proxy.config import wsd_config
 from autoscale_kit.study.config import SCALES, study_config
 from autoscale_kit.study.landscapes import landscape_config

@@ -6,7 +6,7 @@ import argparse
 
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.tables import write_text_atomically
-from autoscale_kit.runs.store import RunStore
+from autoscale_kit.runs.store import RunStore, branching_tokens
 
 NAME = "runs"
 
@@ -34,4 +34,8 @@ def run(args: argparse.Namespace) -> int:
 
         with pd.option_context("display.max_columns", None, "display.width", 200):
             print(table.to_string(index=False) if len(table) else "no finished runs")
+    if any(r.parent is not None for r in records):
+        trained, separate = branching_tokens(records)
+        print(f"branching: {trained:,} proxy tokens trained where separate runs would train {separate:,} "
+              f"({trained / separate:.2f}x; a branch counts from the start of its cooldown)")
     return 0

@@ -14,7 +14,6 @@ import numpy as np
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.mixture import Mixture
 from autoscale_kit.proxy.config import ProxyConfig
-from autoscale_kit.proxy.train import cooldown_start
 from autoscale_kit.runs.store import CorpusRef, RunRecord, RunSpec, RunStore, run_many
 
 MAX_GRID_DOMAINS = 4
@@ -146,20 +145,6 @@ def landscape_specs(config: LandscapeConfig) -> list[RunSpec]:
                 specs.append(RunSpec(mix, config.proxy.with_(seed=seed), config.corpus_ref,
                                      label=f"landscape/{total}/{point_name(point)}/seed{seed}", stop=stop))
     return specs
-
-
-def branching_tokens(records: Sequence[RunRecord]) -> tuple[int, int]:
-    """(proxy tokens the wsd runs trained, tokens separate runs at the same budgets would train): a
-    plan's whole run counts in full, a branch only from the start of its cooldown."""
-    separate = sum(r.total_tokens for r in records)
-    trained = 0
-    for r in records:
-        if r.budget >= r.mixture.total:
-            trained += r.total_tokens
-        else:
-            per_step = r.proxy.batch_size * r.proxy.seq_len
-            trained += min(r.total_tokens, (r.steps - cooldown_start(r.steps, r.proxy)) * per_step)
-    return int(trained), int(separate)
 
 
 def train_landscape(config: LandscapeConfig, store: RunStore | str = "runs", *, executor=None,

@@ -14,9 +14,9 @@ import numpy as np
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.jsonio import dumps
 from autoscale_kit.core.tables import write_text_atomically
-from autoscale_kit.landscape.design import LandscapeConfig, branching_tokens
+from autoscale_kit.landscape.design import LandscapeConfig
 from autoscale_kit.landscape.runs import LandscapeRuns, curves_frame, landscape_frame, read_landscape
-from autoscale_kit.runs.store import RunRecord
+from autoscale_kit.runs.store import RunRecord, branching_tokens
 
 
 def write_landscape_folder(config: LandscapeConfig, records: Sequence[RunRecord], out: str | Path,

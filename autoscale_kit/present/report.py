@@ -204,7 +204,10 @@ def _page(result: StudyResult, summary: dict) -> str:
         f"{', '.join(fmt.tokens(s) for s in cfg.budgets)} tokens (ratios {', '.join(fmt.multiple(x) for x in cfg.ratios)}) · "
         f"target: {fmt.tokens(cfg.target)} tokens · objective: {cfg.objective} · seeds: {list(cfg.seeds)}.",
         f"{summary['training_runs']} training runs, {fmt.tokens(summary['training_tokens'])} training tokens in all. "
-        "Every number below comes from these runs (`runs.csv`).",
+        "Every number below comes from these runs (`runs.csv`)."
+        + (f" Branched off wsd trunks, they trained {fmt.tokens(summary['branching']['trained_tokens'])} tokens where "
+           f"separate runs would train {fmt.tokens(summary['branching']['separate_runs_tokens'])}."
+           if summary.get("branching") else ""),
         "",
         "## Result",
         "",

@@ -42,7 +42,7 @@ from autoscale_kit.data import corpus as corpus_mod
 from autoscale_kit.data.store import TokenStore, is_store, opened
 from autoscale_kit.data.tokendata import TokenData, check_mixture, prepare_tokens, window_sampler
 from autoscale_kit.proxy.config import ProxyConfig, resolve_device
-from autoscale_kit.proxy.train import train_proxy
+from autoscale_kit.proxy.train import cooldown_start, train_proxy
 
 TRAINING_VERSION = 1  # bump when a change to training changes the numbers of a stored run
 MARKER = "COMPLETE"
@@ -499,6 +499,21 @@ class RunStore:
 
     def table(self, records: Iterable[RunRecord] | None = None) -> pd.DataFrame:
         return runs_table(self.records() if records is None else records)
+
+
+def branching_tokens(records: Iterable[RunRecord]) -> tuple[int, int]:
+    """(proxy tokens the wsd runs trained, tokens separate runs at the same budgets would train): a
+    plan's whole run counts in full, a branch only from the start of its cooldown."""
+    records = list(records)
+    separate = sum(r.total_tokens for r in records)
+    trained = 0
+    for r in records:
+        if r.budget >= r.mixture.total:
+            trained += r.total_tokens
+        else:
+            per_step = r.proxy.batch_size * r.proxy.seq_len
+            trained += min(r.total_tokens, (r.steps - cooldown_start(r.steps, r.proxy)) * per_step)
+    return int(trained), int(separate)
 
 
 def runs_table(records: Iterable[RunRecord]) -> pd.DataFrame:

@@ -34,7 +34,7 @@ from autoscale_kit.fit.uncertainty import paired_verdict
 from autoscale_kit.methods.registry import (STUDY_METHODS, Choice, CompareConfig, DDORound, choose_all, ddo_round,
                                             mixture_names)
 from autoscale_kit.proxy.families import loss_unit
-from autoscale_kit.runs.store import RunRecord, RunSpec, RunStore
+from autoscale_kit.runs.store import RunRecord, RunSpec, RunStore, branching_tokens
 from autoscale_kit.study.config import SCALES, StudyConfig, available_tokens, scale_from_env, study_config
 from autoscale_kit.study.lab import CorpusLab
 from autoscale_kit.study.shipped import ShippedStore, shipped_notes
@@ -289,7 +289,16 @@ class StudyResult:
                                    + sum(r.total_tokens for v in self.validation.values() for r in v)),
             "warnings": list(self.warnings),
             "verdict": self.verdict(),
+            **self.branching(),
         }
+
+    def branching(self) -> dict:
+        """With branched (wsd) runs: the tokens trained against separate runs at the same budgets."""
+        records = [r for sc in self.rounds for r in sc.records] + [r for v in self.validation.values() for r in v]
+        if not any(r.parent is not None for r in records):
+            return {}
+        trained, separate = branching_tokens({r.key: r for r in records}.values())
+        return {"branching": {"trained_tokens": trained, "separate_runs_tokens": separate}}
 
 
 def run_study(config: StudyConfig, store: RunStore | str = "runs", *, methods: Sequence[str] = (),
