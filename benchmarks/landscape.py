@@ -70,8 +70,10 @@ def main(argv=None) -> int:
     if args.ship != "none":
         write_arena_folder(arena, records, Path(args.ship or ROOT / "data" / "landscape" / args.name), how)
     out = {"name": args.name, "config": config.to_dict(), "wall_time_s": wall,
-           "training_wall_time_s": float(sum(r.wall_time for r in records)
-                                         + sum(r.wall_time for rs in arena.records.values() for r in rs)),
+           # worker-seconds of training: a branch's wall time runs from its trunk's start and the trunk's
+           # includes it, so only runs not branched off another count (each run once)
+           "training_wall_time_s": float(sum(r.wall_time for r in {r.key: r for r in [
+               *records, *(r for rs in arena.records.values() for r in rs)]}.values() if r.parent is None)),
            "fit": arena.fit.to_dict(), "arena": arena.to_dict()}
     path = Path(args.json_out or ROOT / "benchmarks" / "results" /
                 ("landscape.json" if args.name == "bundled" else f"landscape_{args.name}.json"))

@@ -22,7 +22,7 @@
 
 # %% tags=["parameters"]
 scale = "small"
-name = "bundled"
+name = "bundled-wsd"          # or "bundled": the cosine landscape at three budgets
 store = "../runs"
 retrain = False
 
@@ -73,9 +73,10 @@ for s in fit["scales"]:
                  "objective (fitted)": fmt.loss(s["objective"], None, digits=4),
                  "best measured": fmt.loss(s["best_measured_objective"], None, digits=4)})
 display(fmt.frame(pd.DataFrame(rows), caption=f"weights with their intervals; objectives in {unit}"))
+moves = fit["moved"] + ([fit["moved_overall"]] if fit.get("moved_overall") and len(fit["scales"]) > 2 else [])
 pd.DataFrame([{"from": fmt.tokens(m["from"]), "to": fmt.tokens(m["to"]),
                **{d: f"{v:+.3f}" for d, v in m["shift"].items()},
-               "beyond the intervals": ", ".join(m["beyond_interval"]) or "no"} for m in fit["moved"]])
+               "beyond the intervals": ", ".join(m["beyond_interval"]) or "no"} for m in moves])
 
 # %% [markdown]
 # **What the bundled landscape shows.** At 125k tokens the seed noise (about 0.06 nats per domain)
@@ -96,13 +97,17 @@ pd.DataFrame([{"from": fmt.tokens(m["from"]), "to": fmt.tokens(m["to"]),
 # 1 full extrapolation).
 
 # %%
-bt = fit["backtest"]
-fmt.frame(pd.DataFrame({"predicting the largest budget by": ["reusing the middle budget", "extrapolating (λ = 1)",
-                                                              f"shrinking (λ = {bt['shrink']:.2f})"],
-                        "landscape error": [bt["error_reused"], bt["error_extrapolated"], bt["error_shrunk"]],
-                        "regret of its optimum": [bt["regret_reused"], bt["regret_extrapolated"], bt["regret_shrunk"]]}),
-          {"landscape error": fmt.loss, "regret of its optimum": fmt.loss},
-          caption=f"in {unit} (the objective's unit)")
+steps = fit.get("backtests") or [fit["backtest"]]
+fmt.frame(pd.DataFrame([{"predicted": fmt.tokens(bt["predicted"]),
+                         "from": ", ".join(fmt.tokens(t) for t in bt["fitted_from"]),
+                         "λ": f"{bt['shrink']:.2f}",
+                         "error reusing": bt["error_reused"], "error extrapolating": bt["error_extrapolated"],
+                         "error shrunk": bt["error_shrunk"],
+                         "regret reusing": bt["regret_reused"], "regret extrapolating": bt["regret_extrapolated"]}
+                        for bt in steps]),
+          {c: fmt.loss for c in ("error reusing", "error extrapolating", "error shrunk", "regret reusing",
+                                 "regret extrapolating")},
+          caption=f"each budget predicted from the budgets below it; errors and regrets in {unit}")
 
 # %% [markdown]
 # ## Every method, judged at the largest budget

@@ -376,15 +376,23 @@ def test_cli_run_bad_input(flags, match, tmp_path, capsys):
 
 # --- the shipped landscape ----------------------------------------------------------------------
 
-def test_the_shipped_landscape_is_complete():
-    shipped = read_landscape_folder(shipped_landscape("bundled"))     # the one reader of the on-disk form
-    config = landscape_config("bundled")
+@pytest.mark.parametrize("name", ["bundled", "bundled-wsd"])
+def test_the_shipped_landscape_is_complete(name):
+    from autoscale_kit.study.landscape_arena import ARENA_METHODS
+
+    shipped = read_landscape_folder(shipped_landscape(name))     # the one reader of the on-disk form
+    config = landscape_config(name)
     assert shipped.made["config"]["domains"] == list(config.domains)
     assert shipped.made["keys"] == [s.key for s in landscape_specs(config)]      # the shipped runs are this design
     assert shipped.runs.budgets == tuple(float(b) for b in config.budgets)
     assert len(shipped.fit["scales"]) == len(config.budgets)
     assert all(len(s["bootstrap_optima"]) for s in shipped.fit["scales"])      # what 09 draws the clouds from
     assert {"landscape-optimum", "uniform", "autoscale"} <= {r["method"] for r in shipped.arena["table"]}
+    if name == "bundled-wsd":      # five budgets off one trunk per point and seed, every method in the arena
+        assert len(config.budgets) >= 5 and shipped.made["proxy_tokens"]["ratio"] <= 0.65
+        assert len(shipped.fit["backtests"]) == len(config.budgets) - 2
+        assert set(ARENA_METHODS) <= {r["method"] for r in shipped.arena["table"]}
+        assert shipped.made["config"]["proxy"]["schedule"] == "wsd"
 
 
 def test_a_landscape_folder_without_its_description_is_refused(tmp_path):
