@@ -148,7 +148,7 @@ def test_a_wsd_landscape_branches_its_budgets(run_cli, tmp_path):
     assert r.code == 2 and "--cooldown must be in (0, 1)" in r.err
 
 
-def test_a_killed_trunk_keeps_the_branches_it_made(data, tmp_path, monkeypatch):
+def test_a_killed_trunk_keeps_its_branches_and_resumes_from_its_last_branch_point(data, tmp_path, monkeypatch):
     from autoscale_kit.proxy import train as train_mod
     from autoscale_kit.runs.store import CorpusRef, RunSpec, RunStore, run_many
 
@@ -170,9 +170,29 @@ def test_a_killed_trunk_keeps_the_branches_it_made(data, tmp_path, monkeypatch):
         run_many(specs, store, progress=False)
     assert store.is_done(specs[0].key) and not store.is_done(specs[1].key) and not store.is_done(specs[2].key)
     monkeypatch.setattr(train_mod._Engine, "finish", real)
+    checkpoint = tmp_path / "runs" / ".trunks" / f"{specs[2].key}.pt"
+    assert checkpoint.is_file()                       # the trunk's state at its first branch point
+    steps = []
+    real_advance = train_mod._advance
+
+    def counted(engine, track, step, bar):
+        steps.append(step)
+        return real_advance(engine, track, step, bar)
+
+    monkeypatch.setattr(train_mod, "_advance", counted)
     again = RunStore(tmp_path / "runs")
     run_many(specs, again, progress=False)
     assert sorted(again.trained) == sorted([specs[1].key, specs[2].key])
+    first_branch = cooldown_start(math.ceil(12000 / (8 * 64)), WSD)
+    assert min(steps) == first_branch and not checkpoint.exists()    # resumed there, not from step 0
+    # and the resumed pass gives the numbers of an uninterrupted one
+    monkeypatch.setattr(train_mod, "_advance", real_advance)
+    whole = RunStore(tmp_path / "whole")
+    fresh = run_many(specs, whole, progress=False)
+    resumed = [again.load(s.key) for s in specs]
+    assert [r.val_loss for r in resumed] == [r.val_loss for r in fresh]
+    assert [r.tokens for r in resumed] == [r.tokens for r in fresh]
+    assert [r.curve.to_dict() for r in resumed] == [r.curve.to_dict() for r in fresh]
 
 
 def test_a_wsd_study_trains_each_ddo_mixture_once_with_its_budgets_branched(tmp_path):

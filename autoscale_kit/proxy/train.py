@@ -16,6 +16,7 @@ Design choices:
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -207,6 +208,7 @@ def train_proxy(
     stop: int | None = None,
     branches: Sequence[int] = (),
     on_branch: Callable[[int, "TrainResult"], None] | None = None,
+    checkpoint: str | Path | None = None,
 ):
     """Train a fresh model of `config.family` on exactly `mixture`'s tokens; evaluate every
     domain of the corpus. Returns a TrainResult (and the model if asked).
@@ -216,7 +218,10 @@ def train_proxy(
     `branches=(B1, B2, …)` trains the whole plan once and, at the start of each B's cooldown, copies
     the state and decays the copy to B — the same computation as `stop=B`, for the price of its
     cooldown. Then the result is {budget: TrainResult} for every branch and the whole plan, and
-    `on_branch(budget, result)` sees each branch as soon as it is finished (to store it)."""
+    `on_branch(budget, result)` sees each branch as soon as it is finished (to store it). With
+    `checkpoint` (a file path), the trunk's state is saved there at each branch point, and a pass
+    that finds a checkpoint of the same plan resumes from it: a killed trunk redoes only the steps
+    after its last branch point (the same numbers as an uninterrupted pass)."""
     import torch
 
     if not isinstance(callbacks, Callbacks):
@@ -240,7 +245,7 @@ def train_proxy(
         torch.set_num_threads(config.threads)
     try:
         return _train(data, tokens, mixture, config, progress, callbacks, return_model, tuple(branches), stop,
-                      on_branch)
+                      on_branch, None if checkpoint is None else Path(checkpoint))
     finally:
         torch.set_num_threads(threads_before)
 
@@ -418,7 +423,7 @@ def prefix_windows(windows: Sequence[Window], total: int) -> list[Window]:
 
 
 def _train(data, tokens, mixture, config, progress, callbacks: Callbacks, return_model, stops=(), stop=None,
-           on_branch=None):
+           on_branch=None, checkpoint: Path | None = None):
     from tqdm.auto import tqdm
 
     B = config.batch_size
@@ -437,17 +442,27 @@ def _train(data, tokens, mixture, config, progress, callbacks: Callbacks, return
         w = prefix_windows(windows, b)
         n = math.ceil(len(w) / B)
         branches.append((cooldown_start(n, config), b, _Track(w, n, eval_steps(n, config), data.domains)))
-    t0 = time.perf_counter()
-    bar = tqdm(total=n_steps + sum(t.n_steps - s for s, _, t in branches), desc="proxy", unit="step",
-               disable=not progress, leave=False)
+    identity = {"config": config.to_dict(), "tokens": dict(tokens), "n_steps": n_steps}
+    first, elapsed = 0, 0.0
+    if checkpoint is not None and stops:
+        first, elapsed = _resume(checkpoint, identity, engine, trunk, branches)
+        branches = [b for b in branches if b[0] >= first]      # those before it were stored when made
+    t0 = time.perf_counter() - elapsed
+    bar = tqdm(total=n_steps - first + sum(t.n_steps - max(s, first) for s, _, t in branches), desc="proxy",
+               unit="step", disable=not progress, leave=False)
     results = {}
     try:
-        for step in range(n_steps):
+        for step in range(first, n_steps):
+            forked = False
             for start, budget, track in branches:
                 if start == step:          # the branch leaves the trunk here and decays to its budget
                     results[budget] = _branch(engine.fork(), track, start, mixture.domains, t0, bar)
+                    forked = True
                     if on_branch is not None:
                         on_branch(budget, results[budget])
+            if forked and checkpoint is not None:
+                _save_trunk(checkpoint, identity, step, engine, trunk,
+                            {b: t for s, b, t in branches if s > step}, time.perf_counter() - t0)
             value = _advance(engine, trunk, step, bar)
             for start, _, track in branches:  # the branches still on the trunk see the same step
                 if step < start:
@@ -462,10 +477,60 @@ def _train(data, tokens, mixture, config, progress, callbacks: Callbacks, return
         result = engine.finish(trunk, mixture.domains, t0)
     finally:
         bar.close()
+    if checkpoint is not None:
+        checkpoint.unlink(missing_ok=True)      # the pass is whole: nothing to resume
     if not stops:
         return (result, engine.model) if return_model else result
     results[total] = result
     return dict(sorted(results.items()))
+
+
+_TRACK_STATE = ("curve", "seen", "run_loss", "run_count", "consumed")
+
+
+def _save_trunk(path: Path, identity: dict, step: int, engine: _Engine, trunk: _Track, waiting: dict,
+                elapsed: float) -> None:
+    """The trunk's state before its 0-based `step` (model, optimizer, RNG, its and the waiting
+    branches' bookkeeping), written atomically."""
+    import torch
+
+    state = {"identity": identity, "step": step, "elapsed": elapsed, "model": engine.model.state_dict(),
+             "opt": engine.opt.state_dict(), "rng": torch.get_rng_state(), "first_loss": engine.first_loss,
+             "trunk": {k: getattr(trunk, k) for k in _TRACK_STATE},
+             "waiting": {b: {k: getattr(t, k) for k in _TRACK_STATE} for b, t in waiting.items()}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _resume(path: Path, identity: dict, engine: _Engine, trunk: _Track, branches: list) -> tuple[int, float]:
+    """Load a trunk checkpoint into `engine` and the tracks: (the step to go on from, the wall time
+    spent before it). (0, 0.0) when there is none, it is of another plan, or a branch still wanted
+    left the trunk before it (that branch needs the pass from its start)."""
+    import torch
+
+    if not path.is_file():
+        return 0, 0.0
+    try:
+        state = torch.load(path, map_location=engine.device, weights_only=False)
+    except Exception:          # a damaged checkpoint only costs the steps it would have saved
+        return 0, 0.0
+    step = int(state.get("step", 0))
+    wanted_before = [b for s, b, _ in branches if s <= step]   # their bookkeeping is not in the checkpoint
+    waiting = {b: t for s, b, t in branches if s > step}
+    if state.get("identity") != identity or wanted_before or set(waiting) - set(state["waiting"]):
+        return 0, 0.0
+    engine.model.load_state_dict(state["model"])
+    engine.opt.load_state_dict(state["opt"])
+    torch.set_rng_state(state["rng"])
+    engine.first_loss = state["first_loss"]
+    for k in _TRACK_STATE:
+        setattr(trunk, k, state["trunk"][k])
+    for b, t in waiting.items():
+        for k in _TRACK_STATE:
+            setattr(t, k, state["waiting"][b][k])
+    return step, float(state["elapsed"])
 
 
 def _advance(engine: _Engine, track: _Track, step: int, bar) -> float:

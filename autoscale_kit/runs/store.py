@@ -492,7 +492,9 @@ class RunStore:
             stops = sorted(b for b in by_budget if b < total)
             config = placed(trunk.train_config, slot)
             if stops:
-                results = train_proxy(data, trunk.mixture, config, progress=progress, branches=stops, on_branch=store)
+                # the trunk's state at each branch point: a killed trunk resumes from its last one
+                results = train_proxy(data, trunk.mixture, config, progress=progress, branches=stops, on_branch=store,
+                                      checkpoint=self.root / ".trunks" / f"{trunk.key}.pt")
             else:
                 results = {total: train_proxy(data, trunk.mixture, config, progress=progress)}
             store(total, results[total])
