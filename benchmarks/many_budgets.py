@@ -34,7 +34,7 @@ if str(ROOT) not in sys.path:
 
 from autoscale_kit.core import fmt  # noqa: E402
 from autoscale_kit.core.jsonio import dumps  # noqa: E402
-from autoscale_kit.landscape.compare import compare_landscapes  # noqa: E402
+from autoscale_kit.landscape.compare import compare_landscapes, describe_comparison  # noqa: E402
 from autoscale_kit.landscape.fit import describe, fit_landscape  # noqa: E402
 from autoscale_kit.landscape.folder import read_landscape_folder, shipped_landscape  # noqa: E402
 
@@ -61,17 +61,7 @@ def main(argv=None) -> int:
 
     print("== wsd (branched) against cosine (a run per budget): same grid, proxy and seeds")
     schedules = compare_landscapes(wsd.runs, cosine.runs, names=("wsd", "cosine"), n_boot=args.bootstrap)
-    for c in schedules:
-        opt = lambda name: ", ".join(f"{d} {fmt.weight(c[f'optimum_{name}'][d])} {fmt.interval(*c[f'interval_{name}'][d])}"  # noqa: E731
-                                     for d in domains)
-        print(f"{fmt.tokens(c['budget']):>5}: {c['points']} points × seeds {c['seeds']}; mean loss gap wsd − cosine "
-              f"{c['mean_gap']:+.4f} nats ({', '.join(f'{d} {v:+.4f}' for d, v in c['gap_by_domain'].items())}); "
-              f"Spearman {c['spearman']:.3f} (seed against seed: wsd {c['spearman_seeds_wsd']:.3f}, cosine "
-              f"{c['spearman_seeds_cosine']:.3f}); paired seed noise of a difference: wsd {c['pair_noise_wsd']:.4f}, "
-              f"cosine {c['pair_noise_cosine']:.4f}; pairs ordered differently beyond 2 s.e.: "
-              f"{c['pairs_flipped_beyond_noise']} of {c['pairs']}")
-        print(f"       optimum wsd: {opt('wsd')}\n       optimum cosine: {opt('cosine')}; intervals apart in: "
-              f"{', '.join(c['optima_apart_in']) or 'none'}")
+    print(describe_comparison(schedules, ("wsd", "cosine"), domains))
 
     made = wsd.made
     tokens = made.get("proxy_tokens")

@@ -69,3 +69,15 @@ def test_landscapes_without_a_common_budget_or_points_are_refused(frame):
     few = frame[frame[[f"tokens:{d}" for d in DOMAINS]].min(axis=1) > 0]      # the interior points only
     with pytest.raises(UserError, match="share 1 design points"):
         compare_landscapes(a, read_landscape(few))
+
+
+def test_the_cli_compares_the_two_shipped_landscapes(run_cli):
+    r = run_cli("landscape", "compare", str(shipped_landscape("bundled-wsd")), str(shipped_landscape("bundled")),
+                "--names", "wsd,cosine", "--bootstrap", "10")
+    assert r.code == 0, r.err
+    assert [line.split(":")[0].strip() for line in r.out.splitlines() if "mean loss gap wsd − cosine" in line] == \
+        ["125k", "500k", "2M"]
+    assert "optimum cosine:" in r.out and "pairs ordered differently beyond 2 s.e." in r.out
+    bad = run_cli("landscape", "compare", str(shipped_landscape("bundled")), str(shipped_landscape("bundled")),
+                  "--names", "same,same")
+    assert bad.code == 2 and "--names takes two different names" in bad.err

@@ -11,6 +11,7 @@ from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.jsonio import json_safe
 from autoscale_kit.core.mixture import parse_tokens
 from autoscale_kit.fit.surrogates import SURFACE_FORMS
+from autoscale_kit.landscape.compare import compare_landscapes, describe_comparison
 from autoscale_kit.landscape.design import train_landscape
 from autoscale_kit.landscape.fit import describe, fit_landscape, read_query
 from autoscale_kit.landscape.folder import write_landscape_folder
@@ -33,7 +34,8 @@ def add(sub) -> None:
     r = ls.add_parser("run", help="train the design (resumable through the run store)")
     r.add_argument("--preset", default="bundled", help="a named landscape whose settings the other flags change: "
                                                        "bundled (the shipped one: code,books,wikipedia at "
-                                                       "125k,500k,2M, step 1/3, seeds 0,1) or smoke")
+                                                       "125k,500k,2M, step 1/3, seeds 0,1), bundled-wsd (the same "
+                                                       "grid at 125k…2M, 2x apart, wsd branches) or smoke")
     r.add_argument("--domains", default=None, help="2 to 4 comma-separated domains")
     r.add_argument("--scales", default=None, help="budgets in tokens, comma-separated, e.g. 250k,1M,4M")
     r.add_argument("--step", type=fraction, default=None, help="grid step on the simplex: 0.5, 0.3333 (1/3), 0.25, "
@@ -65,6 +67,14 @@ def add(sub) -> None:
     f.add_argument("--forms", default=None, help="surface forms to choose from by held-out error (default: all of "
                                                  "scheffe-quadratic, scheffe-cubic, mixing-law, transfer-law)")
     f.add_argument("--json", action="store_true", help="print one JSON object")
+    c = ls.add_parser("compare", help="one grid measured two ways (e.g. wsd against cosine): per budget both "
+                                      "measured, the loss gap, the ranking against the seed noise, the optima")
+    c.add_argument("a", help="a landscape folder (or its runs.csv): the first way")
+    c.add_argument("b", help="a landscape folder (or its runs.csv): the second way, on the same points and seeds")
+    c.add_argument("--names", default="a,b", help="what to call the two in the output (default a,b; e.g. wsd,cosine)")
+    c.add_argument("--objective", default="mean-loss", help="mean-loss (default), mean-ppl, loss:<d> or ppl:<d>")
+    c.add_argument("--bootstrap", type=int, default=100, help="bootstrap draws for the optima's intervals (default 100)")
+    c.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(command="landscape")
 
 
@@ -108,9 +118,20 @@ def run(args: argparse.Namespace) -> int:
                   f"({trained / separate:.2f}x)")
         print(f"next: autoscale-kit landscape fit {out} --target {4 * config.budgets[-1]:,}".replace(",", ""))
         return 0
-    source = Path(args.runs)
-    if source.is_dir() and (source / "runs.csv").is_file():
-        source = source / "runs.csv"
+    if args.landscape_command == "compare":
+        names = tuple(x.strip() for x in args.names.split(","))
+        if len(names) != 2 or not all(names) or names[0] == names[1]:
+            raise UserError(f"--names takes two different names separated by a comma, got {args.names!r}")
+        if args.bootstrap < 2:
+            raise UserError(f"--bootstrap must be at least 2, got {args.bootstrap}")
+        a, b = (read_landscape(_runs_csv(Path(x))) for x in (args.a, args.b))
+        results = compare_landscapes(a, b, args.objective, names=names, n_boot=args.bootstrap)
+        if args.json:
+            print_json(json_safe(results))
+        else:
+            print(describe_comparison(results, names, a.domains))
+        return 0
+    source = _runs_csv(Path(args.runs))
     if args.bootstrap < 2:
         raise UserError(f"--bootstrap must be at least 2, got {args.bootstrap}")
     if not 0 < args.level < 1:
@@ -132,3 +153,8 @@ def run(args: argparse.Namespace) -> int:
     print(describe(fit))
     print_warnings(fit.warnings)
     return 0
+
+
+def _runs_csv(source):
+    """A landscape folder's runs.csv, or the path as given."""
+    return source / "runs.csv" if source.is_dir() and (source / "runs.csv").is_file() else source

@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 from scipy.stats import spearmanr
 
+from autoscale_kit.core import fmt
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.fit.surface import measured_objective, objective_domains
 from autoscale_kit.landscape.budget import fit_budget
@@ -135,3 +136,25 @@ def compare_landscapes(a: LandscapeRuns, b: LandscapeRuns, objective: str = "mea
 
 def _relabel(runs: LandscapeRuns, old: float, new: float) -> LandscapeRuns:
     return replace(runs, budget=np.where(runs.budget == old, new, runs.budget))
+
+
+def describe_comparison(results: Sequence[dict], names: Sequence[str] = ("a", "b"), domains: Sequence[str] = ()) -> str:
+    """`compare_landscapes`' answer as text: one paragraph per budget."""
+    na, nb = names
+    lines = []
+    for c in results:
+        doms = domains or list(c[f"optimum_{na}"])
+
+        def opt(name):
+            return ", ".join(f"{d} {100 * c[f'optimum_{name}'][d]:.0f}% [{100 * c[f'interval_{name}'][d][0]:.0f}%, "
+                             f"{100 * c[f'interval_{name}'][d][1]:.0f}%]" for d in doms)
+
+        lines += [f"{fmt.tokens(c['budget']):>5}: {c['points']} points × seeds {c['seeds']}; mean loss gap {na} − {nb} "
+                  f"{c['mean_gap']:+.4f} ({', '.join(f'{d} {v:+.4f}' for d, v in c['gap_by_domain'].items())}); "
+                  f"Spearman {c['spearman']:.3f} (seed against seed: {na} {c[f'spearman_seeds_{na}']:.3f}, {nb} "
+                  f"{c[f'spearman_seeds_{nb}']:.3f}); seed noise of a difference between two mixtures: {na} "
+                  f"{c[f'pair_noise_{na}']:.4f}, {nb} {c[f'pair_noise_{nb}']:.4f}; pairs ordered differently beyond "
+                  f"2 s.e.: {c['pairs_flipped_beyond_noise']} of {c['pairs']}",
+                  f"       optimum {na}: {opt(na)}", f"       optimum {nb}: {opt(nb)}; intervals apart in: "
+                  f"{', '.join(c['optima_apart_in']) or 'none'}"]
+    return "\n".join(lines)
