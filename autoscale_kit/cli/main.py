@@ -11,12 +11,13 @@ import argparse
 import sys
 from typing import Sequence
 
-from autoscale_kit.cli import compare, corpus, ddo, demo, export, landscape, predict, runs, tokenize, train
+from autoscale_kit.cli import (compare, corpus, ddo, demo, export, ingest, landscape, plan, predict, runs, tokenize,
+                               train)
 from autoscale_kit.cli.common import Parser
 from autoscale_kit.core.errors import UserError
 
 # Registration order is the order in `autoscale-kit --help`.
-COMMAND_MODULES = (demo, compare, landscape, corpus, tokenize, train, runs, ddo, predict, export)
+COMMAND_MODULES = (demo, compare, landscape, corpus, tokenize, train, runs, ddo, predict, export, plan, ingest)
 COMMANDS = {m.NAME: m.run for m in COMMAND_MODULES}
 
 
