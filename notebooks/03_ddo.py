@@ -201,3 +201,22 @@ for checked in checks:
                         f"{fmt.loss(sum(c.measured) / len(c.measured), checked.unit)}, gain over the base "
                         f"{fmt.loss(c.gain, checked.unit, signed=True)}{' (accepted)' if c.accepted else ''}"
                         for c in checked.verification.candidates]))
+
+# %% [markdown]
+# ## Train the plan with your own trainer
+# The runs above can be trained anywhere. `plan_runs` lists the study's DDO runs (the same mixtures
+# and seeds the toolkit trains, each named by the key its run store gives it) and `write_plan`
+# writes one config per run in a trainer's format with `plan.csv`; `autoscale-kit ingest` reads the
+# trainer's logs back into runs tables (`autoscale-kit plan --help`, docs/export.md).
+
+# %%
+import tempfile
+
+import pandas as pd
+
+from autoscale_kit.present.plan import plan_runs, write_plan
+
+planned = plan_runs(config, "ddo")
+plan_csv, _ = write_plan(config, planned, tempfile.mkdtemp(prefix="plan-"), fmt="olmo-core")
+display(pd.read_csv(plan_csv).head(1 + len(config.training_domains()) * len(config.ratios)))
+print(f"{len(planned)} runs; one olmo-core config each in {plan_csv.parent / 'runs'}")
