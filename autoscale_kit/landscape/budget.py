@@ -42,6 +42,11 @@ class BudgetFit:
                 "warnings": list(self.warnings)}
 
 
+def intervals_apart(a: BudgetFit, b: BudgetFit, domains) -> list[str]:
+    """The domains whose optimum intervals at the two fits do not overlap."""
+    return [d for d in domains if a.interval[d][1] < b.interval[d][0] or b.interval[d][1] < a.interval[d][0]]
+
+
 def _residual_inflation(points: int, params: int) -> float:
     """sqrt(G / (G - p)): a fit with p parameters on G design points leaves residuals smaller than
     the errors (it absorbed p of G degrees of freedom); the wild bootstrap inflates them back

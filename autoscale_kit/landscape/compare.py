@@ -18,7 +18,7 @@ from scipy.stats import spearmanr
 from autoscale_kit.core import fmt
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.fit.surface import measured_objective, objective_domains
-from autoscale_kit.landscape.budget import fit_budget
+from autoscale_kit.landscape.budget import fit_budget, intervals_apart
 from autoscale_kit.landscape.runs import LandscapeRuns
 
 
@@ -95,19 +95,17 @@ def compare_budget(a: LandscapeRuns, b: LandscapeRuns, total: float, objective: 
     B = np.array([[pb[q][s]["objective"] for s in seeds] for _, q in matched])
     domains = [d for d in a.losses if d in b.losses]
     gaps = {d: float(np.mean([pa[p][s][d] - pb[q][s][d] for p, q in matched for s in seeds])) for d in domains}
-    points = matched
     noise_a, noise_b = pair_noise(A), pair_noise(B)
     se = np.sqrt((noise_a ** 2 + noise_b ** 2) / len(seeds)) if len(seeds) > 1 else float("nan")
-    pairs = list(itertools.combinations(range(len(points)), 2))
+    pairs = list(itertools.combinations(range(len(matched)), 2))
     da = np.array([A[i].mean() - A[j].mean() for i, j in pairs])
     db = np.array([B[i].mean() - B[j].mean() for i, j in pairs])
     beyond = np.abs(da - db) > 2 * se if np.isfinite(se) else np.zeros(len(pairs), bool)
     flipped = (np.sign(da) != np.sign(db)) & beyond
     fits = [fit_budget(r.at(total), objective, n_boot=n_boot, level=level) for r in (a, b)]
-    apart = [d for d in a.domains if fits[0].interval[d][1] < fits[1].interval[d][0]
-             or fits[1].interval[d][1] < fits[0].interval[d][0]]
+    apart = intervals_apart(fits[0], fits[1], a.domains)
     na, nb = names
-    return {"budget": float(total), "points": len(points), "seeds": seeds,
+    return {"budget": float(total), "points": len(matched), "seeds": seeds,
             "mean_gap": float((A - B).mean()), "gap_by_domain": gaps,
             "spearman": _rank_corr(A.mean(axis=1), B.mean(axis=1)),
             f"spearman_seeds_{na}": seed_rank_agreement(A), f"spearman_seeds_{nb}": seed_rank_agreement(B),

@@ -15,7 +15,7 @@ from autoscale_kit.core.bootstrap import bootstrap, clusters_of
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.tables import read_frame
 from autoscale_kit.fit.surface import minimise_on_simplex, objective_domains, point_groups, refit
-from autoscale_kit.landscape.budget import BudgetFit, check_losses, fit_budget, wild_parts
+from autoscale_kit.landscape.budget import BudgetFit, check_losses, fit_budget, intervals_apart, wild_parts
 from autoscale_kit.landscape.cross import CrossBudget, backtest, cross_budget
 from autoscale_kit.landscape.runs import LandscapeRuns
 
@@ -51,7 +51,7 @@ class LandscapeFit:
     backtests: tuple[dict, ...] = ()      # the backtest at each budget from the third on (the last: the model's)
 
     def _shift(self, a: BudgetFit, b: BudgetFit) -> dict:
-        apart = [d for d in self.domains if a.interval[d][1] < b.interval[d][0] or b.interval[d][1] < a.interval[d][0]]
+        apart = intervals_apart(a, b, self.domains)
         return {"from": a.total, "to": b.total, "shift": {d: b.optimum[d] - a.optimum[d] for d in self.domains},
                 "beyond_interval": apart, "moved": bool(apart)}
 

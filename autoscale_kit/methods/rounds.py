@@ -107,10 +107,8 @@ def ddo_plan(lab, total: float) -> list[tuple[PlannedRun, Probe]]:
     # Under a wsd proxy each run is a prefix of the same run at the lab's horizon (`wsd_plan`): the
     # plans of every budget are the same mixtures, trained once with the budgets branched off.
     base = lab.exact(uniform_base(lab.domains, total))
-    plans = {}
-    if wsd_plan(lab, lambda h: uniform_base(lab.domains, h), total) is not None:
-        wide = lab.exact(uniform_base(lab.domains, lab.horizon))
-        plans = {run.name: lab.exact(run.mixture) for run in perturbation_plan(wide, lab.ratios)}
+    wide = wsd_plan(lab, lambda h: uniform_base(lab.domains, h), total)     # the base at the horizon, or None
+    plans = {} if wide is None else {run.name: lab.exact(run.mixture) for run in perturbation_plan(wide, lab.ratios)}
     out = []
     for seed in lab.ddo_seeds:
         for run in perturbation_plan(base, lab.ratios):

@@ -110,6 +110,12 @@ class ProxyConfig:
         if self.family not in FAMILIES:
             raise UserError(f"ProxyConfig.family must be one of {', '.join(FAMILIES)}, got {self.family!r}")
 
+    @property
+    def branchable(self) -> bool:
+        """The wsd schedule with its warm-up fixed in tokens: runs of every length pass through the
+        same states, so a shorter run is a prefix of a longer one (stops and branches need it)."""
+        return self.schedule == "wsd" and self.warmup_tokens is not None
+
     def to_dict(self) -> dict:
         """Every field; the wsd schedule's only under schedule='wsd', so that a cosine config reads
         (and keys, and compares with shipped records) as it did before the schedule existed."""

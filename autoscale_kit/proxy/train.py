@@ -256,7 +256,7 @@ def check_stops(config: ProxyConfig, total: int, stop, branches) -> None:
     budgets = list(branches) + ([stop] if stop is not None else [])
     if not budgets:
         return
-    if config.schedule != "wsd" or config.warmup_tokens is None:
+    if not config.branchable:
         raise UserError("stopping a plan early or branching it needs schedule='wsd' with warmup_tokens set (a "
                         "fixed warm-up, so that runs of every length pass through the same states)")
     for b in budgets:

@@ -597,7 +597,7 @@ def branch_groups(specs: Sequence[RunSpec]) -> tuple[list[list[RunSpec]], list[R
     groups: dict[str, list[RunSpec]] = {}
     alone = []
     for s in specs:
-        if s.config.schedule == "wsd" and s.config.warmup_tokens is not None:
+        if s.config.branchable:
             groups.setdefault(s.plan.key, []).append(s)
         else:
             alone.append(s)

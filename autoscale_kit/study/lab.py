@@ -42,10 +42,10 @@ class CorpusLab:
         self.cache: dict = {}
         # a wsd proxy (warm-up fixed in tokens) trains one mixture once, to the horizon (the largest
         # budget the methods probe, unless told), and branches its smaller budgets off that run
-        proxy = config.proxy
-        self.branching = proxy.schedule == "wsd" and proxy.warmup_tokens is not None
+        self.branching = config.proxy.branchable
         self.horizon = int(horizon) if horizon is not None else int(max(config.budgets))
-        self._have = available_tokens(config) if proxy.repetition == "refuse" else None
+        # what a plan at the horizon may ask of each domain (only a branching lab plans one)
+        self._have = available_tokens(config) if self.branching and config.proxy.repetition == "refuse" else None
         # what the objective's numbers are in, for the sentences that report them
         self.loss_unit = loss_unit(config.proxy.tokenizer, getattr(config.proxy, "family", "gpt2"))
 
