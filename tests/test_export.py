@@ -92,6 +92,22 @@ def test_weights_are_normalised_and_bad_weights_refused():
             ex.check_weights(bad)
 
 
+def test_hf_probabilities_as_written_sum_to_one_for_numpy():
+    """interleave_datasets hands PROBABILITIES to numpy's choice, which refuses a sum off 1 by more
+    than ~1e-8 (a plan's run with 6-digit probabilities failed that way)."""
+    import ast
+
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        w = dict(zip(("code", "books", "wikipedia"), rng.dirichlet(np.full(3, 0.5))))
+        e = ex.Export(ex.check_weights(w), "t", 1000, PATHS, {"code": 817.3, "books": 5011.9, "wikipedia": 1999.1})
+        tree = ast.parse(ex.write(e, "hf-datasets"))
+        probs = next(ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)
+                     and getattr(n.targets[0], "id", "") == "PROBABILITIES")
+        assert abs(sum(probs) - 1.0) < 1e-9
+        np.random.default_rng(0).choice(3, size=1, p=probs)     # what datasets does with them
+
+
 def test_document_probabilities_give_the_token_fractions():
     e = ex.Export({"a": 0.5, "b": 0.5}, "t", doc_tokens={"a": 100.0, "b": 400.0})
     p = e.document_probabilities

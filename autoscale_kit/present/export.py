@@ -286,7 +286,11 @@ def write(e: Export, fmt: str) -> str:
         return (_header(e, fmt, "#") + "from datasets import interleave_datasets, load_dataset\n\n"
                 f"DOMAINS = {json.dumps(domains)}\nPATHS = {json.dumps([e.path(d) for d in domains])}\n"
                 f"TOKEN_FRACTIONS = {json.dumps([round(w[d], 6) for d in domains])}\n"
-                f"PROBABILITIES = {json.dumps([round(p[d], 6) for d in domains])}\n\n"
+                # 10 digits: numpy's choice (which interleave_datasets calls) refuses probabilities whose sum
+                # is off 1 by more than ~1e-8, which 6 digits over a few domains can be
+                f"PROBABILITIES = {json.dumps([round(p[d], 10) for d in domains])}\n"
+                + (f"TOTAL_TOKENS = {int(e.total)}  # train on this many tokens of `mixed`, then stop\n" if e.total else "")
+                + "\n"
                 "parts = [load_dataset(\"json\", data_files=path, split=\"train\") for path in PATHS]\n"
                 "# 'all_exhausted' keeps sampling (repeating the smaller sources) until every source has been read\n"
                 "# once; 'first_exhausted' stops at the first empty one, which changes the fractions near the end.\n"
@@ -438,7 +442,7 @@ def prepare_export(source, *, mixture: str = "autoscale", total: float | None = 
     epochs at the total checked against the corpus (capped at `max_epochs` with `cap`; refused past
     one read with `no_repetition`). Returns the Export and the warnings a person should read."""
     weights, ctx = read_source(source, mixture)
-    total = int(round(total)) if total is not None else (int(ctx["total"]) if ctx.get("total") else None)
+    total = int(round(total)) if total is not None else (int(round(ctx["total"])) if ctx.get("total") else None)
     if total is not None and total <= 0:
         raise UserError(f"--total must be a positive number of tokens, got {total}")
     chosen_paths = {}
