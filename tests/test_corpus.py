@@ -277,3 +277,16 @@ def test_cli_corpus_bad_input(run_cli, args, pattern):
     assert r.code == 2
     assert len(r.err.strip().splitlines()) == 1 and pattern in r.err
     assert "Traceback" not in r.err
+
+
+def test_jsonl_copies_hold_each_split_in_as_many_documents_as_fed_it(tmp_path, run_cli):
+    corpus = corpus_mod.load_bundled(["code", "books"])
+    written = corpus_mod.write_jsonl(corpus, tmp_path / "j")
+    for d in corpus:
+        for split in ("train", "val"):
+            docs = [json.loads(line)["text"] for line in written[d.name][split].open(encoding="utf-8")]
+            assert "".join(docs) == d.text(split)                       # nothing lost, nothing added
+            assert len(docs) == d.documents[split]                      # the mean document length is the corpus's
+    r = run_cli("corpus", "--domains", "books", "--jsonl", tmp_path / "k")
+    assert r.code == 0 and sorted(p.name for p in (tmp_path / "k").iterdir()) == ["books.train.jsonl", "books.val.jsonl"]
+    assert run_cli("corpus", "--token-store", "--jsonl", tmp_path / "m").code == 2

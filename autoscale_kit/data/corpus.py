@@ -286,6 +286,31 @@ def load_bundled(domains: Sequence[str] | None = None) -> Corpus:
     return _bundled_cached(str(bundled_dir()), None if domains is None else tuple(domains))
 
 
+def write_jsonl(corpus: Corpus, folder: str | Path) -> dict[str, dict[str, Path]]:
+    """Each domain's train and validation split as JSONL (`{"text": …}` per line) in `folder`:
+    `<domain>.train.jsonl`, `<domain>.val.jsonl`. What another trainer reads when it trains on the
+    corpus a study planned (`autoscale-kit plan --format hf-datasets`). Each split is cut into as
+    many documents as contributed to it, of equal length, so a trainer that samples documents
+    (p_d ∝ w_d / L_d) meets the mean document length the plan assumed."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out: dict[str, dict[str, Path]] = {}
+    for d in corpus:
+        out[d.name] = {}
+        for split in ("train", "val"):
+            text = d.text(split)
+            n = max(1, min(int((d.documents or {}).get(split, 0)) or 1, len(text)))
+            size = -(-len(text) // n)
+            path = folder / f"{d.name}.{split}.jsonl"
+            tmp = path.with_name(path.name + ".tmp")
+            with tmp.open("w", encoding="utf-8") as f:
+                for k in range(0, len(text), size):
+                    f.write(json.dumps({"text": text[k: k + size]}, ensure_ascii=False) + "\n")
+            os.replace(tmp, path)
+            out[d.name][split] = path
+    return out
+
+
 # --- documents from folders and datasets ---------------------------------------------------
 
 def _strip_suffixes(name: str) -> tuple[str, str] | None:
