@@ -114,6 +114,15 @@ def test_trainer_folders_and_every_bad_log_case_are_named(smoke_plan, tmp_path):
     assert "NaN or infinite loss on books" in said and "trained another mixture than planned" in said
     assert "has no loss for books, wikipedia" in said
     assert len(result.missing) == len(ids) - 10 and f"{ids[10]} (" in said and "not in the logs" in said
+    # what the fit can still do: the smallest budget lost runs 6-9 (a duplicate, a NaN, …) and keeps the rest
+    b0 = int(plan["scale"].min())
+    assert any(w.startswith(f"budget {b0:,}: 9 of 14 planned runs left out; DDO cannot fit a law for wikipedia")
+               for w in result.warnings), said
+    first = list(plan.loc[plan["scale"] == b0, "run"])
+    partial = ingest(plan, [LoggedRun(r, good, "x.csv") for r in first if r != ids[1]]).warnings
+    assert f"budget {b0:,}: 1 of 14 planned runs left out; DDO can still fit it" in "\n".join(partial)
+    assert any(w.startswith(f"budget {int(plan['scale'].max()):,}:") and "no base run is left" in w
+               for w in result.warnings), said
     with pytest.raises(UserError, match="none of the plan's"):
         ingest(plan, [LoggedRun("nobody", good, "x.csv")])
 

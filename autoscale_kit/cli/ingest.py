@@ -17,12 +17,14 @@ def add(sub) -> None:
     p = sub.add_parser("ingest", help="read the logs of a plan's runs back into runs tables",
                        description="Join each planned run (plan.csv from `autoscale-kit plan`) to its per-domain "
                                    "validation losses in what the trainer wrote: a CSV (run, loss:<d>), a Weights & "
-                                   "Biases CSV export (Name, eval/<d>/loss), or Hugging Face Trainer run folders "
-                                   "(trainer_state.json, eval_<d>_loss; the folder named by run id).")
+                                   "Biases CSV export (Name, eval/<d>/loss), Hugging Face Trainer run folders "
+                                   "(trainer_state.json, eval_<d>_loss) or TensorBoard event files under a run folder "
+                                   "(scalars eval/<d>_loss); a folder is named by its run id.")
     p.add_argument("plan", help="plan.csv written by autoscale-kit plan")
-    p.add_argument("logs", nargs="+", help="log files or Trainer run folders")
+    p.add_argument("logs", nargs="+", help="log files, or run folders (Trainer output, TensorBoard logs)")
     p.add_argument("--kind", default="auto", choices=["auto", *DEFAULT_PATTERNS],
-                   help="what the logs are (default: by the file)")
+                   help="what the logs are (default: by the file; a folder with both a "
+                                                                 "trainer_state.json and event files reads the former)")
     p.add_argument("--pattern", default=None, help="the loss column / log key with {domain}, e.g. eval/{domain}/loss "
                                                    "(default per kind: " + ", ".join(f"{k} {v}" for k, v in
                                                                                      DEFAULT_PATTERNS.items()) + ")")

@@ -29,6 +29,7 @@ def add(sub) -> None:
     p.add_argument("--paths", default=None, help="data path per domain, domain=prefix,… (default: placeholders)")
     p.add_argument("--domains", default=None, help="comma-separated training domains (default: the study's)")
     p.add_argument("--seeds", default=None, help="seeds of the validation runs (and a landscape's), e.g. 0,1")
+    p.add_argument("--ddo-seeds", default=None, help="seeds of DDO's runs at each budget, e.g. 0 (default: the study's)")
     p.add_argument("--max-epochs", type=float, default=1.0, help="warn where a run would read a domain more often "
                                                                  "(default 1)")
     add_corpus(p)
@@ -45,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
         changes["domains"] = domain_list(args.domains, "--domains")
     if args.seeds:
         changes["seeds"] = int_list(args.seeds, "--seeds")
+    if args.ddo_seeds:
+        changes["ddo_seeds"] = int_list(args.ddo_seeds, "--ddo-seeds")
     source = corpus_source(args, config.proxy.tokenizer)
     if source:
         changes["corpus"] = source

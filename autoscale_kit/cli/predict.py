@@ -8,7 +8,7 @@ from autoscale_kit.cli.common import print_json, print_warnings, tokens_arg
 from autoscale_kit.core import fmt
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.jsonio import json_safe
-from autoscale_kit.core.tables import read_optima_samples
+from autoscale_kit.core.tables import optima_from_fits, read_optima_samples
 from autoscale_kit.fit.predict import predict_optimum
 from autoscale_kit.fit.uncertainty import check_level, prediction_uncertainty
 
@@ -25,7 +25,8 @@ def add(sub) -> None:
                     "the same id at every scale for paired draws), and then every draw is predicted and the "
                     "answer gets an interval per domain.",
     )
-    p.add_argument("optima", help="the optima table (CSV)")
+    p.add_argument("optima", nargs="+", help="the optima table (CSV), or the `ddo --json` output of each budget "
+                                            "(FILE.json …, one per budget)")
     p.add_argument("--total", type=tokens_arg, default=None,
                    help="target total in the table's unit: 5e9, 5B, 300M, 1.5T (required unless --method step)")
     p.add_argument("--method", choices=["auto", "continuous", "least-squares", "step"], default="auto",
@@ -44,7 +45,12 @@ def run(args: argparse.Namespace) -> int:
     if args.total is None and args.method != "step":
         raise UserError("give the target total with --total (e.g. --total 5B), or use --method step")
     check_level(args.level)
-    read = read_optima_samples(args.optima)
+    if all(str(o).endswith(".json") for o in args.optima):
+        read = read_optima_samples(optima_from_fits(args.optima))
+    elif len(args.optima) == 1:
+        read = read_optima_samples(args.optima[0])
+    else:
+        raise UserError("give one optima table (CSV), or one `ddo --json` output (.json) per budget")
     pinned = None if args.no_pin else "auto"
     pred = predict_optimum(read.estimates, args.total, method=args.method, pinned=pinned)
     if read.draws is not None:

@@ -9,7 +9,12 @@ Readers (`read_logs`, chosen by the file):
   pattern there), `_step` for the step;
 - Hugging Face `Trainer` output: a `trainer_state.json` (a run folder, or any `checkpoint-*` in it,
   the newest wins), `log_history` entries `eval_{domain}_loss`; its run id is the folder's name
-  (name `output_dir` after the run id), its budget check `global_step` against `max_steps`.
+  (name `output_dir` after the run id), its budget check `global_step` against `max_steps`;
+- TensorBoard event files (`events.out.tfevents.*`, read with TensorBoard's own event reader): a
+  run folder (every event file under it, however deep — the Trainer writes `runs/<date>_<host>/`),
+  scalar tags `eval/{domain}_loss` by default (the Trainer's TensorBoard callback), the last step of
+  each; the run id is the folder's name (a single event file given: its folder's), the budget check
+  the last step logged against `max_steps` in the Trainer's `args` text, when the file holds one.
 
 What goes wrong in real logs is named, one line each (`IngestResult.warnings`): a planned run not in
 the logs, a logged run not in the plan, a run stopped before its budget, a run logged twice with
@@ -31,7 +36,9 @@ import pandas as pd
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.tables import read_frame
 
-DEFAULT_PATTERNS = {"csv": "loss:{domain}", "wandb": "eval/{domain}/loss", "trainer": "eval_{domain}_loss"}
+DEFAULT_PATTERNS = {"csv": "loss:{domain}", "wandb": "eval/{domain}/loss", "trainer": "eval_{domain}_loss",
+                    "tensorboard": "eval/{domain}_loss"}
+EVENT_GLOB = "events.out.tfevents.*"
 RUN_COLUMNS = ("run", "run_id", "name", "Name")
 STEP_COLUMNS = ("step", "_step", "Step", "tokens", "global_step")
 
@@ -141,9 +148,64 @@ def _trainer_run(path: Path, pattern: str, domains: Sequence[str], run_id: str |
     return LoggedRun(run_id or folder.name, losses, str(state_path), None, stopped)
 
 
+def _event_files(path: Path) -> list[Path]:
+    return [path] if path.is_file() else sorted(p for p in path.rglob(EVENT_GLOB) if p.is_file())
+
+
+def _tensorboard_run(path: Path, pattern: str, domains: Sequence[str]) -> LoggedRun:
+    """One run's scalars from every event file under `path` (a resumed run writes several: the
+    later write of a step wins), through TensorBoard's event reader."""
+    try:
+        from tensorboard.backend.event_processing import event_accumulator as ea
+    except ImportError:
+        raise UserError("reading TensorBoard event files needs the tensorboard package: pip install tensorboard "
+                        "(or the package's logs extra: pip install 'autoscale-kit[logs]')") from None
+    files = _event_files(path)
+    if not files:
+        raise UserError(f"{path}: no TensorBoard event file ({EVENT_GLOB}) in it")
+    scalars: dict[str, dict[int, tuple[float, float]]] = {}     # tag -> step -> (wall time, value)
+    max_steps = None
+    for f in files:
+        acc = ea.EventAccumulator(str(f), size_guidance={ea.SCALARS: 0, ea.TENSORS: 0})
+        try:
+            acc.Reload()
+        except Exception as exc:     # a foreign file: name it, never a traceback
+            raise UserError(f"{f}: not a readable TensorBoard event file ({type(exc).__name__}: {exc})") from None
+        if acc.file_version is None:     # every event file opens with its version; the reader skips what it cannot parse
+            raise UserError(f"{f}: not a readable TensorBoard event file (no event could be read from it)")
+        tags = acc.Tags()
+        for tag in tags.get("scalars", []):
+            for e in acc.Scalars(tag):
+                seen = scalars.setdefault(tag, {}).get(e.step)
+                if seen is None or e.wall_time >= seen[0]:
+                    scalars[tag][e.step] = (e.wall_time, float(e.value))
+        if "args/text_summary" in tags.get("tensors", []):       # the Trainer's TrainingArguments as JSON
+            try:
+                text = acc.Tensors("args/text_summary")[-1].tensor_proto.string_val[0].decode()
+                steps = json.loads(text).get("max_steps")
+                max_steps = steps if isinstance(steps, int) and steps > 0 else max_steps
+            except (IndexError, ValueError, AttributeError):
+                pass
+    losses = {}
+    for d in domains:
+        points = scalars.get(pattern.format(domain=d))
+        if points:
+            losses[d] = points[max(points)][1]
+    if not losses:
+        tags = sorted(scalars)
+        raise UserError(f"{path}: no scalar {pattern!r} for any of {', '.join(domains)} in its event files (tags: "
+                        f"{', '.join(tags[:8]) or 'none'}{'…' if len(tags) > 8 else ''}); give --pattern")
+    last = max((max(points) for points in scalars.values()), default=0)
+    stopped = f"step {last} of {max_steps}" if max_steps is not None and last < max_steps else None
+    run_id = path.name if path.is_dir() else path.parent.name
+    return LoggedRun(run_id, losses, str(path), None, stopped)
+
+
 def read_logs(paths: Sequence[str | Path], domains: Sequence[str], *, kind: str = "auto",
               pattern: str | None = None) -> list[LoggedRun]:
-    """Every run the logs hold. `kind`: auto (by the file), csv, wandb or trainer."""
+    """Every run the logs hold. `kind`: auto (by the file), csv, wandb, trainer or tensorboard. A
+    folder is a Trainer run when it holds a trainer_state.json (itself or in a checkpoint), else
+    a TensorBoard run when event files lie under it."""
     out = []
     for raw in paths:
         p = Path(raw)
@@ -151,24 +213,59 @@ def read_logs(paths: Sequence[str | Path], domains: Sequence[str], *, kind: str 
             raise UserError(f"{p}: no such log file or folder")
         k = kind
         if k == "auto":
-            if p.is_dir() or p.name == "trainer_state.json":
+            if p.name.startswith("events.out.tfevents."):
+                k = "tensorboard"
+            elif p.is_dir() and not (p / "trainer_state.json").is_file() and not any(p.glob("checkpoint-*/trainer_state.json")) \
+                    and _event_files(p):
+                k = "tensorboard"
+            elif p.is_dir() or p.name == "trainer_state.json":
                 k = "trainer"
             elif p.suffix.lower() == ".csv":
                 head = pd.read_csv(p, nrows=0).columns
                 k = "wandb" if "Name" in head or any("/" in str(c) for c in head) else "csv"
             else:
-                raise UserError(f"{p}: not a log this reads (a CSV, a W&B CSV export, a Trainer run folder or "
-                                f"trainer_state.json)")
+                raise UserError(f"{p}: not a log this reads (a CSV, a W&B CSV export, a Trainer run folder, "
+                                f"trainer_state.json, or TensorBoard event files)")
         if k not in DEFAULT_PATTERNS:
             raise UserError(f"unknown log kind {k!r}; choose auto, {', '.join(DEFAULT_PATTERNS)}")
         pat = pattern or DEFAULT_PATTERNS[k]
-        if k == "trainer":
+        if k in ("trainer", "tensorboard"):
             if "{domain}" not in pat:
                 raise UserError(f"the loss pattern must contain {{domain}}, got {pat!r}")
-            out.append(_trainer_run(p, pat, domains))
+            out.append(_trainer_run(p, pat, domains) if k == "trainer" else _tensorboard_run(p, pat, domains))
         else:
             frame, name = read_frame(p, "log")
             out += _table_runs(frame, name, pat, domains)
+    return out
+
+
+def what_remains(plan: pd.DataFrame, kept: set[str]) -> list[str]:
+    """Per budget that lost runs: what a fit can still do with the rest. DDO (roles
+    `ddo/<budget>/<base|domain_xratio>/seed<s>`) needs a base run and a change of every domain;
+    other designs need design points (the landscape's surface, a swarm's regressor)."""
+    out = []
+    for scale, rows in plan.groupby("scale", sort=True):
+        left = rows[rows["run"].isin(kept)]
+        if len(left) == len(rows):
+            continue
+        lost = f"budget {int(scale):,}: {len(rows) - len(left)} of {len(rows)} planned runs left out"
+        parts = [str(r).split("/") for r in rows["role"]]
+        if all(len(p) >= 3 and p[0] == "ddo" for p in parts):
+            names = [str(r).split("/")[2] for r in left["role"]]
+            changed = {n.rsplit("_x", 1)[0] for n in names if "_x" in n}
+            domains = {n.rsplit("_x", 1)[0] for n in (str(r).split("/")[2] for r in rows["role"]) if "_x" in n}
+            if "base" not in names:
+                out.append(f"{lost}; DDO cannot fit it: no base run is left")
+            elif domains - changed:
+                out.append(f"{lost}; DDO cannot fit a law for {', '.join(sorted(domains - changed))} (no run changing "
+                           f"it is left)")
+            else:
+                out.append(f"{lost}; DDO can still fit it (a base run and a change of every domain remain), with "
+                           f"less to check its laws against")
+        else:
+            points = len({tuple(r) for r in left[[c for c in plan.columns if c.startswith("tokens:")]].to_numpy()})
+            out.append(f"{lost}; {points} distinct mixtures remain for the fit" if points else
+                       f"{lost}; none remains")
     return out
 
 
@@ -223,6 +320,7 @@ def ingest(plan: pd.DataFrame, logged: Sequence[LoggedRun], *, eval_domains: Seq
                      **{f"loss:{d}": log.losses[d] for d in evals}})
     for run_id in missing:
         warnings.append(f"{run_id} ({planned[run_id]['role']}) is in the plan but not in the logs")
+    warnings += what_remains(plan, {r["run"] for r in rows})
     if not rows:
         raise UserError(f"none of the plan's {len(planned)} runs has a usable log"
                         + (f" ({warnings[0]}{'; …' if len(warnings) > 1 else ''})" if warnings else "")
