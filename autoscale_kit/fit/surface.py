@@ -29,7 +29,7 @@ from scipy.optimize import minimize
 
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.objective import Objective, objective_from
-from autoscale_kit.fit.surrogates import SURFACE_FORMS, make_surrogate
+from autoscale_kit.fit.surrogates import SURFACE_FORMS, make_surrogate, predict_all
 
 
 def form_terms(form: str, K: int) -> int:
@@ -64,8 +64,7 @@ class Surface:
 
     def losses(self, W) -> np.ndarray:
         """Predicted loss per validation domain, (runs, eval domains)."""
-        W = np.atleast_2d(np.asarray(W, dtype=float))
-        return np.column_stack([law.predict(W) for law in self.laws])
+        return predict_all(self.laws, np.atleast_2d(np.asarray(W, dtype=float)))
 
     def __call__(self, W) -> np.ndarray:
         L = self.losses(W)
@@ -239,8 +238,16 @@ def minimise_on_simplex(f: Callable[[np.ndarray], np.ndarray], K: int, *, polish
     def one(x):
         return float(f(np.clip(x, 0, 1)[None, :])[0])
 
+    step = math.sqrt(np.finfo(float).eps)     # SLSQP's own forward-difference step
+
+    def value_and_gradient(x):   # f at x and at x + step·e_i in one vectorised call, not K + 1 calls
+        x = np.clip(x, 0, 1)
+        h = np.where(x + step > 1, -step, step)     # backward at the upper bound, as scipy's differences do
+        v = f(np.vstack([x, x + np.diag(h)]))
+        return float(v[0]), (v[1:] - v[0]) / h
+
     for i in order:
-        res = minimize(one, C[i], method="SLSQP", bounds=[(0.0, 1.0)] * K,
+        res = minimize(value_and_gradient, C[i], jac=True, method="SLSQP", bounds=[(0.0, 1.0)] * K,
                        constraints=[{"type": "eq", "fun": lambda x: x.sum() - 1.0}],
                        options={"ftol": 1e-12, "maxiter": 200})
         x = np.clip(res.x, 0, 1)

@@ -213,7 +213,7 @@ class MixingLawSurrogate(_Surrogate):
             lin, *_ = np.linalg.lstsq(A, np.log(y - c0), rcond=None)
             starts.append(np.r_[math.log(max(c0, 1e-6)), lin])
         self.p = _best_start(lambda p: self._model(p, X) - y, starts, loss="huber", f_scale=self.huber_delta,
-                             max_nfev=100 * (K + 2))
+                             jac=lambda p: self._jac(p, X), max_nfev=100 * (K + 2))
         self.n_features = K
         return self
 
@@ -344,6 +344,31 @@ class TransferLawSurrogate(_Surrogate):
     def predict(self, X) -> np.ndarray:
         X = self._check_predict(X)
         return self._model(self.p, X / X.sum(axis=1, keepdims=True))
+
+
+def predict_all(laws, X) -> np.ndarray:
+    """Every law's prediction at X, (runs, laws): one matrix product for laws of one surface form
+    (what a landscape's minimiser and bootstrap call thousands of times, over tens of validation
+    domains), else one law at a time."""
+    laws = list(laws)
+    kinds = {type(law) for law in laws}
+    if len(kinds) != 1 or not laws:
+        return np.column_stack([law.predict(X) for law in laws])
+    X = laws[0]._check_predict(X)
+    if any(law.n_features != X.shape[1] for law in laws):
+        raise UserError("the laws were fitted on different numbers of domains")
+    kind = kinds.pop()
+    if issubclass(kind, ScheffeSurrogate) and len({law.cubic for law in laws}) == 1:
+        return laws[0]._design(X / X.sum(axis=1, keepdims=True)) @ np.column_stack([law.coef for law in laws])
+    if kind is MixingLawSurrogate:
+        P = np.column_stack([law.p for law in laws])                  # (K + 2, laws)
+        return np.exp(P[0]) + np.exp(np.clip(P[1] + X @ P[2:], -50.0, 50.0))
+    if kind is TransferLawSurrogate:
+        P = np.column_stack([law.p for law in laws])
+        T = np.column_stack([kind._transfer(law.p[4:]) for law in laws])
+        eff = (X / X.sum(axis=1, keepdims=True)) @ T + np.exp(P[3])
+        return np.exp(P[0]) + np.exp(P[1]) * eff ** (-np.exp(np.clip(P[2], -10, 3)))
+    return np.column_stack([law.predict(X) for law in laws])
 
 
 _CLASSES = {c.name: c for c in (LightGBMSurrogate, LinearSurrogate, DDOLawSurrogate, MixingLawSurrogate,
