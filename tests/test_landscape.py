@@ -492,3 +492,21 @@ def test_an_optimum_far_from_every_measured_mixture_is_flagged():
     fit = fit_budget(read_landscape(t), forms=("scheffe-quadratic",), n_boot=5)
     assert fit.objective < fit.best_measured_objective - 0.1
     assert any("extrapolation" in w for w in fit.warnings)
+
+
+def test_a_swarm_whose_every_point_is_a_vertex_is_still_fitted_and_says_how():
+    """Random mixtures over six domains are all corners of their own hull; the form is then chosen
+    by holding out every point (before: no form could be chosen at all), and the choice says so."""
+    from autoscale_kit.fit.surface import choose_surface, hull_vertices
+
+    rng = np.random.default_rng(3)
+    W = rng.dirichlet(np.ones(6), size=12)
+    assert hull_vertices(W).all()
+    C = rng.dirichlet(np.ones(6), size=5)
+    Y = {f"v{e}": 2.0 + 0.5 * np.exp(-0.3 * (C[e] * np.log(W + 0.02)).sum(axis=1)) + rng.normal(0, 0.005, 12)
+         for e in range(5)}
+    choice = choose_surface(W, Y, "mean-loss")
+    assert "every one of the 12 design points is a vertex" in choice.note
+    assert np.isfinite(choice.cv[choice.surface.form])
+    inner = np.vstack([np.eye(3), rng.dirichlet(np.ones(3), size=12)])       # interior points: the usual rule
+    assert choose_surface(inner, {"v": 2.0 + inner @ np.array([0.1, 0.2, 0.3])}, "mean-loss").note == ""

@@ -174,6 +174,7 @@ class SurfaceChoice:
     surface: Surface
     cv: dict[str, float]              # form → held-out RMSE of the objective (NaN: skipped)
     skipped: dict[str, str]           # form → why it was not tried
+    note: str = ""                    # how the held-out error was measured, when not as usual
 
 
 def choose_surface(W, Y: Mapping[str, np.ndarray], objective: str = "mean-loss", *,
@@ -186,6 +187,14 @@ def choose_surface(W, Y: Mapping[str, np.ndarray], objective: str = "mean-loss",
     ids = np.unique(groups)
     n_points = len(ids)
     vertex = hull_vertices(W[[np.flatnonzero(groups == g)[0] for g in ids]])
+    note = ""
+    if vertex.all():
+        # random mixtures over five or more domains are all corners of their own hull: holding out
+        # only interior points would hold out nothing, so every point is held out, and said so
+        vertex = np.zeros_like(vertex)
+        note = (f"every one of the {n_points} design points is a vertex of the design's hull (random mixtures on "
+                f"{W.shape[1]} domains), so the surface form was chosen by holding out every point: that error "
+                f"measures extrapolation to each point, which flatters no form but is larger than interpolation")
     cv, skipped, fitted = {}, {}, {}
     for f in forms:
         need = form_terms(f, W.shape[1]) + 2   # a leave-one-out fold still has more points than parameters
@@ -202,7 +211,7 @@ def choose_surface(W, Y: Mapping[str, np.ndarray], objective: str = "mean-loss",
         raise UserError(f"no surface form can be fitted to these runs ({n_points} distinct mixtures on "
                         f"{W.shape[1]} domains): " + "; ".join(f"{f}: {why}" for f, why in skipped.items()))
     best = min(usable, key=usable.get)
-    return SurfaceChoice(fitted[best], cv, skipped)
+    return SurfaceChoice(fitted[best], cv, skipped, note)
 
 
 # --- the minimiser --------------------------------------------------------------------------------

@@ -96,7 +96,7 @@ def fit_budget(runs: LandscapeRuns, objective: str = "mean-loss", *, forms=None,
     means = {g: float(y[groups == g].mean()) for g in np.unique(groups)}
     g_best = min(means, key=means.get)
     w_best = W[np.flatnonzero(groups == g_best)[0]]
-    warnings = []
+    warnings = [choice.note] if choice.note else []
     if boot.failed:
         warnings.append(f"{boot.failed} of {n_boot} bootstrap resamples could not be fitted")
     cv_best = choice.cv[surface.form]
