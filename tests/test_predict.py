@@ -142,3 +142,30 @@ def test_shrinking_domain_and_reachable_targets():
     pred = predict_optimum(optima, 100.0)
     assert pred.optimum.total == pytest.approx(100.0) and pred.path_parameter > 1
     assert pred.optimum["a"] == pytest.approx(4.0 * 0.25 ** pred.path_parameter, rel=1e-9)
+
+
+def test_predict_reads_one_ddo_fit_per_budget(tmp_path, run_cli):
+    """`predict ddo-a.json ddo-b.json`: the DDO fits of each budget are the optima table, the same
+    answer as the table written by hand."""
+    import json
+
+    import pandas as pd
+
+    fits = []
+    for total, tokens in ((1e6, {"a": 5e5, "b": 3e5, "c": 2e5}), (4e6, {"a": 1.6e6, "b": 1.6e6, "c": 8e5})):
+        path = tmp_path / f"ddo-{total:g}.json"
+        path.write_text(json.dumps({"total": total, "tokens": tokens, "weights": {}}))
+        fits.append(path)
+    by_fits = run_cli("predict", *fits, "--total", "16M", "--json")
+    table = tmp_path / "optima.csv"
+    pd.DataFrame([{"scale": "1M", "tokens:a": 5e5, "tokens:b": 3e5, "tokens:c": 2e5},
+                  {"scale": "4M", "tokens:a": 1.6e6, "tokens:b": 1.6e6, "tokens:c": 8e5}]).to_csv(table, index=False)
+    by_table = run_cli("predict", table, "--total", "16M", "--json")
+    assert by_fits.code == by_table.code == 0, by_fits.err
+    assert json.loads(by_fits.out)["weights"] == pytest.approx(json.loads(by_table.out)["weights"])
+    (tmp_path / "bad.json").write_text("{}")
+    r = run_cli("predict", fits[0], tmp_path / "bad.json", "--total", "16M")
+    assert r.code == 2 and "not the JSON of `autoscale-kit ddo --json`" in r.err
+    r = run_cli("predict", fits[0], fits[0], "--total", "16M")
+    assert r.code == 2 and "same budget" in r.err
+    assert run_cli("predict", table, fits[0], "--total", "16M").code == 2
