@@ -510,3 +510,27 @@ def test_a_swarm_whose_every_point_is_a_vertex_is_still_fitted_and_says_how():
     assert np.isfinite(choice.cv[choice.surface.form])
     inner = np.vstack([np.eye(3), rng.dirichlet(np.ones(3), size=12)])       # interior points: the usual rule
     assert choose_surface(inner, {"v": 2.0 + inner @ np.array([0.1, 0.2, 0.3])}, "mean-loss").note == ""
+
+
+def test_budgets_fitted_in_two_processes_give_the_same_fit(tmp_path):
+    """`workers=2` (what `landscape fit` uses on a real swarm's table) is the serial fit, draw for
+    draw; the target's interval reuses each budget's own bootstrap draws."""
+    from autoscale_kit.landscape.fit import fit_landscape
+    from autoscale_kit.landscape.runs import read_landscape
+
+    rng = np.random.default_rng(5)
+    W = np.vstack([np.eye(3), rng.dirichlet(np.ones(3), size=9)])
+    rows = []
+    for t in (1e5, 4e5, 1.6e6):
+        for i, w in enumerate(W):
+            base = 2.0 + (t / 1e6) ** -0.2 * np.exp(-0.3 * np.log(w + 0.05) @ np.array([0.5, 0.3, 0.2]))
+            rows.append({"run": f"{t:g}-{i}", "scale": t, **{f"tokens:{d}": w[k] * t for k, d in enumerate("abc")},
+                         "loss:a": base + rng.normal(0, 0.01), "loss:b": base * 1.1 + rng.normal(0, 0.01)})
+    pd.DataFrame(rows).to_csv(tmp_path / "runs.csv", index=False)
+    runs = read_landscape(tmp_path / "runs.csv")
+    serial = fit_landscape(runs, target=6.4e6, n_boot=10, workers=1)
+    parallel = fit_landscape(runs, target=6.4e6, n_boot=10, workers=2)
+    assert serial.to_dict() == parallel.to_dict()
+    assert np.array_equal(serial.target.samples, parallel.target.samples) and len(serial.target.samples) == 10
+    with pytest.raises(UserError, match="workers must be"):
+        fit_landscape(runs, workers=0)

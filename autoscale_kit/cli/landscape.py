@@ -66,6 +66,9 @@ def add(sub) -> None:
     f.add_argument("--level", type=float, default=0.9, help="interval level (default 0.9)")
     f.add_argument("--forms", default=None, help="surface forms to choose from by held-out error (default: all of "
                                                  "scheffe-quadratic, scheffe-cubic, mixing-law, transfer-law)")
+    f.add_argument("--workers", type=int, default=None,
+                   help="processes fitting the budgets at once (default: 2 for a table of 500 or more runs × "
+                        "validation domains, else 1)")
     f.add_argument("--json", action="store_true", help="print one JSON object")
     c = ls.add_parser("compare", help="one grid measured two ways (e.g. wsd against cosine): per budget both "
                                       "measured, the loss gap, the ranking against the seed noise, the optima")
@@ -146,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     runs = read_landscape(source, losses=args.losses)
     query = read_query(args.query, runs.domains) if args.query else None
     fit = fit_landscape(runs, args.objective, target=args.target, query=query, forms=forms,
-                           n_boot=args.bootstrap, level=args.level)
+                        n_boot=args.bootstrap, level=args.level, workers=args.workers, progress=not args.json)
     if args.json:
         print_json(json_safe(fit.to_dict()))
         return 0

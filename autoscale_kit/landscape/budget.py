@@ -4,7 +4,7 @@ over the simplex, and a wild bootstrap over design points and seeds for the inte
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -33,6 +33,7 @@ class BudgetFit:
     best_measured: dict[str, float]       # the design point with the lowest mean measured objective
     best_measured_objective: float
     warnings: tuple[str, ...] = ()
+    draws: tuple = field(default=(), repr=False)   # per bootstrap draw, its refitted surface (None: failed)
 
     def to_dict(self) -> dict:
         return {"total": float(self.total), "runs": int(self.runs), "points": int(self.points),
@@ -86,9 +87,14 @@ def fit_budget(runs: LandscapeRuns, objective: str = "mean-loss", *, forms=None,
 
     fitted, resid = wild_parts(surface, W, Y, names, len(set(groups.tolist())))
 
+    draws: list = []
+
     def statistic(signs):   # wild bootstrap: the design kept, each point's residuals flipped together
+        draws.append(None)
         s = refit(surface, W, {d: fitted[d] + signs * resid[d] for d in names})
-        return minimise_on_simplex(s, K)[0]
+        w = minimise_on_simplex(s, K)[0]
+        draws[-1] = s       # kept: a prediction across budgets reuses each draw's surfaces
+        return w
 
     boot = bootstrap(statistic, clusters_of(groups), n=n_boot, seed=seed, scheme="wild")
     lo, hi = boot.interval(level)
@@ -107,4 +113,5 @@ def fit_budget(runs: LandscapeRuns, objective: str = "mean-loss", *, forms=None,
     return BudgetFit(float(runs.budget[0]), len(W), len(means), surface, choice.cv, choice.skipped,
                      dict(zip(runs.domains, map(float, w))), float(value),
                      {d: (float(a), float(b)) for d, a, b in zip(runs.domains, lo, hi)}, boot.samples,
-                     dict(zip(runs.domains, map(float, w_best))), means[g_best], tuple(warnings))
+                     dict(zip(runs.domains, map(float, w_best))), means[g_best], tuple(warnings),
+                     tuple(draws[1:]))     # draws[0]: the full data

@@ -4,6 +4,9 @@ cross-budget model's optimum at a target, and a plain-text description."""
 from __future__ import annotations
 
 import math
+import multiprocessing as mp
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -11,11 +14,11 @@ import numpy as np
 import pandas as pd
 
 from autoscale_kit.core import fmt
-from autoscale_kit.core.bootstrap import bootstrap, clusters_of
+from autoscale_kit.core.bootstrap import propagate
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.tables import read_frame
-from autoscale_kit.fit.surface import minimise_on_simplex, objective_domains, point_groups, refit
-from autoscale_kit.landscape.budget import BudgetFit, check_losses, fit_budget, intervals_apart, wild_parts
+from autoscale_kit.fit.surface import minimise_on_simplex
+from autoscale_kit.landscape.budget import BudgetFit, check_losses, fit_budget, intervals_apart
 from autoscale_kit.landscape.cross import CrossBudget, backtest, cross_budget
 from autoscale_kit.landscape.runs import LandscapeRuns
 
@@ -103,12 +106,46 @@ def read_query(source, domains: Sequence[str]) -> np.ndarray:
     return W / sums[:, None]
 
 
+PARALLEL_FROM = 500     # runs × validation domains from which `workers=None` fits budgets in two processes
+
+
+def _fit_one(job: tuple) -> BudgetFit:
+    runs, objective, forms, n_boot, level, seed = job
+    return fit_budget(runs, objective, forms=forms, n_boot=n_boot, level=level, seed=seed)
+
+
+def _fit_budgets(jobs: list, workers: int, progress: bool) -> tuple[BudgetFit, ...]:
+    """Each budget's fit (independent of the others), in `workers` processes when more than one:
+    the budgets of a real swarm's table (tens of runs × tens of validation domains) take seconds
+    each, and two cores halve the wait."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(jobs), desc="landscape fit", unit="budget", disable=not progress, leave=False,
+               delay=2.0)       # shown only when the fit takes longer than a couple of seconds
+    try:
+        if workers <= 1 or len(jobs) < 2:
+            out = []
+            for job in jobs:
+                out.append(_fit_one(job))
+                bar.update()
+            return tuple(out)
+        # spawn: a fresh interpreter per worker, safe whatever threads the parent holds (torch's)
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=mp.get_context("spawn")) as pool:
+            futures = [pool.submit(_fit_one, job) for job in jobs]
+            for _ in as_completed(futures):
+                bar.update()
+            return tuple(f.result() for f in futures)
+    finally:
+        bar.close()
+
+
 def fit_landscape(runs: LandscapeRuns, objective: str = "mean-loss", *, target: float | None = None,
                   query: np.ndarray | None = None, forms=None, n_boot: int = 100, level: float = 0.9,
-                  seed: int = 0) -> LandscapeFit:
-    """Fit every budget of `runs`; with `target`, the cross-budget model's optimum there (with a
-    bootstrap interval over every budget's design points and seeds) and the predicted objective
-    of each `query` mixture."""
+                  seed: int = 0, workers: int | None = 1, progress: bool = False) -> LandscapeFit:
+    """Fit every budget of `runs` (in `workers` processes; None: two where the table is large
+    enough for that to pay, PARALLEL_FROM runs × validation domains); with `target`, the cross-budget
+    model's optimum there (with a bootstrap interval over every budget's design points and seeds)
+    and the predicted objective of each `query` mixture."""
     check_losses(runs)
     totals = runs.budgets
     K = len(runs.domains)
@@ -123,8 +160,11 @@ def fit_landscape(runs: LandscapeRuns, objective: str = "mean-loss", *, target: 
                             f"the measured landscape there instead, or give a larger target")
     if query is not None and target is None:
         raise UserError("query mixtures are predicted at a target budget; give --target too")
-    scales = tuple(fit_budget(runs.at(t), objective, forms=forms, n_boot=n_boot, level=level, seed=seed)
-                   for t in totals)
+    if workers is None:      # a process start costs about a second: worth it for a real swarm's table only
+        workers = min(2, os.cpu_count() or 1) if len(runs.budget) * len(runs.losses) >= PARALLEL_FROM else 1
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise UserError(f"workers must be a whole number >= 1, got {workers!r}")
+    scales = _fit_budgets([(runs.at(t), objective, forms, n_boot, level, seed) for t in totals], workers, progress)
     warnings = [f"{s.total:,.6g} tokens: {w}" for s in scales for w in s.warnings]
     model = cross_budget(totals, [s.surface for s in scales], K) if len(totals) >= 2 else None
     if model is not None and model.backtest is None:
@@ -139,24 +179,20 @@ def fit_landscape(runs: LandscapeRuns, objective: str = "mean-loss", *, target: 
     pred = None
     if target is not None:
         w, v = minimise_on_simplex(lambda X: model.predict(X, target), K)
-        names = objective_domains(tuple(runs.losses), objective)
-        labels = [(t, g) for t in totals for g in point_groups(runs.at(t).weights)]
-        index = np.concatenate([np.flatnonzero(runs.budget == t) for t in totals])
-        clusters = [index[c] for c in clusters_of(labels)]
-        parts = []
-        for t, s in zip(totals, scales):
-            r = np.flatnonzero(runs.budget == t)
-            W_t = runs.weights[r]
-            fit_t, res_t = wild_parts(s.surface, W_t, {d: runs.losses[d][r] for d in names}, names, s.points)
-            parts.append((r, W_t, fit_t, res_t, s.surface))
+        # each budget's own wild-bootstrap draws, taken together: draw b of every budget (their signs are
+        # independent across budgets, as a joint draw's would be) refitted once, in fit_budget, not again
+        n_draws = min(len(s.draws) for s in scales)
 
-        def statistic(signs):   # the wild bootstrap of every budget at once, then the model and its optimum
-            surfaces = [refit(surf, W_t, {d: fit_t[d] + signs[r] * res[d] for d in names})
-                        for r, W_t, fit_t, res, surf in parts]
+        def statistic(b):
+            if b is None:
+                return w
+            surfaces = [s.draws[b] for s in scales]
+            if any(x is None for x in surfaces):
+                raise UserError("a budget's bootstrap draw could not be fitted")
             m = cross_budget(totals, surfaces, K, full=False)
             return minimise_on_simplex(lambda X: m.predict(X, target), K)[0]
 
-        boot = bootstrap(statistic, clusters, n=n_boot, seed=seed + 1, scheme="wild")
+        boot = propagate(statistic, list(range(n_draws)), None)
         lo, hi = boot.interval(level)
         if boot.failed:
             warnings.append(f"target: {boot.failed} of {n_boot} bootstrap resamples could not be fitted")
