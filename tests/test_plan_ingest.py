@@ -167,3 +167,57 @@ def test_a_plan_trained_here_ingested_from_a_csv_log_fits_ddo(smoke_plan, tmp_pa
         assert table.loc[rec.key, "loss:code"] == pytest.approx(rec.val_loss["code"], rel=1e-12)
     fit = run_cli("ddo", tmp_path / "ingested" / f"runs-{config.budgets[0]}.csv")
     assert fit.code == 0, fit.err
+
+
+def test_verification_runs_planned_trained_elsewhere_and_decided_like_verify(smoke_plan, tmp_path, run_cli):
+    """`plan --verify RUNS` writes the candidates `ddo --verify` would train (t = 1, 1/2 at the base's
+    seeds, ids = the store's keys); trained (here, by this toolkit as 'your trainer'), logged and
+    ingested, `ddo RUNS --verified CANDIDATES` decides on them as `ddo --scale --budget --verify`
+    does on the same runs."""
+    from autoscale_kit.core.mixture import Mixture
+    from autoscale_kit.methods.base import Probe
+    from autoscale_kit.methods.rounds import ddo_plan
+    from autoscale_kit.runs.store import RunStore, run_many
+    from autoscale_kit.study.lab import CorpusLab
+
+    config, _, path = smoke_plan
+    budget = config.budgets[0]
+    store = tmp_path / "runs"
+    lab = CorpusLab(config, RunStore(store), progress=False)
+
+    def train_and_log(specs, log):
+        records = run_many(specs, lab.store, progress=False)
+        pd.DataFrame([{"run": r.key, **{f"loss:{d}": r.val_loss[d] for d in DOMAINS}} for r in records]
+                     ).to_csv(log, index=False)
+        return records
+
+    train_and_log([lab.spec(p) for _, p in ddo_plan(lab, budget)], tmp_path / "log.csv")
+    assert run_cli("ingest", path, tmp_path / "log.csv", "--out", tmp_path / "ingested").code == 0
+    runs_csv = tmp_path / "ingested" / f"runs-{budget}.csv"
+    r = run_cli("plan", "--scale", "smoke", "--verify", runs_csv, "--candidates", "2", "--objective", "mean-loss",
+                "--out", tmp_path / "vplan")
+    assert r.code == 0, r.err
+    vplan = read_plan(tmp_path / "vplan" / "plan.csv")
+    assert len(vplan) == 2 * len(config.ddo_seeds) and all(vplan["role"].str.startswith(f"verify/{budget:g}/t"))
+    assert set(vplan["budget"]) == {budget} and set(vplan["seed"]) == set(config.ddo_seeds)
+    probes = [Probe(Mixture({d: float(row[f"tokens:{d}"]) for d in DOMAINS}), int(row["seed"]), row["role"])
+              for _, row in vplan.iterrows()]
+    assert [lab.spec(p).key for p in probes] == list(vplan["run"])            # the store's keys, as plan_runs gives
+    train_and_log([lab.spec(p) for p in probes], tmp_path / "vlog.csv")
+    assert run_cli("ingest", tmp_path / "vplan" / "plan.csv", tmp_path / "vlog.csv", "--out", tmp_path / "vin").code == 0
+    decided = run_cli("ddo", runs_csv, "--objective", "mean-loss", "--verified", tmp_path / "vin" / "runs.csv", "--json")
+    assert decided.code == 0, decided.err
+    external = json.loads(decided.out)["verification"]
+    here = run_cli("ddo", "--scale", "smoke", "--budget", str(budget), "--objective", "mean-loss", "--verify", "2",
+                   "--store", store, "--json")
+    assert here.code == 0, here.err
+    inside = json.loads(here.out)["verification"]
+    assert external["accepted"] == inside["accepted"]
+    assert external["answer"] == pytest.approx(inside["answer"], abs=1e-6)
+    assert [c["gain"] for c in external["candidates"]] == pytest.approx([c["gain"] for c in inside["candidates"]],
+                                                                         abs=1e-9)
+    assert external["noise"] == pytest.approx(inside["noise"], rel=1e-9)
+    # candidates that were not trained are named
+    pd.read_csv(tmp_path / "vin" / "runs.csv").iloc[:1].to_csv(tmp_path / "one.csv", index=False)
+    short = run_cli("ddo", runs_csv, "--objective", "mean-loss", "--verified", tmp_path / "one.csv")
+    assert short.code == 2 and "has no run of candidate verify/" in short.err    # t = 1 at its second seed

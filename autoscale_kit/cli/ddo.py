@@ -13,6 +13,7 @@ from autoscale_kit.core.jsonio import json_safe
 from autoscale_kit.fit.ddo import fit_ddo
 from autoscale_kit.fit.forms import FALLBACK, SURROGATE_FORMS
 from autoscale_kit.fit.uncertainty import table_uncertainty
+from autoscale_kit.methods.logged import verify_logged
 from autoscale_kit.study.config import study_config
 from autoscale_kit.study.pipeline import ddo_at_budget
 
@@ -53,6 +54,9 @@ def add(sub) -> None:
     p.add_argument("--verify", type=int, default=0, metavar="N",
                    help="train the recommendation (with --scale/--budget) and accept it only if it beats the base by "
                         "more than the noise, else step back towards the base: at most N candidates (default 0: off)")
+    p.add_argument("--verified", default=None, metavar="CANDIDATES.csv",
+                   help="with a runs table: the verification candidates trained elsewhere (`plan --verify RUNS`, "
+                        "then ingest): accept the first that beats the base by more than the noise, as --verify does")
     p.add_argument("--level", type=float, default=0.9,
                    help="nominal coverage of the intervals on the weights (default 0.9)")
     p.add_argument("--draws", type=int, default=None, metavar="N",
@@ -84,13 +88,17 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--verify must be >= 0, got {args.verify}")
     validation = domain_list(args.validation, "--validation") if args.validation else None
     verification = None
+    if args.verified and args.runs is None:
+        raise UserError("--verified reads candidates trained elsewhere against a runs table; give the table (with "
+                        "--scale/--budget, use --verify N, which trains them here)")
     if args.runs is None:
         if args.scale is None or args.budget is None:
             raise UserError("give a runs table, or --scale and --budget to train that study's plan at that budget")
         rd = _trained_round(args)
-        result, verification = rd.ddo, rd.verification
+        result, verification, unit = rd.ddo, rd.verification, rd.unit
         source = f"the {args.scale} plan at {fmt.tokens(args.budget)} tokens"
     else:
+        unit = None                            # a table's losses: bare numbers
         if args.verify:
             raise UserError("--verify trains the recommendation, which a runs table cannot do; use --scale and "
                             "--budget (or add the trained candidates to the table: the transfer form uses them)")
@@ -103,6 +111,9 @@ def run(args: argparse.Namespace) -> int:
         result = fit_ddo(args.runs, args.objective, ambiguity=not args.no_ambiguity, **options)
         unc = _table_uncertainty(args, result, options, progress=not args.json)
         source = args.runs
+        if args.verified:      # the candidates trained elsewhere, decided as --verify decides
+            verification = verify_logged(args.runs, args.verified, result, base=args.base,
+                                         fit_options={"min_ratio": args.min_ratio})
         answer_interval, verdict = unc.interval, unc.verdict()
     if args.runs is None:
         unc = rd.uncertainty
@@ -124,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     if result.surrogate != FALLBACK:      # a form other than the paper's: its own parameters
         _print_form(result)
         if verification is not None:
-            print(f"verification: {verification.summary(rd.unit)}")
+            print(f"verification: {verification.summary(unit)}")
             print("answer: " + ", ".join(f"{d} {w:.3f}" for d, w in verification.answer.weights.items()))
         print_verdict(verdict, answer_interval, args.level)
         print_warnings(result.warnings)
@@ -142,7 +153,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"ambiguity: optimal weights move by up to {result.ambiguity.max_spread:.4f} across "
               f"{result.ambiguity.n_solutions} optima from equally exact fits")
     if verification is not None:
-        print(f"verification: {verification.summary(rd.unit)}")
+        print(f"verification: {verification.summary(unit)}")
+        print("answer: " + ", ".join(f"{d} {w:.3f}" for d, w in verification.answer.weights.items()))
     print_verdict(verdict, answer_interval, args.level)
     print_warnings(result.warnings)
     return 0

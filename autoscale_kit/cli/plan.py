@@ -7,8 +7,9 @@ from dataclasses import replace
 
 from autoscale_kit.cli.common import add_corpus, check_output_folder, corpus_source, domain_list, int_list, print_warnings
 from autoscale_kit.core.errors import UserError
+from autoscale_kit.fit.forms import SURROGATE_FORMS
 from autoscale_kit.present.export import FORMATS, parse_assignments
-from autoscale_kit.present.plan import DESIGNS, plan_runs, write_plan
+from autoscale_kit.present.plan import DESIGNS, plan_runs, verification_runs, write_plan
 from autoscale_kit.study.config import SCALES, read_study_file, study_config
 
 NAME = "plan"
@@ -30,6 +31,15 @@ def add(sub) -> None:
     p.add_argument("--domains", default=None, help="comma-separated training domains (default: the study's)")
     p.add_argument("--seeds", default=None, help="seeds of the validation runs (and a landscape's), e.g. 0,1")
     p.add_argument("--ddo-seeds", default=None, help="seeds of DDO's runs at each budget, e.g. 0 (default: the study's)")
+    p.add_argument("--verify", default=None, metavar="RUNS.csv",
+                   help="instead of a design: the candidate runs that verify the answer of one budget's ingested "
+                        "DDO table (t = 1, 1/2, … on base → recommendation, at the base's seeds); train and ingest "
+                        "them, then autoscale-kit ddo RUNS.csv --verified CANDIDATES.csv")
+    p.add_argument("--candidates", type=int, default=3, help="with --verify: how many steps t (default 3)")
+    p.add_argument("--objective", default="mean-ppl", help="with --verify: the objective of the fit (as ddo's, "
+                                                           "default mean-ppl)")
+    p.add_argument("--surrogate", choices=list(SURROGATE_FORMS), default="separable",
+                   help="with --verify: the surrogate of the fit (as ddo's, default separable)")
     p.add_argument("--max-epochs", type=float, default=1.0, help="warn where a run would read a domain more often "
                                                                  "(default 1)")
     add_corpus(p)
@@ -58,11 +68,16 @@ def run(args: argparse.Namespace) -> int:
         if missing:
             raise UserError(f"--paths gives no path for {', '.join(missing)}; give one for every domain")
     check_output_folder(args.out, "--out")
-    runs = plan_runs(config, args.design)
-    path, warnings = write_plan(config, runs, args.out, fmt=args.format, paths=paths, design=args.design,
+    if args.verify:
+        runs = verification_runs(config, args.verify, args.candidates, objective=args.objective,
+                                 surrogate=args.surrogate)
+        design = "verify"
+    else:
+        runs, design = plan_runs(config, args.design), args.design
+    path, warnings = write_plan(config, runs, args.out, fmt=args.format, paths=paths, design=design,
                                 max_epochs=args.max_epochs)
     budgets = sorted({r.budget for r in runs})
-    print(f"{len(runs)} proxy runs ({args.design}, study {config.name}; {len(budgets)} distinct totals, "
+    print(f"{len(runs)} proxy runs ({design}, study {config.name}; {len(budgets)} distinct totals, "
           f"{sum(r.budget for r in runs):,} tokens in all): {path}; one {args.format} config per run in "
           f"{path.parent / 'runs'}")
     print_warnings(warnings)

@@ -139,6 +139,15 @@ def paired_noise(plan: Sequence[PlannedRun], runs: Sequence, objective: str, ddo
     return math.sqrt(2.0) * sigma, f"the transfer law's residuals on {n} single-seed runs (×√2 for a difference)"
 
 
+def candidate_mixture(base: Mixture, recommendation: Mixture, t: float, exact) -> Mixture | None:
+    """The candidate at step t on base → recommendation, made exact (whole tokens) by `exact`;
+    None where it is the base itself."""
+    mix = exact(Mixture({d: base[d] + t * (recommendation[d] - base[d]) for d in base.domains}))
+    if all(abs(mix[d] - base[d]) <= 1e-9 * max(1.0, base[d]) for d in base.domains):
+        return None
+    return mix
+
+
 def verify_round(lab, total: float, plan: Sequence[PlannedRun], records: Sequence, ddo: DDOResult,
                  max_runs: int, *, surrogate: str = "transfer", fit_options: dict | None = None) -> Verification:
     """Verify `ddo`'s recommendation at `total` on `lab` (which trains the candidates); see the module
@@ -163,9 +172,8 @@ def verify_round(lab, total: float, plan: Sequence[PlannedRun], records: Sequenc
     current = ddo      # the surrogate fitted on every run so far
     t = 1.0
     for _ in range(max_runs):
-        raw = Mixture({d: base[d] + t * (rec[d] - base[d]) for d in base.domains})
-        mix = lab.exact(raw)
-        if all(abs(mix[d] - base[d]) <= 1e-9 * max(1.0, base[d]) for d in base.domains):
+        mix = candidate_mixture(base, rec, t, lab.exact)
+        if mix is None:
             break   # the recommendation (or what is left of the step) is the base itself
         predicted = current.objective_at(mix)
         runs = lab.measure([Probe(mix, s, f"verify/{total:g}/t{t:g}/seed{s}") for s in seeds])

@@ -18,6 +18,8 @@ from typing import Mapping, Sequence
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.methods.registry import CompareConfig, get_method
 from autoscale_kit.data import corpus as corpus_mod
+from autoscale_kit.fit.ddo import fit_ddo
+from autoscale_kit.methods.logged import round_from_table, verification_probes
 from autoscale_kit.present.export import DOCUMENT_SAMPLING, FORMATS, Export, corpus_facts, export_filename, feasibility, write
 from autoscale_kit.runs.store import RunStore
 from autoscale_kit.study.config import StudyConfig, available_tokens
@@ -62,6 +64,26 @@ def plan_runs(config: StudyConfig, design: str = "ddo", *, options: CompareConfi
         total = int(round(p.mixture.total))
         out.append(PlannedProxyRun(spec.key, p.label, total, _design_budget(p.label, total), int(p.seed),
                                    {d: int(round(v)) for d, v in p.mixture.tokens.items()}))
+    return out
+
+
+def verification_runs(config: StudyConfig, runs, n: int = 3, *, objective: str = "mean-ppl",
+                      surrogate: str = "separable") -> list[PlannedProxyRun]:
+    """`plan --verify`: the candidate runs that verify the answer of a budget's ingested DDO table
+    `runs` (`methods.logged.verification_probes`: t = 1, 1/2, … at the base's seeds), with run ids
+    as `plan_runs` gives them. `autoscale-kit ddo RUNS --verified CANDIDATES` decides on them once
+    trained and ingested (fit with the same objective and surrogate)."""
+    ddo = fit_ddo(runs, objective, surrogate=surrogate)
+    plan, records = round_from_table(runs)
+    if set(ddo.optimum.domains) != set(config.training_domains()):
+        raise UserError(f"the runs train on {', '.join(ddo.optimum.domains)} but study {config.name} on "
+                        f"{', '.join(config.training_domains())}; give the study the plan was written from")
+    lab = CorpusLab(config, RunStore(".autoscale-plan", frozen="autoscale-kit plan trains nothing"), progress=False)
+    out = []
+    for p in verification_probes(ddo, plan, records, n, exact=lab.exact):
+        tokens = {d: int(round(v)) for d, v in p.mixture.tokens.items()}
+        total = sum(tokens.values())
+        out.append(PlannedProxyRun(lab.spec(p).key, p.label, total, int(round(ddo.optimum.total)), int(p.seed), tokens))
     return out
 
 
