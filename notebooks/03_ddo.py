@@ -16,6 +16,8 @@ store = "../runs"
 ratios = (0.2, 3.0)     # the paper's; add e.g. 0.5 and 2 to identify the law better
 verify = 1              # candidates to verify the transfer-aware optimum here (0: show the study's own check only)
 retrain = False         # True: train every run here instead of reading the shipped study
+hf_trainer = None       # train the smallest budget's plan with transformers.Trainer here: None = only at the
+                        # smoke scale (seconds), True = at any scale (minutes at small), False = never
 
 # %%
 import ipywidgets as w
@@ -207,7 +209,9 @@ for checked in checks:
 # The runs above can be trained anywhere. `plan_runs` lists the study's DDO runs (the same mixtures
 # and seeds the toolkit trains, each named by the key its run store gives it) and `write_plan`
 # writes one config per run in a trainer's format with `plan.csv`; `autoscale-kit ingest` reads the
-# trainer's logs back into runs tables (`autoscale-kit plan --help`, docs/export.md).
+# trainer's logs back into runs tables (`autoscale-kit plan --help`, docs/export.md). The check of
+# the answer above works the same way: `autoscale-kit plan --verify RUNS.csv` writes its candidates,
+# and `autoscale-kit ddo RUNS.csv --verified CANDIDATES.csv` decides on them once they are ingested.
 
 # %%
 import tempfile
@@ -220,3 +224,38 @@ planned = plan_runs(config, "ddo")
 plan_csv, _ = write_plan(config, planned, tempfile.mkdtemp(prefix="plan-"), fmt="olmo-core")
 display(pd.read_csv(plan_csv).head(1 + len(config.training_domains()) * len(config.ratios)))
 print(f"{len(planned)} runs; one olmo-core config each in {plan_csv.parent / 'runs'}")
+
+# %% [markdown]
+# ### The same loop with Hugging Face `transformers.Trainer` as your trainer
+# The smallest budget's runs at one seed, written as `hf-datasets` scripts over JSONL copies of the
+# domains, trained by `examples/hf_trainer_proxy.py` (transformers only: a tiny GPT-2, each domain
+# its own eval set, TensorBoard logging), read back from the event files by `ingest` and fitted by
+# DDO — the commands `corpus --jsonl`, `plan`, the example, `ingest` and `ddo` run (docs/export.md).
+
+# %%
+import importlib.util
+from pathlib import Path
+
+from autoscale_kit.data import corpus as corpus_mod
+from autoscale_kit.runs.ingest import ingest, read_logs, read_plan
+
+if hf_trainer if hf_trainer is not None else scale == "smoke":
+    loop = Path(tempfile.mkdtemp(prefix="hf-loop-"))
+    jsonl = corpus_mod.write_jsonl(corpus_mod.load(config.corpus).select(config.training_domains()), loop / "jsonl")
+    first = [r for r in planned if r.scale == config.budgets[0] and r.seed == config.ddo_seeds[0]]
+    loop_plan, _ = write_plan(config, first, loop / "plan", fmt="hf-datasets",
+                              paths={d: str(p["train"]) for d, p in jsonl.items()})
+    spec = importlib.util.spec_from_file_location("hf_trainer_proxy", Path("..") / "examples" / "hf_trainer_proxy.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    example.main([str(loop / "plan"), "--val-dir", str(loop / "jsonl"), "--out", str(loop / "trained")])
+    ingested = ingest(read_plan(loop_plan), read_logs(sorted((loop / "trained").iterdir()),
+                                                      config.training_domains(), kind="tensorboard"))
+    display(ingested.table.drop(columns=["run"]))
+    trainer_fit = fit_ddo(ingested.table, "mean-loss")
+    display(note(f"DDO on the Trainer's {len(ingested.table)} runs at {fmt.tokens(config.budgets[0])} tokens: "
+                 + ", ".join(f"{d} {w:.2f}" for d, w in trainer_fit.weights.items())
+                 + " (one seed: no replicates, so no interval).", items=list(ingested.warnings)))
+else:
+    display(note("Not trained here at this scale (hf_trainer = None trains only at smoke); set hf_trainer = True."))
+
