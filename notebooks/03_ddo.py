@@ -236,6 +236,7 @@ print(f"{len(planned)} runs; one olmo-core config each in {plan_csv.parent / 'ru
 import importlib.util
 from pathlib import Path
 
+import autoscale_kit
 from autoscale_kit.data import corpus as corpus_mod
 from autoscale_kit.runs.ingest import ingest, read_logs, read_plan
 
@@ -245,7 +246,9 @@ if hf_trainer if hf_trainer is not None else scale == "smoke":
     first = [r for r in planned if r.scale == config.budgets[0] and r.seed == config.ddo_seeds[0]]
     loop_plan, _ = write_plan(config, first, loop / "plan", fmt="hf-datasets",
                               paths={d: str(p["train"]) for d, p in jsonl.items()})
-    spec = importlib.util.spec_from_file_location("hf_trainer_proxy", Path("..") / "examples" / "hf_trainer_proxy.py")
+    # the example lives in the repository beside the package (it is "your trainer", not part of it)
+    example_path = Path(autoscale_kit.__file__).resolve().parents[1] / "examples" / "hf_trainer_proxy.py"
+    spec = importlib.util.spec_from_file_location("hf_trainer_proxy", example_path)
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
     example.main([str(loop / "plan"), "--val-dir", str(loop / "jsonl"), "--out", str(loop / "trained")])

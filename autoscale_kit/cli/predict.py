@@ -8,9 +8,10 @@ from autoscale_kit.cli.common import print_json, print_warnings, tokens_arg
 from autoscale_kit.core import fmt
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.jsonio import json_safe
-from autoscale_kit.core.tables import optima_from_fits, read_optima_samples
+from autoscale_kit.core.tables import read_optima_samples
 from autoscale_kit.fit.predict import predict_optimum
 from autoscale_kit.fit.uncertainty import check_level, prediction_uncertainty
+from autoscale_kit.runs.ingest import optima_from_fits
 
 NAME = "predict"
 

@@ -22,7 +22,6 @@ Design choices:
 from __future__ import annotations
 
 import csv
-import json
 import difflib
 import math
 import os
@@ -285,29 +284,6 @@ def read_optima_table(source) -> tuple[list[Mixture], tuple[str, ...]]:
     else:
         labels = tuple(f"row {i + 1}" for i in range(len(frame)))
     return optima, labels
-
-
-def optima_from_fits(paths) -> pd.DataFrame:
-    """An optima table (scale, tokens:<d>) from `autoscale-kit ddo --json` outputs, one per budget:
-    the link from fitting each budget's runs to the predictor without copying numbers by hand."""
-    rows = []
-    for raw in paths:
-        path = Path(raw)
-        try:
-            data = json.loads(path.read_text())
-            tokens, total = data["tokens"], float(data["total"])
-        except FileNotFoundError:
-            raise UserError(f"{path}: no such file") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError):
-            raise UserError(f"{path}: not the JSON of `autoscale-kit ddo --json` (it needs 'tokens' and 'total')") from None
-        rows.append({"scale": f"{total:.6g}", **{f"tokens:{d}": float(v) for d, v in tokens.items()}})
-    frame = pd.DataFrame(rows)
-    if frame.isna().any().any():
-        raise UserError("the fits name different domains; give fits of the same domains at each budget")
-    if frame["scale"].duplicated().any():
-        raise UserError(f"two fits are at the same budget ({frame['scale'][frame['scale'].duplicated()].iloc[0]} "
-                        f"tokens); give one fit per budget")
-    return frame
 
 
 @dataclass(frozen=True)

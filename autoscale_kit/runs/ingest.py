@@ -326,3 +326,26 @@ def ingest(plan: pd.DataFrame, logged: Sequence[LoggedRun], *, eval_domains: Seq
                         + (f" ({warnings[0]}{'; …' if len(warnings) > 1 else ''})" if warnings else "")
                         + "; name each trained run by its run id in plan.csv")
     return IngestResult(pd.DataFrame(rows), tuple(warnings), tuple(missing))
+
+
+def optima_from_fits(paths) -> pd.DataFrame:
+    """An optima table (scale, tokens:<d>) from `autoscale-kit ddo --json` outputs, one per budget:
+    the link from fitting each budget's runs to the predictor without copying numbers by hand."""
+    rows = []
+    for raw in paths:
+        path = Path(raw)
+        try:
+            data = json.loads(path.read_text())
+            tokens, total = data["tokens"], float(data["total"])
+        except FileNotFoundError:
+            raise UserError(f"{path}: no such file") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError):
+            raise UserError(f"{path}: not the JSON of `autoscale-kit ddo --json` (it needs 'tokens' and 'total')") from None
+        rows.append({"scale": f"{total:.6g}", **{f"tokens:{d}": float(v) for d, v in tokens.items()}})
+    frame = pd.DataFrame(rows)
+    if frame.isna().any().any():
+        raise UserError("the fits name different domains; give fits of the same domains at each budget")
+    if frame["scale"].duplicated().any():
+        raise UserError(f"two fits are at the same budget ({frame['scale'][frame['scale'].duplicated()].iloc[0]} "
+                        f"tokens); give one fit per budget")
+    return frame
