@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 
 from autoscale_kit.core.errors import UserError
 from autoscale_kit.core.mixture import Mixture
@@ -22,7 +21,7 @@ from autoscale_kit.core.tables import RunsTable, read_runs_table
 from autoscale_kit.fit.ddo import DDOResult
 from autoscale_kit.fit.plan import EXTRA, PlannedRun, table_and_layout
 from autoscale_kit.methods.base import Probe
-from autoscale_kit.methods.verify import Verification, candidate_mixture, verify_round
+from autoscale_kit.methods.verify import Verification, candidate_label, candidate_steps, verify_round
 
 
 @dataclass(frozen=True)
@@ -54,8 +53,7 @@ def _records(table: RunsTable) -> list[TableRun]:
 def round_from_table(runs, base: str | None = None) -> tuple[list[PlannedRun], list[TableRun]]:
     """A DDO runs table as the plan and records of a round: which row is the base (its
     replicates too), which domain each other row changes, by what ratio."""
-    table, layout = table_and_layout(runs if isinstance(runs, RunsTable) else read_runs_table(runs), base=base,
-                                     extra=True)
+    table, layout = table_and_layout(runs, base=base, extra=True)
     records = _records(table)
     plan = []
     for i, rec in enumerate(records):
@@ -85,13 +83,8 @@ def verification_probes(ddo: DDOResult, plan: Sequence[PlannedRun], records: Seq
         raise UserError(f"verification needs a number of candidates >= 1, got {n!r}")
     base = plan[next(i for i, p in enumerate(plan) if p.domain is None)].mixture
     seeds = base_seeds(plan, records)
-    probes, t = [], 1.0
-    for _ in range(n):
-        mix = candidate_mixture(base, ddo.optimum, t, exact)
-        if mix is None:
-            break
-        probes += [Probe(mix, s, f"verify/{base.total:g}/t{t:g}/seed{s}") for s in seeds]
-        t /= 2
+    probes = [Probe(mix, s, candidate_label(ddo.optimum.total, t, s))
+              for t, mix in candidate_steps(base, ddo.optimum, n, exact) for s in seeds]
     if not probes:
         raise UserError("the recommendation is the base itself: there is nothing to verify")
     return probes
@@ -101,9 +94,9 @@ class LoggedLab:
     """`verify_round`'s lab over candidates already trained and ingested: `measure` finds each
     probe's run (same whole-token mixture, same seed) in the table instead of training it."""
 
-    def __init__(self, candidates: RunsTable, source: str = "the candidates"):
+    def __init__(self, candidates: RunsTable):
         self.records = _records(candidates)
-        self.source = source
+        self.source = candidates.source
 
     @staticmethod
     def exact(mixture: Mixture) -> Mixture:
@@ -126,11 +119,10 @@ def verify_logged(runs, candidates, ddo: DDOResult, *, base: str | None = None,
                   surrogate: str = "transfer", fit_options: dict | None = None) -> Verification:
     """`verify_round` over ingested candidates: the answer of the runs table `runs` (whose fit is
     `ddo`) checked against the candidate runs `candidates` (a runs table: `ingest` of the plan
-    `plan --verify` wrote). As many candidates are tried as the table holds mixtures."""
+    `plan --verify` wrote). As many candidates are tried as the table holds mixtures; `surrogate`
+    refits as in `verify_round` (give the fit's own, as `ddo --scale --verify` does)."""
     table = candidates if isinstance(candidates, RunsTable) else read_runs_table(candidates)
     plan, records = round_from_table(runs, base=base)
     n = len({tuple(np.round(row, 3)) for row in table.tokens})
-    lab = LoggedLab(table, str(candidates) if not isinstance(candidates, (RunsTable, pd.DataFrame)) else
-                    "the candidates table")
-    return verify_round(lab, ddo.optimum.total, plan, records, ddo, n, surrogate=surrogate,
+    return verify_round(LoggedLab(table), ddo.optimum.total, plan, records, ddo, n, surrogate=surrogate,
                         fit_options=fit_options)

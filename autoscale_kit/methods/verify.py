@@ -139,13 +139,21 @@ def paired_noise(plan: Sequence[PlannedRun], runs: Sequence, objective: str, ddo
     return math.sqrt(2.0) * sigma, f"the transfer law's residuals on {n} single-seed runs (×√2 for a difference)"
 
 
-def candidate_mixture(base: Mixture, recommendation: Mixture, t: float, exact) -> Mixture | None:
-    """The candidate at step t on base → recommendation, made exact (whole tokens) by `exact`;
-    None where it is the base itself."""
-    mix = exact(Mixture({d: base[d] + t * (recommendation[d] - base[d]) for d in base.domains}))
-    if all(abs(mix[d] - base[d]) <= 1e-9 * max(1.0, base[d]) for d in base.domains):
-        return None
-    return mix
+def candidate_steps(base: Mixture, recommendation: Mixture, n: int, exact):
+    """(t, mixture) of the candidates on base → recommendation, t = 1, 1/2, … (at most n), each
+    made exact (whole tokens) by `exact`; it stops early where a step is the base itself. The one
+    sequence both `verify_round` and a plan of candidates for another trainer walk."""
+    t = 1.0
+    for _ in range(n):
+        mix = exact(Mixture({d: base[d] + t * (recommendation[d] - base[d]) for d in base.domains}))
+        if all(abs(mix[d] - base[d]) <= 1e-9 * max(1.0, base[d]) for d in base.domains):
+            return
+        yield t, mix
+        t /= 2
+
+
+def candidate_label(total: float, t: float, seed: int) -> str:
+    return f"verify/{total:g}/t{t:g}/seed{seed}"
 
 
 def verify_round(lab, total: float, plan: Sequence[PlannedRun], records: Sequence, ddo: DDOResult,
@@ -170,13 +178,9 @@ def verify_round(lab, total: float, plan: Sequence[PlannedRun], records: Sequenc
     candidates: list[Candidate] = []
     extra_records: list = []
     current = ddo      # the surrogate fitted on every run so far
-    t = 1.0
-    for _ in range(max_runs):
-        mix = candidate_mixture(base, rec, t, lab.exact)
-        if mix is None:
-            break   # the recommendation (or what is left of the step) is the base itself
+    for t, mix in candidate_steps(base, rec, max_runs, lab.exact):
         predicted = current.objective_at(mix)
-        runs = lab.measure([Probe(mix, s, f"verify/{total:g}/t{t:g}/seed{s}") for s in seeds])
+        runs = lab.measure([Probe(mix, s, candidate_label(total, t, s)) for s in seeds])
         measured = tuple(float(v) for v in _objectives(runs, ddo.objective))
         gain = float(np.mean([base_obj[s] - m for s, m in zip(seeds, measured)]))
         accepted = gain > noise
@@ -187,7 +191,6 @@ def verify_round(lab, total: float, plan: Sequence[PlannedRun], records: Sequenc
         current = _refit(plan, records, ddo, surrogate, fit_options)
         if accepted:
             break
-        t /= 2
     chosen = next((c for c in candidates if c.accepted), None)
     answer = chosen.mixture if chosen else base
     answer_obj = float(np.mean(chosen.measured)) if chosen else base_mean

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from autoscale_kit.core.errors import UserError
+from autoscale_kit.core.tables import read_runs_table
 from autoscale_kit.methods.registry import CompareConfig, get_method
 from autoscale_kit.data import corpus as corpus_mod
 from autoscale_kit.fit.ddo import fit_ddo
@@ -73,8 +74,9 @@ def verification_runs(config: StudyConfig, runs, n: int = 3, *, objective: str =
     `runs` (`methods.logged.verification_probes`: t = 1, 1/2, … at the base's seeds), with run ids
     as `plan_runs` gives them. `autoscale-kit ddo RUNS --verified CANDIDATES` decides on them once
     trained and ingested (fit with the same objective and surrogate)."""
-    ddo = fit_ddo(runs, objective, surrogate=surrogate)
-    plan, records = round_from_table(runs)
+    table = read_runs_table(runs)          # read once: the fit and the round's layout both take it
+    ddo = fit_ddo(table, objective, surrogate=surrogate)
+    plan, records = round_from_table(table)
     if set(ddo.optimum.domains) != set(config.training_domains()):
         raise UserError(f"the runs train on {', '.join(ddo.optimum.domains)} but study {config.name} on "
                         f"{', '.join(config.training_domains())}; give the study the plan was written from")

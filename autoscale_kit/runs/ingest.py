@@ -111,17 +111,22 @@ def _table_runs(frame: pd.DataFrame, source: str, pattern: str, domains: Sequenc
     return out
 
 
+def _trainer_states(folder: Path) -> list[Path]:
+    """A run folder's trainer_state.json, else its checkpoints', the newest last."""
+    direct = folder / "trainer_state.json"
+    if direct.is_file():
+        return [direct]
+    return sorted(folder.glob("checkpoint-*/trainer_state.json"),
+                  key=lambda p: int(re.sub(r"\D", "", p.parent.name) or 0))
+
+
 def _trainer_state(path: Path) -> Path:
     if path.is_file():
         return path
-    direct = path / "trainer_state.json"
-    if direct.is_file():
-        return direct
-    checkpoints = sorted(path.glob("checkpoint-*/trainer_state.json"),
-                         key=lambda p: int(re.sub(r"\D", "", p.parent.name) or 0))
-    if not checkpoints:
+    states = _trainer_states(path)
+    if not states:
         raise UserError(f"{path}: no trainer_state.json in it or in a checkpoint-* folder")
-    return checkpoints[-1]
+    return states[-1]
 
 
 def _trainer_run(path: Path, pattern: str, domains: Sequence[str], run_id: str | None = None) -> LoggedRun:
@@ -213,10 +218,8 @@ def read_logs(paths: Sequence[str | Path], domains: Sequence[str], *, kind: str 
             raise UserError(f"{p}: no such log file or folder")
         k = kind
         if k == "auto":
-            if p.name.startswith("events.out.tfevents."):
-                k = "tensorboard"
-            elif p.is_dir() and not (p / "trainer_state.json").is_file() and not any(p.glob("checkpoint-*/trainer_state.json")) \
-                    and _event_files(p):
+            if p.name.startswith("events.out.tfevents.") or (
+                    p.is_dir() and not _trainer_states(p) and next(p.rglob(EVENT_GLOB), None) is not None):
                 k = "tensorboard"
             elif p.is_dir() or p.name == "trainer_state.json":
                 k = "trainer"
@@ -251,9 +254,10 @@ def what_remains(plan: pd.DataFrame, kept: set[str]) -> list[str]:
         lost = f"budget {int(scale):,}: {len(rows) - len(left)} of {len(rows)} planned runs left out"
         parts = [str(r).split("/") for r in rows["role"]]
         if all(len(p) >= 3 and p[0] == "ddo" for p in parts):
-            names = [str(r).split("/")[2] for r in left["role"]]
+            name = dict(zip(rows["run"], (p[2] for p in parts)))        # base, or <domain>_x<ratio>
+            names = [name[r] for r in left["run"]]
             changed = {n.rsplit("_x", 1)[0] for n in names if "_x" in n}
-            domains = {n.rsplit("_x", 1)[0] for n in (str(r).split("/")[2] for r in rows["role"]) if "_x" in n}
+            domains = {n.rsplit("_x", 1)[0] for n in name.values() if "_x" in n}
             if "base" not in names:
                 out.append(f"{lost}; DDO cannot fit it: no base run is left")
             elif domains - changed:
