@@ -217,6 +217,8 @@ def test_verification_runs_planned_trained_elsewhere_and_decided_like_verify(smo
     assert [c["gain"] for c in external["candidates"]] == pytest.approx([c["gain"] for c in inside["candidates"]],
                                                                          abs=1e-9)
     assert external["noise"] == pytest.approx(inside["noise"], rel=1e-9)
+    assert [c["predicted"] for c in external["candidates"]] == pytest.approx(        # refitted with the same form
+        [c["predicted"] for c in inside["candidates"]], rel=1e-9)
     # candidates that were not trained are named
     pd.read_csv(tmp_path / "vin" / "runs.csv").iloc[:1].to_csv(tmp_path / "one.csv", index=False)
     short = run_cli("ddo", runs_csv, "--objective", "mean-loss", "--verified", tmp_path / "one.csv")

@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         unc = _table_uncertainty(args, result, options, progress=not args.json)
         source = args.runs
         if args.verified:      # the candidates trained elsewhere, decided as --verify decides
-            verification = verify_logged(args.runs, args.verified, result, base=args.base,
+            verification = verify_logged(args.runs, args.verified, result, base=args.base, surrogate=args.surrogate,
                                          fit_options={"min_ratio": args.min_ratio})
         answer_interval, verdict = unc.interval, unc.verdict()
     if args.runs is None:
